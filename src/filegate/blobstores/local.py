@@ -1,0 +1,152 @@
+"""Blobs on local disk: write to a temp file, fsync, rename into place."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+from anyio import to_thread
+
+from filegate.errors import StorageUnavailable
+from filegate.records import ByteRange
+
+# Disk I/O runs in worker threads; batching chunks to this size keeps the
+# number of thread hops small without holding much memory.
+WRITE_BATCH = 1024 * 1024
+READ_CHUNK = 256 * 1024
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+
+
+class LocalBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "blobs"
+        self._tmp = self.root / "tmp"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        # Keys come from filegate, but a path is built from them, so refuse
+        # anything that could climb out of the store.
+        if not _SAFE_KEY.match(key) or ".." in key:
+            raise ValueError(f"unsafe blob key {key!r}")
+        return self._blobs / key[-2:] / key
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        final = self._path(key)
+        tmp = self._tmp / f"{key}.{secrets.token_hex(4)}.part"
+        fh = await to_thread.run_sync(_open_new, tmp)
+        total = 0
+        try:
+            buf = bytearray()
+            async for chunk in chunks:
+                buf += chunk
+                total += len(chunk)
+                if len(buf) >= WRITE_BATCH:
+                    data, buf = bytes(buf), bytearray()
+                    await to_thread.run_sync(fh.write, data)
+            if buf:
+                await to_thread.run_sync(fh.write, bytes(buf))
+            await to_thread.run_sync(_commit, fh, tmp, final)
+        except BaseException:
+            await to_thread.run_sync(_discard, fh, tmp)
+            raise
+        return total
+
+    async def get(self, key: str, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        fh = await to_thread.run_sync(_open_read, path)
+        start, remaining = (0, -1) if byte_range is None else (byte_range.start, byte_range.length)
+        if start:
+            await to_thread.run_sync(fh.seek, start)
+        return _read_chunks(fh, remaining)
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        await to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+    async def check(self) -> None:
+        def probe() -> None:
+            probe_path = self._tmp / f".probe.{secrets.token_hex(4)}"
+            probe_path.write_bytes(b"ok")
+            probe_path.unlink()
+
+        try:
+            await to_thread.run_sync(probe)
+        except OSError as exc:
+            raise StorageUnavailable(f"local storage is not writable: {exc.strerror}") from exc
+
+    async def sweep_incomplete(self, older_than: float) -> int:
+        def sweep() -> int:
+            cutoff = time.time() - older_than
+            removed = 0
+            for entry in os.scandir(self._tmp):
+                try:
+                    if entry.name.endswith(".part") and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            return removed
+
+        return await to_thread.run_sync(sweep)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _open_new(path: Path) -> BinaryIO:
+    try:
+        return open(path, "xb")
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
+
+
+def _open_read(path: Path) -> BinaryIO:
+    return open(path, "rb")
+
+
+def _commit(fh: BinaryIO, tmp: Path, final: Path) -> None:
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        final.parent.mkdir(exist_ok=True)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
+
+
+def _discard(fh: BinaryIO, tmp: Path) -> None:
+    fh.close()
+    tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is only durable once the directory entry itself is on disk.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def _read_chunks(fh: BinaryIO, remaining: int) -> AsyncIterator[bytes]:
+    try:
+        while remaining != 0:
+            size = READ_CHUNK if remaining < 0 else min(READ_CHUNK, remaining)
+            chunk = await to_thread.run_sync(fh.read, size)
+            if not chunk:
+                break
+            if remaining > 0:
+                remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()

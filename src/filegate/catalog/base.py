@@ -1,0 +1,52 @@
+"""The catalog interface: file records in a database."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from filegate.records import FilePage, FileRecord, ListQuery, Scope
+
+
+class Catalog(Protocol):
+    async def insert(self, record: FileRecord) -> None:
+        """Add a record (normally in state WRITING, invisible to readers)."""
+        ...
+
+    async def renew_lease(self, file_id: str, lease_until: int) -> None: ...
+
+    async def publish(self, record: FileRecord) -> bool:
+        """Store the final fields of a WRITING record and make it READY.
+
+        Returns False when the record is gone (swept because its lease ran out).
+        """
+        ...
+
+    async def get(self, file_id: str, scope: Scope, now: int) -> FileRecord | None:
+        """A READY, unexpired record the scope may see, else None."""
+        ...
+
+    async def page(self, query: ListQuery, now: int) -> FilePage: ...
+
+    async def hide(
+        self, file_id: str, scope: Scope, now: int, lease_until: int
+    ) -> FileRecord | None:
+        """Move a visible record to DELETING and return it, or None if not visible."""
+        ...
+
+    async def remove(self, file_id: str) -> None:
+        """Drop a record for good (after its bytes are gone)."""
+        ...
+
+    async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
+        """Claim records whose bytes must go: expired files, dead writes, unfinished deletes.
+
+        Claimed records are DELETING with a fresh lease, so two sweepers do not
+        work on the same record at once.
+        """
+        ...
+
+    async def check(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...
+
+    async def aclose(self) -> None: ...

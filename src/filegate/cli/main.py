@@ -1,0 +1,108 @@
+"""The ``filegate`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import uvicorn
+
+from filegate import __version__
+from filegate.config import load_settings
+from filegate.errors import ConfigError
+
+_SERVE_OPTIONS = [
+    click.option(
+        "--host",
+        default=None,
+        help="Interface to bind [env FILEGATE_HOST; default "
+        "0.0.0.0, or 127.0.0.1 when no master key is set].",
+    ),
+    click.option("--port", default=None, type=int, help="Port [env FILEGATE_PORT; default 4000]."),
+    click.option(
+        "--config",
+        "config_file",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="YAML config file [env FILEGATE_CONFIG].",
+    ),
+    click.option(
+        "--data-dir",
+        default=None,
+        help="Data folder [env FILEGATE_DATA_DIR; default ./filegate-data].",
+    ),
+    click.option("--log-level", default=None, help="Log level [env FILEGATE_LOG_LEVEL]."),
+]
+
+
+def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_SERVE_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _serve(config_file: str | None, **overrides: Any) -> None:
+    try:
+        settings = load_settings(config_file=config_file, overrides=overrides)
+    except ConfigError as exc:
+        click.echo(f"filegate: configuration error: {exc}", err=True)
+        sys.exit(2)
+    from filegate.server.app import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("filegate").info(
+        "filegate %s on http://%s:%d (catalog: %s, storage: %s)",
+        __version__,
+        settings.bind_host,
+        settings.port,
+        _redact(settings.resolved_database_url),
+        settings.resolved_storage_url,
+    )
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.port,
+        log_level=settings.log_level,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if getattr(server, "started", True) is False:
+        sys.exit(1)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
+
+
+@click.group(invoke_without_command=True)
+@serve_options
+@click.version_option(__version__, prog_name="filegate")
+@click.pass_context
+def cli(ctx: click.Context, /, config_file: str | None, **overrides: Any) -> None:
+    """filegate: an OpenAI-compatible Files API gateway. With no command, serves."""
+    if ctx.invoked_subcommand is None:
+        _serve(config_file, **overrides)
+
+
+@cli.command()
+@serve_options
+def serve(config_file: str | None, **overrides: Any) -> None:
+    """Start the gateway."""
+    _serve(config_file, **overrides)
+
+
+def main() -> None:
+    cli()

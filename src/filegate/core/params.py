@@ -1,0 +1,107 @@
+"""Checks of the options a client sends, shared by every entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from filegate.errors import InvalidRequest
+from filegate.records import PURPOSES
+
+EXPIRES_MIN = 3600
+EXPIRES_MAX = 30 * 24 * 3600
+BATCH_DEFAULT_EXPIRY = 30 * 24 * 3600
+LIST_LIMIT_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiresAfter:
+    seconds: int
+    anchor: str = "created_at"
+
+
+def parse_purpose(value: str | None) -> str:
+    if value is None or value == "":
+        raise InvalidRequest(
+            "Missing required parameter: 'purpose'.",
+            param="purpose",
+            code="missing_required_parameter",
+        )
+    if value not in PURPOSES:
+        raise InvalidRequest(
+            f"Invalid value for 'purpose': {value[:64]!r}. Expected one of: "
+            + ", ".join(PURPOSES)
+            + ".",
+            param="purpose",
+            code="invalid_value",
+        )
+    return value
+
+
+def parse_expires_after(anchor: str | None, seconds: str | int | None) -> ExpiresAfter | None:
+    """``expires_after[anchor]`` and ``expires_after[seconds]``: both or neither."""
+    if anchor is None and seconds is None:
+        return None
+    if anchor is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'expires_after[anchor]'.",
+            param="expires_after[anchor]",
+            code="missing_required_parameter",
+        )
+    if seconds is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'expires_after[seconds]'.",
+            param="expires_after[seconds]",
+            code="missing_required_parameter",
+        )
+    if anchor != "created_at":
+        raise InvalidRequest(
+            f"Invalid value for 'expires_after[anchor]': {anchor[:64]!r}. Expected 'created_at'.",
+            param="expires_after[anchor]",
+            code="invalid_value",
+        )
+    try:
+        secs = int(seconds)
+    except (TypeError, ValueError):
+        raise InvalidRequest(
+            "Invalid value for 'expires_after[seconds]': expected an integer.",
+            param="expires_after[seconds]",
+            code="invalid_value",
+        ) from None
+    if not EXPIRES_MIN <= secs <= EXPIRES_MAX:
+        raise InvalidRequest(
+            f"Invalid value for 'expires_after[seconds]': {secs}. "
+            f"It must be between {EXPIRES_MIN} and {EXPIRES_MAX}.",
+            param="expires_after[seconds]",
+            code="invalid_value",
+        )
+    return ExpiresAfter(seconds=secs)
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None:
+        return LIST_LIMIT_MAX
+    try:
+        limit = int(value)
+    except ValueError:
+        raise InvalidRequest(
+            "Invalid value for 'limit': expected an integer.", param="limit", code="invalid_value"
+        ) from None
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise InvalidRequest(
+            f"Invalid value for 'limit': {limit}. It must be between 1 and {LIST_LIMIT_MAX}.",
+            param="limit",
+            code="invalid_value",
+        )
+    return limit
+
+
+def parse_order(value: str | None) -> str:
+    if value is None:
+        return "desc"
+    if value not in ("asc", "desc"):
+        raise InvalidRequest(
+            f"Invalid value for 'order': {value[:32]!r}. Expected 'asc' or 'desc'.",
+            param="order",
+            code="invalid_value",
+        )
+    return value

@@ -1,0 +1,100 @@
+"""The plain data types every layer passes around."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+
+class FileState(enum.StrEnum):
+    """Where a record is in its life; only READY records are ever visible."""
+
+    WRITING = "writing"  # bytes are streaming in; swept when its lease runs out
+    READY = "ready"
+    DELETING = "deleting"  # record hidden, bytes being removed; swept if interrupted
+
+
+@dataclass(slots=True)
+class FileRecord:
+    id: str
+    filename: str
+    purpose: str
+    created_at: int
+    bytes: int = 0
+    content_type: str = "application/octet-stream"
+    sha256: str | None = None
+    expires_at: int | None = None
+    status: str = "processed"
+    status_details: str | None = None
+    owner: str | None = None
+    team: str | None = None
+    state: FileState = FileState.WRITING
+    lease_until: int | None = None
+    blob_key: str | None = None
+
+    def to_openai(self) -> dict[str, object]:
+        """The OpenAI `file` object; optional fields are omitted, never null."""
+        out: dict[str, object] = {
+            "id": self.id,
+            "object": "file",
+            "bytes": self.bytes,
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": self.status,
+        }
+        if self.expires_at is not None:
+            out["expires_at"] = self.expires_at
+        if self.status_details is not None:
+            out["status_details"] = self.status_details
+        return out
+
+
+@dataclass(slots=True, frozen=True)
+class Scope:
+    """Whose files a caller may see: None owner means every file (admin)."""
+
+    owner: str | None = None
+    team: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.owner is None
+
+
+@dataclass(slots=True, frozen=True)
+class ListQuery:
+    scope: Scope
+    limit: int = 10_000
+    order: str = "desc"
+    after: str | None = None
+    purpose: str | None = None
+
+
+@dataclass(slots=True)
+class FilePage:
+    data: list[FileRecord] = field(default_factory=list)
+    has_more: bool = False
+
+    def to_openai(self) -> dict[str, object]:
+        return {
+            "object": "list",
+            "data": [r.to_openai() for r in self.data],
+            "first_id": self.data[0].id if self.data else None,
+            "last_id": self.data[-1].id if self.data else None,
+            "has_more": self.has_more,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class ByteRange:
+    """An inclusive byte range [start, end] of a stored blob."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1

@@ -1,0 +1,80 @@
+"""The ASGI application: wiring of settings, catalog, blob store and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from filegate.blobstores import BlobStore, open_blobstore
+from filegate.catalog import Catalog, SQLCatalog
+from filegate.config import Settings
+from filegate.core.service import FileService
+from filegate.server import files, health
+from filegate.server.auth import Authenticator
+from filegate.server.errors import HANDLERS
+from filegate.server.request_id import RequestIdMiddleware
+
+log = logging.getLogger("filegate")
+
+
+@dataclass
+class Gateway:
+    """Everything a request handler may need, built once per process."""
+
+    settings: Settings
+    catalog: Catalog
+    blobs: BlobStore
+    service: FileService
+    authenticate: Authenticator
+
+
+async def open_gateway(settings: Settings) -> Gateway:
+    blobs = open_blobstore(settings.resolved_storage_url)
+    catalog = await SQLCatalog.open(settings.resolved_database_url)
+    service = FileService(catalog, blobs, max_file_size=settings.max_file_size)
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    return Gateway(settings, catalog, blobs, service, Authenticator(master))
+
+
+async def _sweep_forever(service: FileService, interval: float) -> None:
+    while True:
+        try:
+            removed = await service.sweep()
+            if removed:
+                log.info("sweep removed %d expired or abandoned files", removed)
+        except Exception:
+            log.exception("sweep failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gateway = await open_gateway(settings)
+        app.state.gateway = gateway
+        if gateway.authenticate.open:
+            log.warning(
+                "No master key is set (FILEGATE_MASTER_KEY): every request is accepted "
+                "without a key. Serving on %s only.",
+                settings.bind_host,
+            )
+        # The first sweep runs at once, clearing what a killed process left behind.
+        sweeper = asyncio.create_task(_sweep_forever(gateway.service, settings.sweep_interval))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await gateway.catalog.aclose()
+            await gateway.blobs.aclose()
+
+    routes = [*files.routes("/v1"), *files.routes(""), *health.routes]
+    app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    return RequestIdMiddleware(app)

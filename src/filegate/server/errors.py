@@ -1,0 +1,60 @@
+"""Every error leaves the server in OpenAI's envelope."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest, MethodNotAllowed
+from filegate.server.responses import JSONResponse
+
+log = logging.getLogger("filegate")
+
+
+def render(exc: FilegateError) -> Response:
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def filegate_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FilegateError)
+    return render(exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    path = request.url.path[:200]
+    if exc.status_code == 404:
+        return render(
+            FileNotFound(f"Unknown request URL: {request.method} {path}.", code="unknown_url")
+        )
+    if exc.status_code == 405:
+        return render(
+            MethodNotAllowed(
+                f"Method {request.method} is not allowed for {path}.",
+                headers=dict(exc.headers or {}),
+            )
+        )
+    err = InvalidRequest(str(exc.detail))
+    err.status_code = exc.status_code
+    return render(err)
+
+
+async def client_disconnect(request: Request, exc: Exception) -> Response:
+    # Nobody is listening any more; the status only shows in the access log.
+    return render(InvalidRequest("The client closed the connection.", code="client_closed"))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render(FilegateError("The server had an error while processing your request."))
+
+
+HANDLERS = {
+    FilegateError: filegate_error,
+    HTTPException: http_error,
+    ClientDisconnect: client_disconnect,
+    Exception: server_error,
+}

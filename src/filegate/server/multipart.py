@@ -1,0 +1,153 @@
+"""A pull-style reader over python-multipart's push parser.
+
+The request body is fed to the parser one network chunk at a time; the parser's
+callbacks queue events, and the reader hands parts out as they arrive. At most
+one network chunk of data is held at any time, whatever the file size.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.message import Message
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
+
+from filegate.errors import InvalidRequest
+
+_PART_BEGIN, _HEADER_FIELD, _HEADER_VALUE, _HEADER_END, _HEADERS_DONE, _DATA, _PART_END, _END = (
+    range(8)
+)
+MAX_PARTS = 64
+MAX_HEADER_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+
+
+def _decode(raw: bytes) -> str:
+    # Browsers and curl send non-ASCII file names as raw UTF-8.
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _parse_headers(headers: list[tuple[bytes, bytes]]) -> Part:
+    disposition: str | None = None
+    content_type: str | None = None
+    for field, value in headers:
+        name = field.decode("latin-1").strip().lower()
+        if name == "content-disposition":
+            disposition = _decode(value)
+        elif name == "content-type":
+            content_type = _decode(value).strip() or None
+    if disposition is None:
+        raise InvalidRequest("A multipart part has no Content-Disposition header.")
+    msg = Message()
+    msg["content-disposition"] = disposition
+    raw_name = msg.get_param("name", header="content-disposition")
+    # RFC 2231 encoded values come back as a tuple.
+    name = email.utils.collapse_rfc2231_value(raw_name) if raw_name else ""
+    if not name:
+        raise InvalidRequest("A multipart part has no field name.")
+    return Part(name=name, filename=msg.get_filename(), content_type=content_type)
+
+
+class MultipartReader:
+    def __init__(self, chunks: AsyncIterator[bytes], boundary: str) -> None:
+        self._chunks = chunks
+        self._events: deque[tuple[int, bytes]] = deque()
+        self._ended = False
+        self._in_part = False
+        self._parts = 0
+        ev = self._events
+        self._parser = MultipartParser(
+            boundary,
+            callbacks={
+                "on_part_begin": lambda: ev.append((_PART_BEGIN, b"")),
+                "on_header_field": lambda d, s, e: ev.append((_HEADER_FIELD, d[s:e])),
+                "on_header_value": lambda d, s, e: ev.append((_HEADER_VALUE, d[s:e])),
+                "on_header_end": lambda: ev.append((_HEADER_END, b"")),
+                "on_headers_finished": lambda: ev.append((_HEADERS_DONE, b"")),
+                "on_part_data": lambda d, s, e: ev.append((_DATA, d[s:e])),
+                "on_part_end": lambda: ev.append((_PART_END, b"")),
+                "on_end": lambda: ev.append((_END, b"")),
+            },
+        )
+
+    async def _next_event(self) -> tuple[int, bytes]:
+        while not self._events:
+            if self._ended:
+                return _END, b""
+            chunk = await anext(self._chunks, None)
+            if chunk is None:
+                raise InvalidRequest("The multipart body ended before its closing boundary.")
+            if chunk:
+                try:
+                    self._parser.write(chunk)
+                except MultipartParseError as exc:
+                    raise InvalidRequest(f"Malformed multipart body: {exc}") from None
+        event = self._events.popleft()
+        if event[0] == _END:
+            self._ended = True
+        return event
+
+    async def next_part(self) -> Part | None:
+        """Skip what is left of the current part and return the next one's headers."""
+        while True:
+            kind, _ = await self._next_event()
+            if kind == _END:
+                return None
+            if kind == _PART_BEGIN:
+                break
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise InvalidRequest(f"Too many multipart fields (at most {MAX_PARTS}).")
+        headers: list[tuple[bytes, bytes]] = []
+        field, value, size = bytearray(), bytearray(), 0
+        while True:
+            kind, data = await self._next_event()
+            size += len(data)
+            if size > MAX_HEADER_BYTES:
+                raise InvalidRequest("A multipart part's headers are too large.")
+            if kind == _HEADER_FIELD:
+                field += data
+            elif kind == _HEADER_VALUE:
+                value += data
+            elif kind == _HEADER_END:
+                headers.append((bytes(field), bytes(value)))
+                field, value = bytearray(), bytearray()
+            elif kind == _HEADERS_DONE:
+                self._in_part = True
+                return _parse_headers(headers)
+            else:
+                raise InvalidRequest("Malformed multipart body.")
+
+    async def iter_data(self) -> AsyncIterator[bytes]:
+        """The current part's bytes, as they arrive."""
+        while self._in_part:
+            kind, data = await self._next_event()
+            if kind == _DATA:
+                if data:
+                    yield data
+            elif kind in (_PART_END, _END):
+                self._in_part = False
+
+    async def read_field(self, name: str, max_bytes: int = 64 * 1024) -> str:
+        buf = bytearray()
+        async for data in self.iter_data():
+            buf += data
+            if len(buf) > max_bytes:
+                raise InvalidRequest(f"The field {name!r} is too long.", param=name)
+        try:
+            return buf.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest(f"The field {name!r} is not valid UTF-8.", param=name) from None
