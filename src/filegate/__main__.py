@@ -1,0 +1,3 @@
+from filegate.cli.main import main
+
+main()

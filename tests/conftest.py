@@ -1,0 +1,128 @@
+"""Fixtures shared by every test: a real filegate server process on a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+MASTER_KEY = "sk-test-master-1234"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A `filegate serve` child process; stopped by the fixture that made it."""
+
+    base_url: str
+    port: int
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    master_key: str | None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v1"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.master_key}"} if self.master_key else {}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+def start_server(
+    tmp_path: Path,
+    *,
+    master_key: str | None = MASTER_KEY,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    wait: bool = True,
+) -> ServerProcess:
+    port = free_port()
+    data_dir = tmp_path / f"data-{port}"
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("FILEGATE_")}
+    child_env.update({"FILEGATE_DATA_DIR": str(data_dir), "FILEGATE_LOG_LEVEL": "info"})
+    if master_key is not None:
+        child_env["FILEGATE_MASTER_KEY"] = master_key
+    child_env.update(env or {})
+    log_path = tmp_path / f"server-{port}.log"
+    cmd = [sys.executable, "-m", "filegate", "serve", "--port", str(port), *(args or [])]
+    if master_key is None and "--host" not in (args or []):
+        pass  # the server binds 127.0.0.1 by itself without a key
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(f"http://127.0.0.1:{port}", port, data_dir, proc, log_path,
+                           master_key, child_env)
+    if wait:
+        wait_ready(server)
+    return server
+
+
+def wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"filegate exited with {server.proc.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/health/readiness", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"filegate did not become ready:\n{server.log()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with custom settings; all are stopped when the test ends."""
+    started: list[ServerProcess] = []
+
+    def factory(**kwargs: object) -> ServerProcess:
+        server = start_server(tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server with the master key, shared by a test module."""
+    srv = start_server(tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def http(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=60) as client:
+        yield client
