@@ -1,0 +1,80 @@
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from filegate.blobstores import open_blobstore
+from filegate.blobstores.local import LocalBlobStore
+from filegate.errors import ConfigError
+from filegate.records import ByteRange
+
+
+async def gen(*chunks: bytes) -> AsyncIterator[bytes]:
+    for c in chunks:
+        yield c
+
+
+async def read(store: LocalBlobStore, key: str, r: ByteRange | None = None) -> bytes:
+    return b"".join([c async for c in await store.get(key, r)])
+
+
+async def test_put_get_range_delete(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    parts = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    assert await store.put("file-A1", gen(*parts)) == len(data)
+    assert await read(store, "file-A1") == data
+    assert await read(store, "file-A1", ByteRange(10, 300_000)) == data[10:300_001]
+    assert await read(store, "file-A1", ByteRange(len(data) - 1, len(data) - 1)) == data[-1:]
+    await store.delete("file-A1")
+    await store.delete("file-A1")  # idempotent
+    with pytest.raises(FileNotFoundError):
+        await store.get("file-A1")
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+async def test_failed_source_leaves_nothing(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 2_000_000
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError):
+        await store.put("file-B1", broken())
+    with pytest.raises(FileNotFoundError):
+        await store.get("file-B1")
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "a/b", "", ".hidden", "x" * 300, "a..b"])
+async def test_unsafe_keys_are_refused(tmp_path: Path, key: str) -> None:
+    store = LocalBlobStore(tmp_path)
+    with pytest.raises(ValueError):
+        await store.put(key, gen(b"x"))
+
+
+async def test_sweep_incomplete_removes_only_old_parts(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    old = tmp_path / "tmp" / "file-C1.abcd.part"
+    new = tmp_path / "tmp" / "file-C2.abcd.part"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    assert await store.sweep_incomplete(older_than=600) == 1
+    assert not old.exists() and new.exists()
+
+
+async def test_check(tmp_path: Path) -> None:
+    await LocalBlobStore(tmp_path).check()
+
+
+def test_open_blobstore_urls(tmp_path: Path) -> None:
+    assert isinstance(open_blobstore(f"file://{tmp_path}/a"), LocalBlobStore)
+    assert isinstance(open_blobstore(str(tmp_path / "b")), LocalBlobStore)
+    for bad in ("ftp://x/y", "file://host/path", "s4://bucket"):
+        with pytest.raises(ConfigError, match="storage_url"):
+            open_blobstore(bad)

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from filegate.config import load_settings, parse_size
+from filegate.errors import ConfigError
+
+
+def test_defaults_without_a_key_bind_localhost(tmp_path: Path) -> None:
+    s = load_settings(environ={})
+    assert s.port == 4000
+    assert s.master_key is None
+    assert s.bind_host == "127.0.0.1"
+    assert s.max_file_size == 512 * 1024 * 1024
+    assert s.resolved_database_url.startswith("sqlite:///")
+    assert s.resolved_storage_url.startswith("file:///")
+
+
+def test_master_key_binds_all_interfaces() -> None:
+    s = load_settings(environ={"FILEGATE_MASTER_KEY": "sk-1"})
+    assert s.bind_host == "0.0.0.0"
+    assert s.master_key is not None and s.master_key.get_secret_value() == "sk-1"
+    # The key never shows in the settings' repr.
+    assert "sk-1" not in repr(s)
+
+
+def test_explicit_host_wins_even_without_a_key() -> None:
+    assert load_settings(environ={}, overrides={"host": "0.0.0.0"}).bind_host == "0.0.0.0"
+    assert load_settings(environ={"FILEGATE_HOST": "::1"}).bind_host == "::1"
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("port: 5000\nmax_file_size: 10MB\nlog_level: debug\n")
+    s = load_settings(config_file=cfg, environ={"FILEGATE_PORT": "6000"})
+    assert (s.port, s.max_file_size, s.log_level) == (6000, 10_000_000, "debug")
+    s = load_settings(config_file=cfg, environ={"FILEGATE_PORT": "6000"},
+                      overrides={"port": 7000})
+    assert s.port == 7000
+
+
+def test_config_file_from_env_and_env_references(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("general_settings:\n  master_key: os.environ/MY_KEY\nmodel_list: []\n")
+    s = load_settings(environ={"FILEGATE_CONFIG": str(cfg), "MY_KEY": "sk-from-env"})
+    assert s.master_key is not None and s.master_key.get_secret_value() == "sk-from-env"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"FILEGATE_PORT": "http"}, "FILEGATE_PORT"),
+        ({"FILEGATE_PORT": "70000"}, "FILEGATE_PORT"),
+        ({"FILEGATE_MAX_FILE_SIZE": "lots"}, "FILEGATE_MAX_FILE_SIZE"),
+        ({"FILEGATE_LOG_LEVEL": "loud"}, "FILEGATE_LOG_LEVEL"),
+        ({"FILEGATE_SWEEP_INTERVAL": "-1"}, "FILEGATE_SWEEP_INTERVAL"),
+    ],
+)
+def test_bad_values_name_their_source(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(environ=env)
+
+
+def test_bad_config_files(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("prot: 5000\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(config_file=cfg, environ={})
+    cfg.write_text("master_key: os.environ/NOPE\n")
+    with pytest.raises(ConfigError, match="NOPE"):
+        load_settings(config_file=cfg, environ={})
+    cfg.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(config_file=cfg, environ={})
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_settings(config_file=tmp_path / "missing.yaml", environ={})
+
+
+def test_parse_size() -> None:
+    assert parse_size(10) == 10
+    assert parse_size("10") == 10
+    assert parse_size("1KB") == 1000
+    assert parse_size("1 KiB") == 1024
+    assert parse_size("512MiB") == 512 * 1024 * 1024
+    assert parse_size("2gb") == 2 * 1000**3
+    for bad in ("", "MB", "1.5MB", "1 XB", True):
+        with pytest.raises(ValueError):
+            parse_size(bad)
