@@ -56,9 +56,9 @@ def build_app(root: Path) -> Starlette:
 
     async def download(request: Request) -> Response:
         path = path_for(request.path_params["name"])
-        if path is None or not path.is_file():  # noqa: ASYNC240
+        if path is None or not path.is_file():
             return PlainTextResponse("not found", status_code=404)
-        size = path.stat().st_size  # noqa: ASYNC240
+        size = path.stat().st_size
 
         async def chunks() -> AsyncIterator[bytes]:
             with open(path, "rb") as fh:  # noqa: ASYNC230

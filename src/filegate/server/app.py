@@ -15,7 +15,7 @@ from filegate.blobstores import BlobStore, open_blobstore
 from filegate.catalog import Catalog, SQLCatalog
 from filegate.config import Settings
 from filegate.core.service import FileService
-from filegate.server import files, health
+from filegate.server import files, health, openapi
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS
 from filegate.server.request_id import RequestIdMiddleware
@@ -75,6 +75,6 @@ def create_app(settings: Settings) -> ASGIApp:
             await gateway.catalog.aclose()
             await gateway.blobs.aclose()
 
-    routes = [*files.routes("/v1"), *files.routes(""), *health.routes]
+    routes = [*files.routes("/v1"), *files.routes(""), *health.routes, *openapi.routes]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     return RequestIdMiddleware(app)

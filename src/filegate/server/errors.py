@@ -7,6 +7,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from filegate.errors import FilegateError, FileNotFound, InvalidRequest, MethodNotAllowed
 from filegate.server.responses import JSONResponse
@@ -34,12 +35,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
         return render(
             MethodNotAllowed(
                 f"Method {request.method} is not allowed for {path}.",
-                headers=dict(exc.headers or {}),
+                headers=_allow(request) or dict(exc.headers or {}),
             )
         )
     err = InvalidRequest(str(exc.detail))
     err.status_code = exc.status_code
     return render(err)
+
+
+def _allow(request: Request) -> dict[str, str]:
+    # Starlette names only the first route matching the path; a path served by
+    # several routes (GET and POST /files) must list all of their methods.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return {"Allow": ", ".join(sorted(methods))} if methods else {}
 
 
 async def client_disconnect(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,204 @@
+"""Raw HTTP against a real server: the file object, list parameters and paging, both prefixes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from support import assert_error, list_all, multipart, upload
+from support import Part as P
+
+LIST_KEYS = {"object", "data", "first_id", "last_id", "has_more"}
+FILE_KEYS = {"id", "object", "bytes", "created_at", "filename", "purpose", "status"}
+
+
+@pytest.fixture(scope="module")
+def vision_ids(server: Any) -> list[str]:
+    """Five `vision` files (no other test here uses that purpose), oldest first."""
+    with httpx.Client(base_url=server.base_url, headers=server.headers) as client:
+        return [upload(client, b"img%d" % i, purpose="vision")["id"] for i in range(5)]
+
+
+def test_file_object_shape(http: httpx.Client) -> None:
+    data = b"hello, world\n"
+    before = int(time.time())
+    obj = upload(http, data, filename="hello.txt", content_type="text/plain")
+    assert set(obj) == FILE_KEYS, "expires_at is omitted when not set"
+    assert obj["id"].startswith("file-")
+    assert obj["object"] == "file"
+    assert obj["bytes"] == len(data)
+    assert type(obj["created_at"]) is int and before <= obj["created_at"] <= time.time()
+    assert obj["filename"] == "hello.txt"
+    assert obj["purpose"] == "user_data"
+    assert obj["status"] == "processed"
+    assert http.get(f"/v1/files/{obj['id']}").json() == obj
+
+
+def test_ids_are_unique_and_time_sortable(http: httpx.Client) -> None:
+    first = upload(http, b"a")
+    time.sleep(0.01)
+    second = upload(http, b"b")
+    assert first["id"] != second["id"]
+    assert first["id"] < second["id"]
+
+
+def test_both_prefixes_serve_the_same_files(http: httpx.Client) -> None:
+    obj = upload(http, b"no prefix", path="/files")
+    assert http.get(f"/files/{obj['id']}").json() == obj
+    assert http.get(f"/v1/files/{obj['id']}").json() == obj
+    assert http.get(f"/files/{obj['id']}/content").content == b"no prefix"
+    assert obj["id"] in {f["id"] for f in http.get("/files").json()["data"]}
+    deleted = http.delete(f"/files/{obj['id']}")
+    assert deleted.json() == {"id": obj["id"], "object": "file", "deleted": True}
+    assert_error(http.get(f"/v1/files/{obj['id']}"), 404)
+
+
+def test_delete_then_everything_is_404(http: httpx.Client) -> None:
+    obj = upload(http, b"to delete")
+    resp = http.delete(f"/v1/files/{obj['id']}")
+    assert resp.status_code == 200
+    assert resp.json() == {"id": obj["id"], "object": "file", "deleted": True}
+    for method, path in (
+        ("GET", f"/v1/files/{obj['id']}"),
+        ("GET", f"/v1/files/{obj['id']}/content"),
+        ("DELETE", f"/v1/files/{obj['id']}"),
+    ):
+        assert_error(http.request(method, path), 404, param="file_id")
+    assert obj["id"] not in {f["id"] for f in list_all(http)}
+
+
+@pytest.mark.parametrize("path", ["/v1/files/file-01ABSENT", "/v1/files/whatever/content"])
+def test_unknown_ids_are_404(http: httpx.Client, path: str) -> None:
+    assert_error(http.get(path), 404, param="file_id")
+    assert_error(http.delete(path.removesuffix("/content")), 404, param="file_id")
+
+
+def test_list_default_is_everything_newest_first(http: httpx.Client, vision_ids: list[str]) -> None:
+    body = http.get("/v1/files").json()
+    assert set(body) == LIST_KEYS
+    assert body["object"] == "list"
+    assert body["has_more"] is False
+    ids = [f["id"] for f in body["data"]]
+    assert set(vision_ids) <= set(ids)
+    assert ids == sorted(ids, reverse=True)
+    stamps = [f["created_at"] for f in body["data"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert body["first_id"] == ids[0] and body["last_id"] == ids[-1]
+
+
+def test_list_empty_result(http: httpx.Client) -> None:
+    # No test in this module uploads `evals` files.
+    resp = http.get("/v1/files", params={"purpose": "evals"})
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+    }
+
+
+def test_list_purpose_filter(http: httpx.Client, vision_ids: list[str]) -> None:
+    upload(http, b"other", purpose="assistants")
+    body = http.get("/v1/files", params={"purpose": "vision"}).json()
+    assert [f["id"] for f in body["data"]] == vision_ids[::-1]
+    assert {f["purpose"] for f in body["data"]} == {"vision"}
+    assert {f["purpose"] for f in list_all(http, purpose="assistants")} == {"assistants"}
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_list_pages_with_after(http: httpx.Client, vision_ids: list[str], order: str) -> None:
+    expected = vision_ids if order == "asc" else vision_ids[::-1]
+    seen: list[str] = []
+    after: str | None = None
+    pages = []
+    while True:
+        params: dict[str, Any] = {"purpose": "vision", "limit": 2, "order": order}
+        if after:
+            params["after"] = after
+        body = http.get("/v1/files", params=params).json()
+        ids = [f["id"] for f in body["data"]]
+        assert body["first_id"] == ids[0] and body["last_id"] == ids[-1]
+        pages.append((ids, body["has_more"]))
+        seen += ids
+        if not body["has_more"]:
+            break
+        after = body["last_id"]
+    assert seen == expected
+    assert [has_more for _, has_more in pages] == [True, True, False]
+    assert [len(ids) for ids, _ in pages] == [2, 2, 1]
+
+
+def test_has_more_is_false_when_limit_equals_count(
+    http: httpx.Client, vision_ids: list[str]
+) -> None:
+    full = http.get("/v1/files", params={"purpose": "vision", "limit": 5}).json()
+    assert len(full["data"]) == 5 and full["has_more"] is False
+    short = http.get("/v1/files", params={"purpose": "vision", "limit": 4}).json()
+    assert len(short["data"]) == 4 and short["has_more"] is True
+    after_last = http.get(
+        "/v1/files", params={"purpose": "vision", "after": full["last_id"]}
+    ).json()
+    assert after_last["data"] == [] and after_last["has_more"] is False
+    assert after_last["first_id"] is None and after_last["last_id"] is None
+
+
+@pytest.mark.parametrize("limit", ["1", "10000"])
+def test_list_limit_bounds_accepted(http: httpx.Client, vision_ids: list[str], limit: str) -> None:
+    body = http.get("/v1/files", params={"purpose": "vision", "limit": limit}).json()
+    assert len(body["data"]) == min(int(limit), len(vision_ids))
+
+
+@pytest.mark.parametrize("limit", ["0", "10001", "abc", "-1", "", "1.5"])
+def test_list_bad_limit(http: httpx.Client, limit: str) -> None:
+    assert_error(http.get("/v1/files", params={"limit": limit}), 400, param="limit")
+
+
+@pytest.mark.parametrize("order", ["sideways", "ASC", ""])
+def test_list_bad_order(http: httpx.Client, order: str) -> None:
+    assert_error(http.get("/v1/files", params={"order": order}), 400, param="order")
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/v1/files?before=file-x", "before"),
+        ("/v1/files?purpose=vision&color=red", "color"),
+        ("/v1/files/file-01ABSENT?verbose=1", "verbose"),
+        ("/v1/files/file-01ABSENT/content?download=1", "download"),
+    ],
+)
+def test_unknown_query_params(http: httpx.Client, path: str, param: str) -> None:
+    assert_error(http.get(path), 400, param=param, code="unknown_parameter")
+
+
+def test_unknown_query_param_on_create_and_delete(http: httpx.Client) -> None:
+    body, ctype = multipart([P("purpose", "user_data"), P("file", b"x", filename="x.bin")])
+    before = list_all(http)
+    resp = http.post("/v1/files?force=1", content=body, headers={"Content-Type": ctype})
+    assert_error(resp, 400, param="force")
+    assert list_all(http) == before
+    obj = upload(http, b"keep")
+    assert_error(http.delete(f"/v1/files/{obj['id']}?hard=true"), 400, param="hard")
+    assert http.get(f"/v1/files/{obj['id']}").status_code == 200
+
+
+def test_routing_query_params(http: httpx.Client, vision_ids: list[str]) -> None:
+    ok = http.get("/v1/files", params={"purpose": "vision", "custom_llm_provider": "filegate"})
+    assert ok.status_code == 200 and len(ok.json()["data"]) == len(vision_ids)
+    assert http.get(f"/v1/files/{vision_ids[0]}", params={"target_storage": "default"}).is_success
+    assert_error(
+        http.get("/v1/files", params={"custom_llm_provider": "openai"}),
+        400,
+        param="custom_llm_provider",
+    )
+    assert_error(
+        http.get("/v1/files", headers={"custom-llm-provider": "azure"}),
+        400,
+        param="custom_llm_provider",
+    )
+    assert_error(http.get(f"/v1/files/{vision_ids[0]}", params={"model": "gpt-4o"}), 400,
+                 param="model")
