@@ -33,7 +33,10 @@ ENV_VARS = {
     "max_file_size": "FILEGATE_MAX_FILE_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "log_level": "FILEGATE_LOG_LEVEL",
+    "default_target": "FILEGATE_DEFAULT_TARGET",
 }
+# Settings only a config file can give (structured values).
+_FILE_ONLY = ("deployments",)
 # LiteLLM config sections we understand (their files-related parts) or ignore.
 _LITELLM_SECTIONS = {
     "general_settings",
@@ -60,6 +63,33 @@ def parse_size(value: object) -> int:
     return number * _UNITS[unit[:1]]
 
 
+PROVIDERS = ("openai", "azure")
+
+
+class Deployment(BaseModel):
+    """One upstream Files API: a provider plus where and how to reach it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    provider: str
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    azure_ad_token: SecretStr | None = None
+    api_version: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    timeout: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, v: str) -> str:
+        if v not in PROVIDERS:
+            raise ValueError(f"unknown provider {v!r} (known: {', '.join(PROVIDERS)})")
+        return v
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,6 +105,9 @@ class Settings(BaseModel):
     max_file_size: int = Field(default=512 * MB, gt=0)
     sweep_interval: float = Field(default=60.0, gt=0)
     log_level: str = "info"
+    deployments: tuple[Deployment, ...] = ()
+    # A deployment name, a provider name, or "filegate" (the embedded store).
+    default_target: str | None = None
 
     @field_validator("max_file_size", mode="before")
     @classmethod
@@ -136,6 +169,7 @@ def _read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, tuple[Any, s
     if not isinstance(doc, dict):
         raise ConfigError(f"config file {path}: expected a mapping at the top level")
     out: dict[str, tuple[Any, str]] = {}
+    litellm: list[tuple[dict[str, Any], str]] = []
     for key, value in doc.items():
         where = f"{path}: {key}"
         if key in _LITELLM_SECTIONS:
@@ -147,9 +181,95 @@ def _read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, tuple[Any, s
                             f"{where}.{sub}",
                         )
             continue
-        if key not in ENV_VARS:
-            raise ConfigError(f"{where}: unknown setting (known: {', '.join(ENV_VARS)})")
+        if key not in ENV_VARS and key not in _FILE_ONLY:
+            known = ", ".join((*ENV_VARS, *_FILE_ONLY, *sorted(_LITELLM_SECTIONS)))
+            raise ConfigError(f"{where}: unknown setting (known: {known})")
         out[key] = (_resolve_refs(value, where, environ), where)
+    if key_list := out.pop("deployments", None):
+        entries, where = key_list
+        if not isinstance(entries, list):
+            raise ConfigError(f"{where}: expected a list of deployments")
+        litellm = [(e, f"{where}[{i}]") for i, e in enumerate(entries)] + litellm
+    if litellm:
+        out["deployments"] = ([e for e, _ in litellm], "")
+        out["_deployment_sources"] = ([w for _, w in litellm], "")
+    return out
+
+
+_LITELLM_PARAMS = (
+    "api_base",
+    "api_key",
+    "api_version",
+    "organization",
+    "timeout",
+    "max_retries",
+    "azure_ad_token",
+)
+
+
+def _litellm_deployments(
+    section: str, value: Any, where: str, environ: Mapping[str, str]
+) -> list[tuple[dict[str, Any], str]]:
+    """LiteLLM's ``model_list`` / ``files_settings`` entries as filegate deployments."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list")
+    out: list[tuple[dict[str, Any], str]] = []
+    for i, entry in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{at}: expected a mapping")
+        if section == "model_list":
+            params = entry.get("litellm_params") or {}
+            if not isinstance(params, dict):
+                raise ConfigError(f"{at}.litellm_params: expected a mapping")
+            model = str(params.get("model") or "")
+            provider = params.get("custom_llm_provider") or (
+                model.split("/", 1)[0] if "/" in model else "openai"
+            )
+            name = entry.get("model_name")
+        else:
+            params = entry
+            provider = entry.get("custom_llm_provider")
+            name = provider
+        if provider not in PROVIDERS:
+            # Chat-only providers in a shared LiteLLM config have no Files API.
+            continue
+        dep = {k: params[k] for k in _LITELLM_PARAMS if params.get(k) is not None}
+        dep.update(name=name, provider=provider)
+        out.append((_resolve_refs(dep, at, environ), at))
+    return out
+
+
+def _env_deployments(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Zero-config deployments from the providers' own environment variables."""
+    out: list[dict[str, Any]] = []
+    if env.get("OPENAI_API_KEY"):
+        dep: dict[str, Any] = {
+            "name": "openai",
+            "provider": "openai",
+            "api_key": env["OPENAI_API_KEY"],
+        }
+        for field_name, var in (
+            ("api_base", "OPENAI_BASE_URL"),
+            ("api_base", "OPENAI_API_BASE"),
+            ("organization", "OPENAI_ORG_ID"),
+            ("project", "OPENAI_PROJECT_ID"),
+        ):
+            if env.get(var) and field_name not in dep:
+                dep[field_name] = env[var]
+        out.append(dep)
+    azure_key, azure_token = env.get("AZURE_API_KEY"), env.get("AZURE_AD_TOKEN")
+    if azure_key or azure_token:
+        if not env.get("AZURE_API_BASE"):
+            raise ConfigError("AZURE_API_BASE: must be set when AZURE_API_KEY or AZURE_AD_TOKEN is")
+        dep = {"name": "azure", "provider": "azure", "api_base": env["AZURE_API_BASE"]}
+        if azure_key:
+            dep["api_key"] = azure_key
+        else:
+            dep["azure_ad_token"] = azure_token
+        if env.get("AZURE_API_VERSION"):
+            dep["api_version"] = env["AZURE_API_VERSION"]
+        out.append(dep)
     return out
 
 
@@ -172,12 +292,46 @@ def load_settings(
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = (value, f"--{name.replace('_', '-')}")
-    raw = {name: value for name, (value, _) in values.items()}
+    dep_sources: list[str] = values.pop("_deployment_sources", ([], ""))[0]
+    deployments: list[dict[str, Any]] = list(values.pop("deployments", ([], ""))[0])
+    named = {d.get("name") for d in deployments if isinstance(d, dict)}
+    for dep in _env_deployments(env):
+        # Deployments from a config file win over the zero-config environment.
+        if dep["name"] not in named:
+            deployments.append(dep)
+            dep_sources.append(f"environment ({dep['provider']})")
+    raw: dict[str, Any] = {name: value for name, (value, _) in values.items()}
     raw["host_explicit"] = "host" in values
+    raw["deployments"] = deployments
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
+        loc = first["loc"]
+        name = str(loc[0]) if loc else ""
+        if name == "deployments" and len(loc) > 1 and isinstance(loc[1], int):
+            where = dep_sources[loc[1]] if loc[1] < len(dep_sources) else "deployments"
+            detail = ".".join(str(p) for p in loc[2:])
+            raise ConfigError(f"{where}{'.' + detail if detail else ''}: {first['msg']}") from None
         source = values.get(name, (None, name))[1]
         raise ConfigError(f"{source}: {first['msg']}") from None
+    _check_targets(settings)
+    return settings
+
+
+def _check_targets(settings: Settings) -> None:
+    names = [d.name for d in settings.deployments]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"deployments: the name {duplicates[0]!r} is used twice")
+    target = settings.default_target
+    if (
+        target
+        and target != "filegate"
+        and target not in names
+        and target not in {d.provider for d in settings.deployments}
+    ):
+        raise ConfigError(
+            f"default_target: {target!r} names no deployment or configured provider "
+            f"(deployments: {', '.join(names) or 'none'}; or 'filegate')"
+        )

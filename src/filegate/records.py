@@ -16,6 +16,20 @@ class FileState(enum.StrEnum):
     DELETING = "deleting"  # record hidden, bytes being removed; swept if interrupted
 
 
+EMBEDDED = "filegate"
+
+
+@dataclass(slots=True)
+class Location:
+    """A copy of a file's bytes at one provider deployment."""
+
+    deployment: str
+    provider: str
+    provider_file_id: str
+    status: str = "processed"
+    status_details: str | None = None
+
+
 @dataclass(slots=True)
 class FileRecord:
     id: str
@@ -33,6 +47,8 @@ class FileRecord:
     state: FileState = FileState.WRITING
     lease_until: int | None = None
     blob_key: str | None = None
+    # Copies at provider deployments; empty for files in filegate's own store.
+    locations: list[Location] = field(default_factory=list)
 
     def to_openai(self) -> dict[str, object]:
         """The OpenAI `file` object; optional fields are omitted, never null."""
@@ -71,6 +87,8 @@ class ListQuery:
     order: str = "desc"
     after: str | None = None
     purpose: str | None = None
+    # Only files with a copy at this provider ("filegate": in the embedded store).
+    provider: str | None = None
 
 
 @dataclass(slots=True)
@@ -86,6 +104,14 @@ class FilePage:
             "last_id": self.data[-1].id if self.data else None,
             "has_more": self.has_more,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiresAfter:
+    """When a file expires: ``seconds`` after its ``anchor`` (only created_at)."""
+
+    seconds: int
+    anchor: str = "created_at"
 
 
 @dataclass(slots=True, frozen=True)

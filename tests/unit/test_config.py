@@ -34,8 +34,7 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
     cfg.write_text("port: 5000\nmax_file_size: 10MB\nlog_level: debug\n")
     s = load_settings(config_file=cfg, environ={"FILEGATE_PORT": "6000"})
     assert (s.port, s.max_file_size, s.log_level) == (6000, 10_000_000, "debug")
-    s = load_settings(config_file=cfg, environ={"FILEGATE_PORT": "6000"},
-                      overrides={"port": 7000})
+    s = load_settings(config_file=cfg, environ={"FILEGATE_PORT": "6000"}, overrides={"port": 7000})
     assert s.port == 7000
 
 

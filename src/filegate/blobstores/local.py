@@ -24,8 +24,11 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
 class LocalBlobStore:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, durable: bool = True) -> None:
         self.root = Path(root)
+        # A scratch store (the upload spool) skips fsync: its files never
+        # outlive the request that wrote them.
+        self.durable = durable
         self._blobs = self.root / "blobs"
         self._tmp = self.root / "tmp"
         self._blobs.mkdir(parents=True, exist_ok=True)
@@ -53,7 +56,7 @@ class LocalBlobStore:
                     await to_thread.run_sync(fh.write, data)
             if buf:
                 await to_thread.run_sync(fh.write, bytes(buf))
-            await to_thread.run_sync(_commit, fh, tmp, final)
+            await to_thread.run_sync(_commit, fh, tmp, final, self.durable)
         except BaseException:
             await to_thread.run_sync(_discard, fh, tmp)
             raise
@@ -112,14 +115,16 @@ def _open_read(path: Path) -> BinaryIO:
     return open(path, "rb")
 
 
-def _commit(fh: BinaryIO, tmp: Path, final: Path) -> None:
+def _commit(fh: BinaryIO, tmp: Path, final: Path, durable: bool) -> None:
     try:
         fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            os.fsync(fh.fileno())
         fh.close()
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        if durable:
+            _fsync_dir(final.parent)
     except OSError as exc:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
 

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from filegate.records import FilePage, FileRecord, ListQuery, Scope
+from filegate.records import FilePage, FileRecord, ListQuery, Location, Scope
 
 
 class Catalog(Protocol):
     async def insert(self, record: FileRecord) -> None:
         """Add a record (normally in state WRITING, invisible to readers)."""
+        ...
+
+    async def add_location(self, file_id: str, location: Location) -> None:
+        """Record a provider copy as soon as it exists, so a crash cannot orphan it."""
+        ...
+
+    async def set_status(
+        self,
+        file_id: str,
+        deployment: str,
+        status: str,
+        status_details: str | None,
+        file_status: str,
+        file_status_details: str | None,
+    ) -> None:
+        """Store a copy's status as its provider reports it, and the file's combined one."""
         ...
 
     async def renew_lease(self, file_id: str, lease_until: int) -> None: ...

@@ -31,3 +31,16 @@ files = sa.Table(
     sa.Index("ix_files_owner_id", "owner", "id"),
     sa.Index("ix_files_state_expires", "state", "expires_at"),
 )
+
+file_locations = sa.Table(
+    "file_locations",
+    metadata,
+    sa.Column("file_id", Id, sa.ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_file_id", sa.String(512), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_details", sa.Text, nullable=True),
+    sa.PrimaryKeyConstraint("file_id", "deployment"),
+    sa.Index("ix_file_locations_provider", "provider", "file_id"),
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from filegate.catalog.schema import files
+from filegate.catalog.schema import file_locations, files
 from filegate.errors import ConfigError, StorageUnavailable
-from filegate.records import FilePage, FileRecord, FileState, ListQuery, Scope
+from filegate.records import EMBEDDED, FilePage, FileRecord, FileState, ListQuery, Location, Scope
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every gateway process.
@@ -52,6 +52,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
@@ -119,8 +120,17 @@ def _get_stmt(scoped: bool) -> sa.Select[Any]:
 
 
 @functools.cache
-def _page_stmt(scoped: bool, ascending: bool, after: bool, purpose: bool) -> sa.Select[Any]:
+def _page_stmt(
+    scoped: bool, ascending: bool, after: bool, purpose: bool, provider: str | None
+) -> sa.Select[Any]:
     clause = _visible(scoped)
+    if provider == EMBEDDED:
+        clause = sa.and_(clause, files.c.blob_key.is_not(None))
+    elif provider is not None:
+        at_provider = sa.select(file_locations.c.file_id).where(
+            file_locations.c.provider == sa.bindparam("provider_filter")
+        )
+        clause = sa.and_(clause, files.c.id.in_(at_provider))
     if purpose:
         clause = sa.and_(clause, files.c.purpose == sa.bindparam("purpose_filter"))
     if after:
@@ -139,6 +149,41 @@ def _hide_stmt(scoped: bool) -> sa.Update:
         .values(state=FileState.DELETING.value, lease_until=sa.bindparam("lease"))
         .returning(*files.c)
     )
+
+
+def _with_locations(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[FileRecord]:
+    """Records for ``rows``, with the copies of those that live at providers.
+
+    Files in the embedded store have a blob key and no copies, so the common
+    case costs no second query.
+    """
+    records = [_row_to_record(r) for r in rows]
+    remote = {r.id: r for r in records if r.blob_key is None}
+    if remote:
+        stmt = sa.select(file_locations).where(file_locations.c.file_id.in_(list(remote)))
+        for loc in conn.execute(stmt).all():
+            m = loc._mapping
+            remote[m["file_id"]].locations.append(
+                Location(
+                    deployment=m["deployment"],
+                    provider=m["provider"],
+                    provider_file_id=m["provider_file_id"],
+                    status=m["status"],
+                    status_details=m["status_details"],
+                )
+            )
+    return records
+
+
+def _location_values(file_id: str, loc: Location) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "deployment": loc.deployment,
+        "provider": loc.provider,
+        "provider_file_id": loc.provider_file_id,
+        "status": loc.status,
+        "status_details": loc.status_details,
+    }
 
 
 T = TypeVar("T")
@@ -238,8 +283,41 @@ class SQLCatalog:
             raise StorageUnavailable(f"cannot open the catalog database: {exc}") from exc
 
     async def insert(self, record: FileRecord) -> None:
-        stmt = files.insert().values(**_record_values(record))
+        def run(conn: sa.Connection) -> None:
+            conn.execute(files.insert().values(**_record_values(record)))
+            for loc in record.locations:
+                conn.execute(file_locations.insert().values(**_location_values(record.id, loc)))
+
+        await self._run.write(run)
+
+    async def add_location(self, file_id: str, location: Location) -> None:
+        stmt = file_locations.insert().values(**_location_values(file_id, location))
         await self._run.write(lambda conn: conn.execute(stmt))
+
+    async def set_status(
+        self,
+        file_id: str,
+        deployment: str,
+        status: str,
+        status_details: str | None,
+        file_status: str,
+        file_status_details: str | None,
+    ) -> None:
+        loc = file_locations.c
+        stmts = [
+            file_locations.update()
+            .where(loc.file_id == file_id, loc.deployment == deployment)
+            .values(status=status, status_details=status_details),
+            files.update()
+            .where(files.c.id == file_id)
+            .values(status=file_status, status_details=file_status_details),
+        ]
+
+        def run(conn: sa.Connection) -> None:
+            for stmt in stmts:
+                conn.execute(stmt)
+
+        await self._run.write(run)
 
     async def renew_lease(self, file_id: str, lease_until: int) -> None:
         stmt = files.update().where(files.c.id == file_id).values(lease_until=lease_until)
@@ -259,8 +337,10 @@ class SQLCatalog:
     async def get(self, file_id: str, scope: Scope, now: int) -> FileRecord | None:
         stmt = _get_stmt(not scope.is_admin)
         params = {"file_id": file_id, **_scope_params(scope, now)}
-        row = await self._run.read(lambda conn: conn.execute(stmt, params).first())
-        return _row_to_record(row) if row is not None else None
+        found = await self._run.read(
+            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
+        )
+        return found[0] if found else None
 
     async def page(self, query: ListQuery, now: int) -> FilePage:
         stmt = _page_stmt(
@@ -268,28 +348,40 @@ class SQLCatalog:
             query.order == "asc",
             query.after is not None,
             query.purpose is not None,
+            None
+            if query.provider is None
+            else EMBEDDED
+            if query.provider == EMBEDDED
+            else "provider",
         )
         params = {
             **_scope_params(query.scope, now),
             "limit": query.limit + 1,
             "after": query.after,
             "purpose_filter": query.purpose,
+            "provider_filter": query.provider,
         }
-        rows = await self._run.read(lambda conn: conn.execute(stmt, params).all())
-        records = [_row_to_record(r) for r in rows[: query.limit]]
-        return FilePage(data=records, has_more=len(rows) > query.limit)
+        records = await self._run.read(
+            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
+        )
+        return FilePage(data=records[: query.limit], has_more=len(records) > query.limit)
 
     async def hide(
         self, file_id: str, scope: Scope, now: int, lease_until: int
     ) -> FileRecord | None:
         stmt = _hide_stmt(not scope.is_admin)
         params = {"file_id": file_id, "lease": lease_until, **_scope_params(scope, now)}
-        row = await self._run.write(lambda conn: conn.execute(stmt, params).first())
-        return _row_to_record(row) if row is not None else None
+        found = await self._run.write(
+            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
+        )
+        return found[0] if found else None
 
     async def remove(self, file_id: str) -> None:
-        stmt = files.delete().where(files.c.id == file_id)
-        await self._run.write(lambda conn: conn.execute(stmt))
+        def run(conn: sa.Connection) -> None:
+            conn.execute(file_locations.delete().where(file_locations.c.file_id == file_id))
+            conn.execute(files.delete().where(files.c.id == file_id))
+
+        await self._run.write(run)
 
     async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
         doomed = sa.or_(
@@ -306,8 +398,7 @@ class SQLCatalog:
             .values(state=FileState.DELETING.value, lease_until=lease_until)
             .returning(*files.c)
         )
-        rows = await self._run.write(lambda conn: conn.execute(stmt).all())
-        return [_row_to_record(r) for r in rows]
+        return await self._run.write(lambda conn: _with_locations(conn, conn.execute(stmt).all()))
 
     async def check(self) -> None:
         try:

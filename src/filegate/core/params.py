@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 
 from filegate.errors import InvalidRequest
-from filegate.records import PURPOSES
+from filegate.records import PURPOSES, ExpiresAfter
+
+__all__ = ["ExpiresAfter"]
 
 EXPIRES_MIN = 3600
 EXPIRES_MAX = 30 * 24 * 3600
 BATCH_DEFAULT_EXPIRY = 30 * 24 * 3600
 LIST_LIMIT_MAX = 10_000
+_INT = re.compile(r"-?[0-9]+")
 
 
-@dataclass(frozen=True, slots=True)
-class ExpiresAfter:
-    seconds: int
-    anchor: str = "created_at"
+def _strict_int(value: str | int | None) -> int:
+    """An integer as the wire sends it; ``int()`` alone also takes "3_600", " 36 " and "٣"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value):
+        return int(value)
+    raise ValueError(f"not an integer: {value!r}")
 
 
 def parse_purpose(value: str | None) -> str:
@@ -60,7 +66,7 @@ def parse_expires_after(anchor: str | None, seconds: str | int | None) -> Expire
             code="invalid_value",
         )
     try:
-        secs = int(seconds)
+        secs = _strict_int(seconds)
     except (TypeError, ValueError):
         raise InvalidRequest(
             "Invalid value for 'expires_after[seconds]': expected an integer.",
@@ -81,7 +87,7 @@ def parse_limit(value: str | None) -> int:
     if value is None:
         return LIST_LIMIT_MAX
     try:
-        limit = int(value)
+        limit = _strict_int(value)
     except ValueError:
         raise InvalidRequest(
             "Invalid value for 'limit': expected an integer.", param="limit", code="invalid_value"

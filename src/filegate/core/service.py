@@ -1,23 +1,42 @@
 """The file lifecycle: create, list, retrieve, delete, content, expiry.
 
-Knows the catalog and blob-store interfaces, nothing of HTTP or SQL.
+Knows the catalog, blob-store and provider interfaces, nothing of HTTP or SQL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from types import TracebackType
 
 from filegate.blobstores.base import BlobStore
 from filegate.catalog.base import Catalog
 from filegate.core import jsonl
-from filegate.core.ids import new_id
-from filegate.core.params import BATCH_DEFAULT_EXPIRY, ExpiresAfter
-from filegate.errors import FileNotFound, PayloadTooLarge, StorageUnavailable
-from filegate.records import ByteRange, FilePage, FileRecord, FileState, ListQuery, Scope
+from filegate.core.ids import is_filegate_id, new_id
+from filegate.core.params import BATCH_DEFAULT_EXPIRY
+from filegate.core.targets import Target
+from filegate.errors import FilegateError, FileNotFound, PayloadTooLarge, StorageUnavailable
+from filegate.providers.base import (
+    TERMINAL_STATUSES,
+    Provider,
+    ProviderContent,
+    ProviderFile,
+    ProviderPage,
+)
+from filegate.records import (
+    ByteRange,
+    ExpiresAfter,
+    FilePage,
+    FileRecord,
+    FileState,
+    ListQuery,
+    Location,
+    Scope,
+)
 
 log = logging.getLogger("filegate")
 
@@ -31,6 +50,28 @@ def not_found(file_id: str) -> FileNotFound:
     return FileNotFound(f"No such File object: {file_id[:128]}", param="file_id")
 
 
+def combined_status(locations: list[Location]) -> tuple[str, str | None]:
+    """One status for a file kept at several deployments."""
+    for loc in locations:
+        if loc.status == "error":
+            return "error", loc.status_details
+    for loc in locations:
+        if loc.status not in TERMINAL_STATUSES:
+            return loc.status, loc.status_details
+    return "processed", None
+
+
+class BlobSource:
+    """Stored bytes as an upload source: re-readable, of known size."""
+
+    def __init__(self, store: BlobStore, key: str, size: int) -> None:
+        self.store, self.key, self.size = store, key, size
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in await self.store.get(self.key):
+            yield chunk
+
+
 class FileService:
     def __init__(
         self,
@@ -38,15 +79,42 @@ class FileService:
         blobs: BlobStore,
         *,
         max_file_size: int,
+        spool: BlobStore | None = None,
+        providers: Mapping[str, Provider] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.catalog = catalog
         self.blobs = blobs
+        # Bytes bound for providers wait here, so retries and several targets
+        # read them again without asking the client twice.
+        self.spool = spool or blobs
+        self.providers = dict(providers or {})
         self.max_file_size = max_file_size
         self.clock = clock
 
     def now(self) -> int:
         return int(self.clock())
+
+    def provider(self, deployment: str) -> Provider:
+        try:
+            return self.providers[deployment]
+        except KeyError:
+            raise StorageUnavailable(
+                f"Deployment {deployment!r} is no longer configured."
+            ) from None
+
+    def check_targets(
+        self, targets: list[Target], purpose: str | None, expires_after: ExpiresAfter | None
+    ) -> None:
+        """Refuse what a target cannot honour before any byte is read."""
+        for target in targets:
+            if target.embedded:
+                continue
+            provider = self.provider(target.deployment)
+            if purpose is not None:
+                provider.check_purpose(purpose)
+            if expires_after is not None:
+                provider.check_expires_after(expires_after)
 
     def upload(
         self,
@@ -55,21 +123,45 @@ class FileService:
         filename: str,
         content_type: str | None,
         purpose: str | None,
+        targets: list[Target],
     ) -> PendingUpload:
         """Start a file; use as ``async with service.upload(...) as up``.
 
         ``purpose`` may be None when the client sent the file part before the
         purpose field; it is then given to ``finish`` and checked from storage.
+        ``targets`` is where the bytes are staged; ``finish`` may still move them.
         """
         return PendingUpload(
-            self, scope, filename, content_type or "application/octet-stream", purpose
+            self, scope, filename, content_type or "application/octet-stream", purpose, targets
         )
 
     async def get(self, scope: Scope, file_id: str) -> FileRecord:
         record = await self.catalog.get(file_id, scope, self.now())
         if record is None:
             raise not_found(file_id)
+        if record.locations and record.status not in TERMINAL_STATUSES:
+            await self._refresh(record)
         return record
+
+    async def _refresh(self, record: FileRecord) -> None:
+        """Ask the providers about copies still being processed."""
+        for loc in record.locations:
+            if loc.status in TERMINAL_STATUSES:
+                continue
+            try:
+                remote = await self.provider(loc.deployment).retrieve_file(loc.provider_file_id)
+            except FilegateError as exc:
+                log.warning("could not refresh %s at %s: %s", record.id, loc.deployment, exc)
+                return
+            loc.status, loc.status_details = remote.status, remote.status_details
+            if remote.bytes and not record.bytes:
+                record.bytes = remote.bytes
+        status, details = combined_status(record.locations)
+        for loc in record.locations:
+            await self.catalog.set_status(
+                record.id, loc.deployment, loc.status, loc.status_details, status, details
+            )
+        record.status, record.status_details = status, details
 
     async def page(self, query: ListQuery) -> FilePage:
         return await self.catalog.page(query, self.now())
@@ -86,12 +178,50 @@ class FileService:
         self, record: FileRecord, byte_range: ByteRange | None = None
     ) -> AsyncIterator[bytes]:
         """Stream a visible file's bytes (all, or one range)."""
+        if record.blob_key is None and record.locations:
+            loc = next(
+                (c for c in record.locations if c.status == "processed"), record.locations[0]
+            )
+            content = await self.provider(loc.deployment).file_content(
+                loc.provider_file_id, byte_range
+            )
+            return _closing(content)
         try:
             return await self.blobs.get(record.blob_key or record.id, byte_range)
         except FileNotFoundError:
             # The bytes went away under us (a concurrent delete); the file is
             # no longer there for this caller either.
             raise not_found(record.id) from None
+
+    # Files made outside filegate: reachable only with the master key, by the
+    # provider's own id; the caller checks who is asking.
+    async def raw_list(
+        self,
+        target: Target,
+        *,
+        purpose: str | None,
+        limit: int | None,
+        order: str | None,
+        after: str | None,
+    ) -> ProviderPage:
+        return await self.provider(target.deployment).list_files(
+            purpose=purpose, limit=limit, order=order, after=after
+        )
+
+    async def raw_retrieve(self, target: Target, provider_file_id: str) -> ProviderFile:
+        return await self.provider(target.deployment).retrieve_file(provider_file_id)
+
+    async def raw_delete(self, target: Target, provider_file_id: str) -> None:
+        await self.provider(target.deployment).delete_file(provider_file_id)
+
+    async def raw_content(
+        self, target: Target, provider_file_id: str, byte_range: ByteRange | None
+    ) -> ProviderContent:
+        return await self.provider(target.deployment).file_content(provider_file_id, byte_range)
+
+    @staticmethod
+    def is_own_id(file_id: str) -> bool:
+        return is_filegate_id(file_id)
 
     async def sweep(self) -> int:
         """Remove expired files, dead writes and unfinished deletes; return how many."""
@@ -104,17 +234,34 @@ class FileService:
             removed += len(batch)
             if len(batch) < SWEEP_BATCH:
                 break
-        await self.blobs.sweep_incomplete(older_than=2 * LEASE_SECONDS)
+        for store in {id(self.blobs): self.blobs, id(self.spool): self.spool}.values():
+            await store.sweep_incomplete(older_than=2 * LEASE_SECONDS)
         return removed
 
     async def _drop(self, record: FileRecord) -> None:
         try:
+            for loc in record.locations:
+                await self._delete_copy(loc)
             await self.blobs.delete(record.blob_key or record.id)
+            await self.spool.delete(record.id)
         except Exception:
             # The record stays DELETING; the sweep retries once its lease ends.
-            log.exception("could not delete bytes of %s; the sweep will retry", record.id)
+            log.exception("could not delete the bytes of %s; the sweep will retry", record.id)
             return
         await self.catalog.remove(record.id)
+
+    async def _delete_copy(self, loc: Location) -> None:
+        # Already gone upstream is what we wanted.
+        with contextlib.suppress(FileNotFound):
+            await self.provider(loc.deployment).delete_file(loc.provider_file_id)
+
+
+async def _closing(content: ProviderContent) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in content.stream:
+            yield chunk
+    finally:
+        await content.aclose()
 
 
 class PendingUpload:
@@ -127,9 +274,11 @@ class PendingUpload:
         filename: str,
         content_type: str,
         purpose: str | None,
+        targets: list[Target],
     ) -> None:
         self.service = service
         self.purpose = purpose
+        self.targets = targets
         file_id, created_at = new_id()
         self.record = FileRecord(
             id=file_id,
@@ -140,10 +289,16 @@ class PendingUpload:
             owner=scope.owner,
             team=scope.team,
             state=FileState.WRITING,
-            blob_key=file_id,
         )
-        self._written = False
+        # Where the bytes wait: the blob store for the embedded target, else the spool.
+        self._staged: BlobStore | None = None
         self._validated = False
+        self._copies: list[Location] = []
+
+    @property
+    def _stage(self) -> BlobStore:
+        embedded = any(t.embedded for t in self.targets)
+        return self.service.blobs if embedded else self.service.spool
 
     async def __aenter__(self) -> PendingUpload:
         self.record.lease_until = self.service.now() + LEASE_SECONDS
@@ -162,12 +317,11 @@ class PendingUpload:
     async def write(self, chunks: AsyncIterable[bytes]) -> None:
         validator = jsonl.validator_for(self.purpose) if self.purpose else None
         hasher = hashlib.sha256()
-        size = await self.service.blobs.put(
-            self.record.id, self._metered(chunks, hasher, validator)
-        )
+        store = self._stage
+        self._staged = store
+        size = await store.put(self.record.id, self._metered(chunks, hasher, validator))
         self.record.bytes = size
         self.record.sha256 = hasher.hexdigest()
-        self._written = True
         self._validated = validator is not None
 
     async def _metered(
@@ -195,34 +349,99 @@ class PendingUpload:
         if validator is not None:
             validator.finish()
 
-    async def finish(self, purpose: str, expires_after: ExpiresAfter | None) -> FileRecord:
-        """Check what could not be checked in flight, then make the file visible."""
+    async def finish(
+        self, purpose: str, expires_after: ExpiresAfter | None, targets: list[Target] | None = None
+    ) -> FileRecord:
+        """Check what could not be checked in flight, place the bytes, make the file visible.
+
+        ``targets`` replaces the staging guess when routing fields came after the file.
+        """
         record = self.record
         record.purpose = purpose
+        self.targets = targets or self.targets
+        self.service.check_targets(self.targets, purpose, expires_after)
+        staged = self._staged
+        if staged is None:
+            raise StorageUnavailable("finish() before write()")
         if not self._validated:
             validator = jsonl.validator_for(purpose)
             if validator is not None:
                 # The purpose came after the bytes: validate from storage.
-                async for chunk in await self.service.blobs.get(record.id):
+                async for chunk in await staged.get(record.id):
                     validator.feed(chunk)
                 validator.finish()
         if expires_after is not None:
             record.expires_at = record.created_at + expires_after.seconds
         elif purpose == "batch":
             record.expires_at = record.created_at + BATCH_DEFAULT_EXPIRY
-        record.status = "processed"
+        if any(t.embedded for t in self.targets):
+            if staged is not self.service.blobs:
+                await self.service.blobs.put(
+                    record.id, BlobSource(staged, record.id, record.bytes).chunks()
+                )
+            record.blob_key = record.id
+        remote = [t for t in self.targets if not t.embedded]
+        if remote:
+            await self._copy_to(remote, BlobSource(staged, record.id, record.bytes), expires_after)
+            record.locations = list(self._copies)
+            record.status, record.status_details = combined_status(record.locations)
+        else:
+            record.status = "processed"
+        if staged is not self.service.blobs:
+            await staged.delete(record.id)
         if not await self.service.catalog.publish(record):
             raise StorageUnavailable("The upload took too long and was discarded; try again.")
         record.state = FileState.READY
         record.lease_until = None
         return record
 
+    async def _copy_to(
+        self, targets: list[Target], source: BlobSource, expires_after: ExpiresAfter | None
+    ) -> None:
+        """Upload one staged copy to every target at once; all or none."""
+        record = self.record
+
+        async def one(target: Target) -> None:
+            remote = await self.service.provider(target.deployment).create_file(
+                source,
+                filename=record.filename,
+                purpose=record.purpose,
+                content_type=record.content_type,
+                expires_after=expires_after,
+            )
+            loc = Location(
+                target.deployment, target.provider, remote.id, remote.status, remote.status_details
+            )
+            self._copies.append(loc)
+            # Recorded at once: if this process dies now, the sweep still
+            # finds the copy through the WRITING record and deletes it.
+            await self.service.catalog.add_location(record.id, loc)
+            if remote.expires_at and expires_after is None and record.expires_at is None:
+                record.expires_at = int(remote.expires_at)
+
+        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
     async def abort(self) -> None:
-        """Remove the bytes and the record of a write that will not finish."""
+        """Remove the bytes, copies and record of a write that will not finish."""
         try:
-            if self._written:
-                await self.service.blobs.delete(self.record.id)
+            for loc in self._copies:
+                try:
+                    await self.service._delete_copy(loc)
+                except FilegateError as exc:
+                    log.warning(
+                        "could not delete copy %s at %s: %s",
+                        loc.provider_file_id,
+                        loc.deployment,
+                        exc,
+                    )
+                    raise
+            for store in (self.service.blobs, self.service.spool):
+                await store.delete(self.record.id)
             await self.service.catalog.remove(self.record.id)
         except Exception:
-            # Leave it to the sweep: the lease runs out and the record goes.
+            # Leave it to the sweep: the lease runs out and the record goes,
+            # with every copy it lists.
             log.exception("could not clean up failed upload %s", self.record.id)

@@ -12,9 +12,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from filegate.blobstores import BlobStore, open_blobstore
+from filegate.blobstores.local import LocalBlobStore
 from filegate.catalog import Catalog, SQLCatalog
 from filegate.config import Settings
 from filegate.core.service import FileService
+from filegate.core.targets import TargetTable
+from filegate.providers.registry import build_provider
 from filegate.server import files, health, openapi
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS
@@ -32,14 +35,20 @@ class Gateway:
     blobs: BlobStore
     service: FileService
     authenticate: Authenticator
+    targets: TargetTable
 
 
 async def open_gateway(settings: Settings) -> Gateway:
     blobs = open_blobstore(settings.resolved_storage_url)
     catalog = await SQLCatalog.open(settings.resolved_database_url)
-    service = FileService(catalog, blobs, max_file_size=settings.max_file_size)
+    providers = {d.name: build_provider(d) for d in settings.deployments}
+    spool = LocalBlobStore(settings.data_dir / "spool", durable=False)
+    service = FileService(
+        catalog, blobs, max_file_size=settings.max_file_size, spool=spool, providers=providers
+    )
+    targets = TargetTable(settings.deployments, settings.default_target)
     master = settings.master_key.get_secret_value() if settings.master_key else None
-    return Gateway(settings, catalog, blobs, service, Authenticator(master))
+    return Gateway(settings, catalog, blobs, service, Authenticator(master), targets)
 
 
 async def _sweep_forever(service: FileService, interval: float) -> None:
@@ -75,6 +84,6 @@ def create_app(settings: Settings) -> ASGIApp:
             await gateway.catalog.aclose()
             await gateway.blobs.aclose()
 
-    routes = [*files.routes("/v1"), *files.routes(""), *health.routes, *openapi.routes]
+    routes = [*files.all_routes(), *health.routes, *openapi.routes]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     return RequestIdMiddleware(app)

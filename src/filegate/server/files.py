@@ -1,11 +1,18 @@
-"""The /v1/files routes: thin glue between HTTP and the FileService."""
+"""The Files routes: thin glue between HTTP and the FileService.
+
+Each route also answers under a provider prefix (``/openai/v1/files``,
+``/azure/files``, ...), LiteLLM's way of choosing where a file goes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from python_multipart.multipart import parse_options_header
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -16,10 +23,10 @@ from filegate.core.params import (
     parse_order,
     parse_purpose,
 )
-from filegate.core.service import FileService, PendingUpload
-from filegate.core.targets import is_routing_field, resolve_target
-from filegate.errors import InvalidRequest, PayloadTooLarge
-from filegate.records import FileRecord, ListQuery, Scope
+from filegate.core.service import FileService, PendingUpload, not_found
+from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routing_field
+from filegate.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
 from filegate.server.multipart import MultipartReader
 from filegate.server.ranges import parse_range
 from filegate.server.responses import JSONResponse, content_disposition
@@ -30,21 +37,44 @@ if TYPE_CHECKING:
 # Room for the form's other fields and boundaries around the file itself.
 FORM_OVERHEAD = 1024 * 1024
 CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]")
-LIST_PARAMS = ("purpose", "limit", "order", "after")
+LIST_PARAMS = ("purpose", "limit", "order", "after", "passthrough")
 
 
-def _gateway(request: Request) -> Gateway:
+class ProviderConvertor(Convertor[str]):
+    regex = "|".join(KNOWN_PROVIDERS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("provider", ProviderConvertor())
+
+
+@dataclass(slots=True)
+class Call:
+    """What every handler starts from: who asks, through which path, with which options."""
+
+    service: FileService
+    targets: TargetTable
+    scope: Scope
+    path_provider: str | None
+    options: dict[str, str]
+
+    def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
+        return self.targets.resolve({**self.options, **(fields or {})}, self.path_provider)
+
+    def raw_target(self) -> Target | None:
+        """The provider deployment that a raw (non-filegate) id refers to."""
+        target = self.resolve()[0]
+        return None if target.embedded else target
+
+
+def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
     gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-def _authorize(request: Request) -> tuple[FileService, Scope]:
-    gateway = _gateway(request)
-    return gateway.service, gateway.authenticate(request)
-
-
-def _routing(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, str]:
-    """Check the query string: the operation's own parameters plus routing ones."""
+    scope = gateway.authenticate(request)
     options: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name not in allowed and not is_routing_field(name):
@@ -55,15 +85,24 @@ def _routing(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, str]:
             )
         options[name] = value
     header = request.headers.get("custom-llm-provider")
-    if header and "custom_llm_provider" not in options:
+    if header:
+        if options.get("custom_llm_provider", header) != header:
+            raise InvalidRequest(
+                "The custom-llm-provider header and the custom_llm_provider parameter differ.",
+                param="custom_llm_provider",
+                code="provider_mismatch",
+            )
         options["custom_llm_provider"] = header
-    resolve_target(options)
-    return options
+    call = Call(
+        gateway.service, gateway.targets, scope, request.path_params.get("provider"), options
+    )
+    call.resolve()  # a bad routing choice is a 400 before anything else happens
+    return call
 
 
 async def create_file(request: Request) -> Response:
-    service, scope = _authorize(request)
-    options = _routing(request)
+    call = _call(request)
+    service = call.service
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -90,13 +129,16 @@ async def create_file(request: Request) -> Response:
                     )
                 # Check what has arrived so far before reading any bytes.
                 purpose = parse_purpose(fields["purpose"]) if "purpose" in fields else None
-                resolve_target({**options, **fields})
+                targets = call.resolve(fields)
+                expires = _expires(fields) if "expires_after[seconds]" in fields else None
+                service.check_targets(targets, purpose, expires)
                 upload = await stack.enter_async_context(
                     service.upload(
-                        scope,
+                        call.scope,
                         filename=part.filename,
                         content_type=part.content_type,
                         purpose=purpose,
+                        targets=targets,
                     )
                 )
                 await upload.write(reader.iter_data())
@@ -113,47 +155,113 @@ async def create_file(request: Request) -> Response:
                 )
             fields[part.name] = await reader.read_field(part.name)
         purpose = parse_purpose(fields.get("purpose"))
-        expires = parse_expires_after(
-            fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
-        )
-        resolve_target({**options, **fields})
+        expires = _expires(fields)
+        targets = call.resolve(fields)
         if upload is None:
             raise InvalidRequest(
                 "Missing required parameter: 'file'.",
                 param="file",
                 code="missing_required_parameter",
             )
-        record = await upload.finish(purpose, expires)
+        record = await upload.finish(purpose, expires, targets)
     return JSONResponse(record.to_openai())
 
 
-async def list_files(request: Request) -> Response:
-    service, scope = _authorize(request)
-    options = _routing(request, LIST_PARAMS)
-    after = options.get("after") or None
-    query = ListQuery(
-        scope=scope,
-        limit=parse_limit(options.get("limit")),
-        order=parse_order(options.get("order")),
-        after=after,
-        purpose=options.get("purpose") or None,
+def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
+    return parse_expires_after(
+        fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
     )
-    page = await service.page(query)
+
+
+async def list_files(request: Request) -> Response:
+    call = _call(request, LIST_PARAMS)
+    options = call.options
+    limit = parse_limit(options.get("limit"))
+    order = parse_order(options.get("order"))
+    after = options.get("after") or None
+    purpose = options.get("purpose") or None
+    passthrough = options.get("passthrough", "false").lower()
+    if passthrough not in ("true", "false", "1", "0"):
+        raise InvalidRequest(
+            "Invalid value for 'passthrough': expected true or false.",
+            param="passthrough",
+            code="invalid_value",
+        )
+    if passthrough in ("true", "1"):
+        # Only what the client sent is forwarded; the provider keeps its own defaults.
+        return await _raw_list(
+            call,
+            limit=limit if "limit" in options else None,
+            order=order if "order" in options else None,
+            after=after,
+            purpose=purpose,
+        )
+    provider = call.targets.list_provider(options, call.path_provider)
+    query = ListQuery(
+        scope=call.scope, limit=limit, order=order, after=after, purpose=purpose, provider=provider
+    )
+    page = await call.service.page(query)
     return JSONResponse(page.to_openai())
 
 
+async def _raw_list(
+    call: Call, *, limit: int | None, order: str | None, after: str | None, purpose: str | None
+) -> Response:
+    """The provider's own listing (files made outside filegate): the master key only."""
+    if not call.scope.is_admin:
+        raise PermissionDenied(
+            "passthrough=true lists a provider's own files and needs the master key.",
+            param="passthrough",
+        )
+    target = call.raw_target()
+    if target is None:
+        raise InvalidRequest(
+            "passthrough=true needs a provider (custom_llm_provider or a "
+            "/{provider}/v1/files path).",
+            param="passthrough",
+        )
+    page = await call.service.raw_list(
+        target, purpose=purpose, limit=limit, order=order, after=after
+    )
+    data = [f.raw or {"id": f.id} for f in page.data]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": page.has_more,
+        }
+    )
+
+
+def _raw_target(call: Call, file_id: str) -> Target:
+    """A provider's own id is for the master key alone; others learn nothing."""
+    target = call.raw_target() if call.scope.is_admin else None
+    if target is None:
+        raise not_found(file_id)
+    return target
+
+
 async def retrieve_file(request: Request) -> Response:
-    service, scope = _authorize(request)
-    _routing(request)
-    record = await service.get(scope, request.path_params["file_id"])
+    call = _call(request)
+    file_id = request.path_params["file_id"]
+    if not call.service.is_own_id(file_id):
+        remote = await call.service.raw_retrieve(_raw_target(call, file_id), file_id)
+        return JSONResponse(remote.raw or {"id": remote.id})
+    record = await call.service.get(call.scope, file_id)
     return JSONResponse(record.to_openai())
 
 
 async def delete_file(request: Request) -> Response:
-    service, scope = _authorize(request)
-    _routing(request)
-    record = await service.delete(scope, request.path_params["file_id"])
-    return JSONResponse({"id": record.id, "object": "file", "deleted": True})
+    call = _call(request)
+    file_id = request.path_params["file_id"]
+    if call.service.is_own_id(file_id):
+        record = await call.service.delete(call.scope, file_id)
+        file_id = record.id
+    else:
+        await call.service.raw_delete(_raw_target(call, file_id), file_id)
+    return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
 def _etag(record: FileRecord) -> str:
@@ -161,9 +269,11 @@ def _etag(record: FileRecord) -> str:
 
 
 async def file_content(request: Request) -> Response:
-    service, scope = _authorize(request)
-    _routing(request)
-    record = await service.get(scope, request.path_params["file_id"])
+    call = _call(request)
+    file_id = request.path_params["file_id"]
+    if not call.service.is_own_id(file_id):
+        return await _raw_content(call, request, file_id)
+    record = await call.service.get(call.scope, file_id)
     etag = _etag(record)
     headers = {
         "Content-Disposition": content_disposition(record.filename),
@@ -178,7 +288,7 @@ async def file_content(request: Request) -> Response:
     byte_range = None
     if if_range is None or if_range.strip() == etag:
         byte_range = parse_range(request.headers.get("range"), record.bytes)
-    stream = await service.open(record, byte_range)
+    stream = await call.service.open(record, byte_range)
     status = 200
     length = record.bytes
     if byte_range is not None:
@@ -191,6 +301,30 @@ async def file_content(request: Request) -> Response:
     )
 
 
+async def _raw_content(call: Call, request: Request, file_id: str) -> Response:
+    target = _raw_target(call, file_id)
+    # The size is unknown until the provider answers; a range is passed on as sent.
+    header = request.headers.get("range")
+    byte_range = parse_range(header, 2**63) if header else None
+    content = await call.service.raw_content(target, file_id, byte_range)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in content.stream:
+                yield chunk
+        finally:
+            await content.aclose()
+
+    headers = {k: v for k, v in content.headers.items() if k.lower() != "content-type"}
+    headers["X-Content-Type-Options"] = "nosniff"
+    return StreamingResponse(
+        body(),
+        status_code=content.status_code,
+        headers=headers,
+        media_type=content.headers.get("content-type", "application/octet-stream"),
+    )
+
+
 def routes(prefix: str) -> list[Route]:
     return [
         Route(f"{prefix}/files", create_file, methods=["POST"]),
@@ -199,3 +333,11 @@ def routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/files/{{file_id}}", delete_file, methods=["DELETE"]),
         Route(f"{prefix}/files/{{file_id}}/content", file_content, methods=["GET"]),
     ]
+
+
+def all_routes() -> list[Route]:
+    """``/v1/files``, ``/files`` and both under every provider prefix."""
+    out: list[Route] = []
+    for prefix in ("/v1", "", "/{provider:provider}/v1", "/{provider:provider}"):
+        out += routes(prefix)
+    return out

@@ -8,6 +8,7 @@ one network chunk of data is held at any time, whatever the file size.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ _PART_BEGIN, _HEADER_FIELD, _HEADER_VALUE, _HEADER_END, _HEADERS_DONE, _DATA, _P
 )
 MAX_PARTS = 64
 MAX_HEADER_BYTES = 16 * 1024
+# A media type (RFC 9110 §8.3) that fits the catalog column; anything else, e.g.
+# with control characters, could not be sent back as a Content-Type header.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[\t\x20-\x7e]*)?")
+MAX_CONTENT_TYPE = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,10 @@ def _parse_headers(headers: list[tuple[bytes, bytes]]) -> Part:
         if name == "content-disposition":
             disposition = _decode(value)
         elif name == "content-type":
-            content_type = _decode(value).strip() or None
+            ctype = _decode(value).strip()
+            # An unusable type is treated as absent: application/octet-stream.
+            ok = len(ctype) <= MAX_CONTENT_TYPE and _MEDIA_TYPE.fullmatch(ctype)
+            content_type = ctype if ok else None
     if disposition is None:
         raise InvalidRequest("A multipart part has no Content-Disposition header.")
     msg = Message()

@@ -277,14 +277,15 @@ def _schemas() -> JSON:
 _ROUTING_FIELDS: dict[str, JSON] = {
     "custom_llm_provider": {
         "type": "string",
-        "enum": ["filegate"],
+        "enum": ["filegate", ""],
         "description": "LiteLLM's provider choice. Only `filegate` (the gateway's own "
-        "storage) is configured; any other provider gets 400 `unsupported_provider`.",
+        "storage) is configured; any other provider gets 400 `unsupported_provider`. "
+        "An empty value counts as not sent.",
     },
     "model": {
         "type": "string",
         "maxLength": 0,
-        "description": "LiteLLM's deployment choice. No deployments are configured, so a "
+        "description": "LiteLLM's deployment choice. No deployments are configured, so any "
         "non-empty value gets 400 `unknown_deployment`.",
     },
     "target_model_names": {
@@ -295,9 +296,10 @@ _ROUTING_FIELDS: dict[str, JSON] = {
     },
     "target_storage": {
         "type": "string",
-        "enum": ["default", "filegate"],
+        "enum": ["default", "filegate", ""],
         "description": "Where to keep the bytes: only the gateway's own storage is "
-        "configured; any other value gets 400 `unknown_storage`.",
+        "configured; any other value gets 400 `unknown_storage`. An empty value counts "
+        "as not sent.",
     },
 }
 
@@ -357,9 +359,10 @@ def _parameters() -> JSON:
             "name": "custom-llm-provider",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["filegate"]},
+            "schema": {"type": "string", "enum": ["filegate", ""]},
             "description": "The same choice as the `custom_llm_provider` query parameter "
-            "(which wins when both are sent).",
+            "(which wins when both are sent; both are checked). An empty value counts as "
+            "not sent.",
         },
         "Range": {
             "name": "Range",

@@ -9,6 +9,7 @@ from filegate.blobstores.local import LocalBlobStore
 from filegate.catalog.sql import SQLCatalog
 from filegate.core.params import BATCH_DEFAULT_EXPIRY, ExpiresAfter
 from filegate.core.service import LEASE_SECONDS, FileService
+from filegate.core.targets import EMBEDDED_TARGET
 from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
 from filegate.records import FileState, ListQuery, Scope
 
@@ -31,8 +32,9 @@ class Clock:
 async def env(tmp_path: Path) -> AsyncIterator[tuple[FileService, Clock, Path]]:
     catalog = await SQLCatalog.open(f"sqlite:///{tmp_path}/catalog.db")
     clock = Clock()
-    service = FileService(catalog, LocalBlobStore(tmp_path / "files"), max_file_size=10_000,
-                          clock=clock)
+    service = FileService(
+        catalog, LocalBlobStore(tmp_path / "files"), max_file_size=10_000, clock=clock
+    )
     yield service, clock, tmp_path
     await catalog.aclose()
 
@@ -46,10 +48,22 @@ def blob_files(root: Path) -> list[Path]:
     return [p for p in (root / "files").rglob("*") if p.is_file()]
 
 
-async def create(service: FileService, scope: Scope, data: bytes, purpose: str = "user_data",
-                 *, hint: bool = True, expires: ExpiresAfter | None = None) -> str:
-    async with service.upload(scope, filename="f.bin", content_type=None,
-                              purpose=purpose if hint else None) as up:
+async def create(
+    service: FileService,
+    scope: Scope,
+    data: bytes,
+    purpose: str = "user_data",
+    *,
+    hint: bool = True,
+    expires: ExpiresAfter | None = None,
+) -> str:
+    async with service.upload(
+        scope,
+        filename="f.bin",
+        content_type=None,
+        purpose=purpose if hint else None,
+        targets=[EMBEDDED_TARGET],
+    ) as up:
         await up.write(gen(data))
         record = await up.finish(purpose, expires)
     return record.id
@@ -96,8 +110,12 @@ async def test_rejected_upload_leaves_nothing(env: tuple[FileService, Clock, Pat
 
 async def test_expiry(env: tuple[FileService, Clock, Path]) -> None:
     service, clock, root = env
-    batch_id = await create(service, ALICE, b'{"custom_id": "a", "method": "POST", '
-                            b'"url": "/v1/chat/completions", "body": {}}\n', "batch")
+    batch_id = await create(
+        service,
+        ALICE,
+        b'{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n',
+        "batch",
+    )
     short_id = await create(service, ALICE, b"x", expires=ExpiresAfter(3600))
     batch = await service.get(ALICE, batch_id)
     assert batch.expires_at == batch.created_at + BATCH_DEFAULT_EXPIRY
@@ -113,7 +131,9 @@ async def test_dead_writes_are_swept_after_their_lease(
     env: tuple[FileService, Clock, Path],
 ) -> None:
     service, clock, root = env
-    up = service.upload(ALICE, filename="f", content_type=None, purpose="user_data")
+    up = service.upload(
+        ALICE, filename="f", content_type=None, purpose="user_data", targets=[EMBEDDED_TARGET]
+    )
     await up.__aenter__()
     await up.write(gen(b"abandoned"))  # the process "dies" before finish()
     assert (await service.page(ListQuery(scope=ADMIN))).data == []

@@ -39,19 +39,26 @@ async def collect(reader: MultipartReader) -> list[tuple[Part, bytes]]:
 @pytest.mark.parametrize("chunk", [1, 3, 64, 100_000])
 async def test_parts_in_any_chunking(chunk: int) -> None:
     payload = bytes(range(256)) * 50 + b"\r\n--not-the-boundary\r\n"
-    raw = body(("purpose", None, b"batch"), ("file", "déjà vu.jsonl", payload),
-               content_type="application/jsonl")
+    raw = body(
+        ("purpose", None, b"batch"),
+        ("file", "déjà vu.jsonl", payload),
+        content_type="application/jsonl",
+    )
     parts = await collect(MultipartReader(chunked(raw, chunk), BOUNDARY))
-    assert [(p.name, p.filename) for p, _ in parts] == [("purpose", None),
-                                                         ("file", "déjà vu.jsonl")]
+    assert [(p.name, p.filename) for p, _ in parts] == [
+        ("purpose", None),
+        ("file", "déjà vu.jsonl"),
+    ]
     assert parts[0][1] == b"batch"
     assert parts[1][1] == payload
     assert parts[1][0].content_type == "application/jsonl"
 
 
 async def test_rfc2231_filename() -> None:
-    raw = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-           f"filename*=UTF-8''%F0%9F%93%84.txt\r\n\r\nx\r\n--{BOUNDARY}--\r\n").encode()
+    raw = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f"filename*=UTF-8''%F0%9F%93%84.txt\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+    ).encode()
     [(part, data)] = await collect(MultipartReader(chunked(raw, 7), BOUNDARY))
     assert part.filename == "📄.txt"
     assert data == b"x"

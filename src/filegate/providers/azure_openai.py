@@ -1,0 +1,66 @@
+"""Azure OpenAI's Files API: the dated data plane and the /openai/v1 surface."""
+
+from __future__ import annotations
+
+import httpx2
+
+from filegate.errors import ConfigError
+from filegate.providers.openai import EXPIRES_MAX, EXPIRES_MIN, OpenAIProvider
+
+# The v1 surface takes OpenAI's range; dated API versions take Azure's
+# batch-file window of 14 to 30 days.
+_V1_VERSIONS = ("v1", "preview", "latest")
+_DATED_EXPIRES = (14 * 24 * 3600, 30 * 24 * 3600)
+DEFAULT_API_VERSION = "2024-10-21"
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    name = "azure"
+    purposes: tuple[str, ...] = ("assistants", "batch", "fine-tune", "evals")
+
+    def __init__(
+        self,
+        *,
+        api_base: str | None,
+        api_key: str | None = None,
+        azure_ad_token: str | None = None,
+        api_version: str | None = None,
+        timeout: float = 600.0,
+        max_retries: int = 2,
+        extra_headers: dict[str, str] | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+    ) -> None:
+        if not api_base:
+            raise ConfigError("azure: api_base is required (e.g. https://NAME.openai.azure.com)")
+        if not api_key and not azure_ad_token:
+            raise ConfigError("azure: api_key or azure_ad_token is required")
+        version = api_version or DEFAULT_API_VERSION
+        base = api_base.rstrip("/")
+        for suffix in ("/openai/v1", "/openai"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+        headers = dict(extra_headers or {})
+        if api_key:
+            headers["api-key"] = api_key
+        else:
+            headers["Authorization"] = f"Bearer {azure_ad_token}"
+        if version in _V1_VERSIONS:
+            base_url = f"{base}/openai/v1"
+            params = {"api-version": "preview"} if version == "preview" else {}
+            self.expires_range = (EXPIRES_MIN, EXPIRES_MAX)
+            self.purposes = (*self.purposes, "vision", "user_data")
+        else:
+            base_url = f"{base}/openai"
+            params = {"api-version": version}
+            self.expires_range = _DATED_EXPIRES
+        super().__init__(
+            api_key=None,
+            api_base=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=headers,
+            transport=transport,
+        )
+        self.wire.params = params

@@ -1,0 +1,172 @@
+"""OpenAI's Files API (and any server that speaks it, such as another filegate)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+from filegate.errors import InvalidRequest, UpstreamError
+from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
+from filegate.providers.wire import WireClient, multipart_body
+from filegate.records import ByteRange, ExpiresAfter
+
+OPENAI_API_BASE = "https://api.openai.com/v1"
+# OpenAI's documented expires_after range: one hour to thirty days.
+EXPIRES_MIN, EXPIRES_MAX = 3600, 30 * 24 * 3600
+
+
+class OpenAIProvider:
+    name = "openai"
+    purposes: tuple[str, ...] = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+    expires_range: tuple[int, int] | None = (EXPIRES_MIN, EXPIRES_MAX)
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        api_base: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float = 600.0,
+        max_retries: int = 2,
+        extra_headers: dict[str, str] | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", **(extra_headers or {})}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        self.wire = WireClient(
+            self.name,
+            base_url=api_base or OPENAI_API_BASE,
+            headers=headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            transport=transport,
+        )
+
+    def _path(self, *parts: str) -> str:
+        return "/".join(("/files", *parts))
+
+    def check_purpose(self, purpose: str) -> None:
+        if purpose not in self.purposes:
+            raise InvalidRequest(
+                f"{self.name} does not accept purpose {purpose!r}; "
+                f"it accepts: {', '.join(self.purposes)}.",
+                param="purpose",
+                code="unsupported_purpose",
+            )
+
+    def check_expires_after(self, expires_after: ExpiresAfter) -> None:
+        if self.expires_range is None:
+            raise InvalidRequest(
+                f"{self.name} cannot expire files; 'expires_after' cannot be honoured here.",
+                param="expires_after[seconds]",
+                code="unsupported_parameter",
+            )
+        low, high = self.expires_range
+        if not low <= expires_after.seconds <= high:
+            raise InvalidRequest(
+                f"{self.name} accepts 'expires_after[seconds]' between {low} and {high}.",
+                param="expires_after[seconds]",
+                code="invalid_value",
+            )
+
+    def _file(self, doc: dict[str, Any]) -> ProviderFile:
+        if "id" not in doc:
+            raise UpstreamError(f"{self.name}: the upstream answered without a file id.")
+        return ProviderFile.from_openai(doc)
+
+    async def create_file(
+        self,
+        source: UploadSource,
+        *,
+        filename: str,
+        purpose: str,
+        content_type: str,
+        expires_after: ExpiresAfter | None,
+    ) -> ProviderFile:
+        self.check_purpose(purpose)
+        fields = [("purpose", purpose)]
+        if expires_after is not None:
+            self.check_expires_after(expires_after)
+            fields += [
+                ("expires_after[anchor]", expires_after.anchor),
+                ("expires_after[seconds]", str(expires_after.seconds)),
+            ]
+        ctype, length, body = multipart_body(fields, filename, content_type, source)
+        doc = await self.wire.json(
+            "POST",
+            self._path(),
+            body=body,
+            retry_unsafe=False,
+            headers={"Content-Type": ctype, "Content-Length": str(length)},
+        )
+        return self._file(doc)
+
+    async def list_files(
+        self, *, purpose: str | None, limit: int | None, order: str | None, after: str | None
+    ) -> ProviderPage:
+        doc = await self.wire.json(
+            "GET",
+            self._path(),
+            params={"purpose": purpose, "limit": limit, "order": order, "after": after},
+        )
+        data = [self._file(d) for d in doc.get("data") or [] if isinstance(d, dict)]
+        # Without has_more an SDK's auto-pagination never ends; an upstream
+        # that omits it is taken to have no more when the page is short.
+        has_more = doc.get("has_more")
+        if not isinstance(has_more, bool):
+            has_more = bool(data) and limit is not None and len(data) >= limit
+        return ProviderPage(data=data, has_more=has_more)
+
+    async def retrieve_file(self, file_id: str) -> ProviderFile:
+        return self._file(await self.wire.json("GET", self._path(file_id)))
+
+    async def delete_file(self, file_id: str) -> None:
+        await self.wire.json("DELETE", self._path(file_id))
+
+    async def file_content(
+        self, file_id: str, byte_range: ByteRange | None = None
+    ) -> ProviderContent:
+        headers = {"Accept": "application/octet-stream", "Accept-Encoding": "identity"}
+        if byte_range is not None:
+            headers["Range"] = f"bytes={byte_range.start}-{byte_range.end}"
+        response = await self.wire.request(
+            "GET", self._path(file_id, "content"), headers=headers, stream=True
+        )
+        stream: AsyncIterator[bytes] = response.aiter_raw()
+        status = response.status_code
+        if byte_range is not None and status == 200:
+            # The upstream ignored the Range header: cut the range out ourselves.
+            stream = _slice(stream, byte_range)
+            status = 206
+        kept = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() in ("content-type", "content-length", "content-range", "etag")
+        }
+        if byte_range is not None and response.status_code == 200:
+            kept.pop("content-length", None)
+        return ProviderContent(status, kept, stream, response.aclose)
+
+    async def aclose(self) -> None:
+        await self.wire.aclose()
+
+
+async def _slice(stream: AsyncIterator[bytes], byte_range: ByteRange) -> AsyncIterator[bytes]:
+    pos = 0
+    async for chunk in stream:
+        end = pos + len(chunk)
+        lo = max(byte_range.start - pos, 0)
+        hi = min(byte_range.end + 1 - pos, len(chunk))
+        if lo < hi:
+            yield chunk[lo:hi]
+        pos = end
+        if pos > byte_range.end:
+            break
