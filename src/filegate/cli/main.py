@@ -55,6 +55,8 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # A line per upstream request is noise at info level; filegate logs the failures.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.root.level))
     logging.getLogger("filegate").info(
         "filegate %s on http://%s:%d (catalog: %s, storage: %s)",
         __version__,

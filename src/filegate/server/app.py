@@ -67,6 +67,13 @@ def create_app(settings: Settings) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway = await open_gateway(settings)
         app.state.gateway = gateway
+        default = gateway.targets.default
+        log.info(
+            "default target: %s%s; deployments: %s",
+            default.deployment,
+            "" if default.embedded else f" ({default.provider})",
+            ", ".join(f"{d.name} ({d.provider})" for d in settings.deployments) or "none",
+        )
         if gateway.authenticate.open:
             log.warning(
                 "No master key is set (FILEGATE_MASTER_KEY): every request is accepted "
