@@ -1,5 +1,101 @@
-"""filegate: an OpenAI-compatible Files API gateway."""
+"""filegate: an OpenAI-compatible Files API gateway, and its SDK.
+
+The SDK has LiteLLM's Files functions, each async with a sync twin:
+``acreate_file`` / ``create_file``, ``alist_files`` / ``list_files``,
+``aretrieve_file`` / ``retrieve_file``, ``adelete_file`` / ``delete_file`` and
+``afile_content`` / ``file_content``, plus LiteLLM's aliases (``afile_list``,
+``file_list``, ``afile_retrieve``, ``file_retrieve``, ``afile_delete``,
+``file_delete``). The sync functions also work inside a running event loop
+(a Jupyter notebook): the call then runs on a private loop thread.
+
+``custom_llm_provider`` chooses where a call goes, and each provider takes its
+credentials from the parameters or else its environment variables:
+
+* ``"openai"`` (the default): OpenAI, or any OpenAI-compatible server.
+  ``api_key`` / ``OPENAI_API_KEY`` (required), ``api_base`` /
+  ``OPENAI_BASE_URL`` or ``OPENAI_API_BASE``, ``organization`` / ``OPENAI_ORG_ID``.
+* ``"azure"``: Azure OpenAI. ``api_base`` / ``AZURE_API_BASE`` (required);
+  ``api_key`` / ``AZURE_API_KEY`` or ``azure_ad_token=`` / ``AZURE_AD_TOKEN``
+  (one required); ``api_version`` / ``AZURE_API_VERSION`` (a dated version, or
+  ``v1`` / ``preview`` for the ``/openai/v1`` surface).
+* ``"filegate"``: a filegate gateway. ``api_base`` / ``FILEGATE_API_BASE``
+  (default ``http://localhost:4000/v1``), ``api_key`` / ``FILEGATE_API_KEY``.
+
+Errors: missing credentials raise ``ConfigError`` (naming the parameter and
+the variable); an unsupported provider or an option the provider cannot
+honour raises ``InvalidRequest`` before anything is sent; an unknown keyword
+argument raises ``TypeError`` (``litellm_*`` ones are accepted and ignored).
+Upstream failures raise the class of their status: ``InvalidRequest`` 400,
+``AuthError`` 401, ``PermissionDenied`` 403, ``FileNotFound`` 404,
+``Conflict`` 409, ``RateLimited`` 429, ``UpstreamError`` 502 (other failures),
+``UpstreamTimeout`` 504; all but ``ConfigError`` derive from ``FilegateError``.
+"""
+
+from filegate._content import FileContent
+from filegate._sdk import (
+    acreate_file,
+    adelete_file,
+    afile_content,
+    afile_delete,
+    afile_list,
+    afile_retrieve,
+    alist_files,
+    aretrieve_file,
+    create_file,
+    delete_file,
+    file_content,
+    file_delete,
+    file_list,
+    file_retrieve,
+    list_files,
+    retrieve_file,
+)
+from filegate._types import FileDeleted, FileObject, FilePage
+from filegate.errors import (
+    AuthError,
+    ConfigError,
+    Conflict,
+    FilegateError,
+    FileNotFound,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "Conflict",
+    "FileContent",
+    "FileDeleted",
+    "FileNotFound",
+    "FileObject",
+    "FilePage",
+    "FilegateError",
+    "InvalidRequest",
+    "PermissionDenied",
+    "RateLimited",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "__version__",
+    "acreate_file",
+    "adelete_file",
+    "afile_content",
+    "afile_delete",
+    "afile_list",
+    "afile_retrieve",
+    "alist_files",
+    "aretrieve_file",
+    "create_file",
+    "delete_file",
+    "file_content",
+    "file_delete",
+    "file_list",
+    "file_retrieve",
+    "list_files",
+    "retrieve_file",
+]

@@ -335,3 +335,41 @@ def _check_targets(settings: Settings) -> None:
             f"default_target: {target!r} names no deployment or configured provider "
             f"(deployments: {', '.join(names) or 'none'}; or 'filegate')"
         )
+
+
+# SDK credentials: provider -> ((parameter, environment variables in order of
+# preference), ...). The SDK reads these at call time, as LiteLLM does.
+PROVIDER_ENV_VARS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "openai": (
+        ("api_key", ("OPENAI_API_KEY",)),
+        ("api_base", ("OPENAI_BASE_URL", "OPENAI_API_BASE")),
+        ("organization", ("OPENAI_ORG_ID",)),
+        ("project", ("OPENAI_PROJECT_ID",)),
+    ),
+    "azure": (
+        ("api_key", ("AZURE_API_KEY",)),
+        ("azure_ad_token", ("AZURE_AD_TOKEN",)),
+        ("api_base", ("AZURE_API_BASE",)),
+        ("api_version", ("AZURE_API_VERSION",)),
+    ),
+    "filegate": (
+        ("api_key", ("FILEGATE_API_KEY",)),
+        ("api_base", ("FILEGATE_API_BASE",)),
+    ),
+}
+
+
+def provider_env(provider: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The SDK's defaults for ``provider`` from its environment variables.
+
+    Returns parameter name -> value for each variable that is set and not
+    empty (the first one set wins where a parameter has several).
+    """
+    env = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for param, names in PROVIDER_ENV_VARS.get(provider, ()):
+        for name in names:
+            if env.get(name):
+                out[param] = env[name]
+                break
+    return out

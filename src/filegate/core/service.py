@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 
 from filegate.blobstores.base import BlobStore
@@ -59,6 +60,15 @@ def combined_status(locations: list[Location]) -> tuple[str, str | None]:
         if loc.status not in TERMINAL_STATUSES:
             return loc.status, loc.status_details
     return "processed", None
+
+
+@dataclass(slots=True)
+class Opened:
+    """An open download: the bytes, and how long they are (None: unknown)."""
+
+    stream: AsyncIterator[bytes]
+    length: int | None
+    content_range: str | None
 
 
 class BlobSource:
@@ -174,9 +184,7 @@ class FileService:
         await self._drop(record)
         return record
 
-    async def open(
-        self, record: FileRecord, byte_range: ByteRange | None = None
-    ) -> AsyncIterator[bytes]:
+    async def open(self, record: FileRecord, byte_range: ByteRange | None = None) -> Opened:
         """Stream a visible file's bytes (all, or one range)."""
         if record.blob_key is None and record.locations:
             loc = next(
@@ -185,13 +193,26 @@ class FileService:
             content = await self.provider(loc.deployment).file_content(
                 loc.provider_file_id, byte_range
             )
-            return _closing(content)
+            # The provider's own framing wins: its bytes are what will be sent.
+            length = content.headers.get("content-length")
+            return Opened(
+                _closing(content),
+                int(length) if length and length.isdigit() else None,
+                content.headers.get("content-range"),
+            )
         try:
-            return await self.blobs.get(record.blob_key or record.id, byte_range)
+            stream = await self.blobs.get(record.blob_key or record.id, byte_range)
         except FileNotFoundError:
             # The bytes went away under us (a concurrent delete); the file is
             # no longer there for this caller either.
             raise not_found(record.id) from None
+        if byte_range is None:
+            return Opened(stream, record.bytes, None)
+        return Opened(
+            stream,
+            byte_range.length,
+            f"bytes {byte_range.start}-{byte_range.end}/{record.bytes}",
+        )
 
     # Files made outside filegate: reachable only with the master key, by the
     # provider's own id; the caller checks who is asking.

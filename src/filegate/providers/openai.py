@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx2
@@ -90,7 +90,9 @@ class OpenAIProvider:
         purpose: str,
         content_type: str,
         expires_after: ExpiresAfter | None,
+        extra_fields: Sequence[tuple[str, str]] = (),
     ) -> ProviderFile:
+        """Upload; ``extra_fields`` are sent as further form fields for the upstream to judge."""
         self.check_purpose(purpose)
         fields = [("purpose", purpose)]
         if expires_after is not None:
@@ -99,6 +101,7 @@ class OpenAIProvider:
                 ("expires_after[anchor]", expires_after.anchor),
                 ("expires_after[seconds]", str(expires_after.seconds)),
             ]
+        fields += extra_fields
         ctype, length, body = multipart_body(fields, filename, content_type, source)
         doc = await self.wire.json(
             "POST",
@@ -134,7 +137,9 @@ class OpenAIProvider:
     async def file_content(
         self, file_id: str, byte_range: ByteRange | None = None
     ) -> ProviderContent:
-        headers = {"Accept": "application/octet-stream", "Accept-Encoding": "identity"}
+        # OpenAI's spec types the body as application/json (a string) and a strict
+        # upstream answers 406 to any other Accept; the bytes come raw either way.
+        headers = {"Accept": "application/json, */*", "Accept-Encoding": "identity"}
         if byte_range is not None:
             headers["Range"] = f"bytes={byte_range.start}-{byte_range.end}"
         response = await self.wire.request(

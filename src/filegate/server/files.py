@@ -86,7 +86,7 @@ def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
         options[name] = value
     header = request.headers.get("custom-llm-provider")
     if header:
-        if options.get("custom_llm_provider", header) != header:
+        if (options.get("custom_llm_provider") or header) != header:  # empty = not sent
             raise InvalidRequest(
                 "The custom-llm-provider header and the custom_llm_provider parameter differ.",
                 param="custom_llm_provider",
@@ -288,16 +288,16 @@ async def file_content(request: Request) -> Response:
     byte_range = None
     if if_range is None or if_range.strip() == etag:
         byte_range = parse_range(request.headers.get("range"), record.bytes)
-    stream = await call.service.open(record, byte_range)
-    status = 200
-    length = record.bytes
-    if byte_range is not None:
-        status = 206
-        length = byte_range.length
-        headers["Content-Range"] = f"bytes {byte_range.start}-{byte_range.end}/{record.bytes}"
-    headers["Content-Length"] = str(length)
+    opened = await call.service.open(record, byte_range)
+    if opened.content_range is not None:
+        headers["Content-Range"] = opened.content_range
+    if opened.length is not None:
+        headers["Content-Length"] = str(opened.length)
     return StreamingResponse(
-        stream, status_code=status, headers=headers, media_type=record.content_type
+        opened.stream,
+        status_code=206 if opened.content_range is not None else 200,
+        headers=headers,
+        media_type=record.content_type,
     )
 
 

@@ -2,16 +2,19 @@
 
 The document is written by hand, as plain data, to describe exactly what the
 routes in ``server/files.py`` and ``server/health.py`` accept and answer —
-field facts follow OpenAI's own spec, the extras (Range, aliases, routing
-fields, error statuses) are ours. It is built once per process and cached as
-bytes. ``tests/integration/test_openapi_docs.py`` checks that it lists the
-server's real routes, and ``test_schemathesis.py`` that the server keeps to it.
+field facts follow OpenAI's own spec, the extras (Range, aliases, provider
+prefixes, routing fields, error statuses) are ours. What a request may name as
+its target depends on the deployments configured, so the document is built
+from the gateway's target table on first request and cached as bytes.
+``tests/integration/test_openapi_docs.py`` checks that it lists the server's
+real routes, and ``test_schemathesis.py`` that the server keeps to it.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -20,8 +23,12 @@ from starlette.routing import BaseRoute, Route
 
 from filegate import __version__
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
-from filegate.records import PURPOSES
+from filegate.records import EMBEDDED, PURPOSES
 from filegate.server import swagger_ui
+
+if TYPE_CHECKING:
+    from filegate.core.targets import TargetTable
+    from filegate.server.app import Gateway
 
 JSON = dict[str, Any]
 
@@ -42,6 +49,28 @@ FILE_OBJECT_PURPOSES = (
     "evals",
 )
 
+# Each Files operation is served under these prefixes:
+# (prefix, operationId suffix, tag, summary suffix).
+PREFIXES = (
+    ("/v1", "", "Files", ""),
+    ("", "Alias", "Files (aliases)", " (alias without /v1)"),
+    ("/{provider}/v1", "ForProvider", "Files (provider prefix)", " at one provider"),
+    ("/{provider}", "ForProviderAlias", "Files (provider prefix)", " at one provider (no /v1)"),
+)
+TAGS = (
+    ("Files", "OpenAI's Files API."),
+    ("Files (aliases)", "The same operations without the `/v1` prefix."),
+    (
+        "Files (provider prefix)",
+        "The same operations under a provider prefix (`/openai/v1/files`, ...): LiteLLM's "
+        "way of choosing the provider, like `custom_llm_provider`.",
+    ),
+    ("Health", "Probes for orchestrators; no API key."),
+)
+
+# Errors any Files operation can pass on from a provider deployment.
+UPSTREAM_ERRORS = (403, 409, 429, 502, 504)
+
 _DESCRIPTION = """\
 filegate speaks OpenAI's Files API: point the official `openai` SDK at
 `http://HOST:4000/v1` and `files.create`, `list`, `retrieve`, `delete` and `content`
@@ -57,15 +86,38 @@ A missing or wrong key gives 401.
 `x-request-id` header. Any method a path does not list gets 405 with an `Allow` header;
 an unknown path gets 404.
 
-**Aliases.** Each `/v1/files…` operation is also served without the `/v1` prefix
-(`/files…`), as OpenAI-style clients with a bare base URL call it. The alias operations
-are listed under the *Files (aliases)* tag.
+**Paths.** Each `/v1/files…` operation is also served without the `/v1` prefix
+(`/files…`), and both under a provider prefix (`/openai/v1/files…`, `/openai/files…`).
 
-**Routing fields.** LiteLLM clients send `custom_llm_provider`, `model`,
-`target_model_names`, `target_storage` and `litellm_metadata[...]` beside OpenAI's
-fields. They are accepted, and until provider deployments are configurable the only
-target is filegate's own storage: any other choice is refused with 400.
+**Routing.** A file goes to filegate's own storage or to a configured provider
+deployment. Clients choose as LiteLLM's do: `custom_llm_provider` (form field, query
+parameter, `custom-llm-provider` header or path prefix), `model` / `target_model_names`
+(deployment names), `target_storage`; `litellm_metadata[...]` is accepted and ignored.
+A choice that is not configured is refused with 400, never ignored.
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The targets a request may name: the gateway's configuration, as the document shows it."""
+
+    providers: tuple[str, ...] = (EMBEDDED,)
+    deployments: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, targets: TargetTable) -> Routing:
+        return cls(
+            providers=tuple(sorted(targets.by_provider)),
+            deployments=tuple(sorted(targets.deployments)),
+        )
+
+    @property
+    def upstreams(self) -> bool:
+        """Whether files can live at a provider (whose own objects and ids may show)."""
+        return bool(self.deployments)
+
+
+EMBEDDED_ONLY = Routing()
 
 
 def _schema(name: str) -> JSON:
@@ -101,9 +153,61 @@ def _error_response(description: str, extra_headers: JSON | None = None) -> JSON
 # --- components ------------------------------------------------------------------
 
 
-def _schemas() -> JSON:
-    nullable_id: JSON = {"type": ["string", "null"]}
+def _file_schema(routing: Routing) -> JSON:
+    """A file as retrieve and list show it."""
+    if routing.upstreams:
+        return {"anyOf": [_schema("OpenAIFile"), _schema("ProviderFile")]}
+    return _schema("OpenAIFile")
+
+
+def _routing_fields(routing: Routing) -> dict[str, JSON]:
+    if routing.deployments:
+        names = ", ".join(f"`{name}`" for name in routing.deployments)
+        deployment: JSON = {
+            "type": "string",
+            "examples": [routing.deployments[0]],
+            "description": f"Deployment names, comma-separated: {names}. Any other name "
+            "gets 400 `unknown_deployment`; one at another provider than "
+            "`custom_llm_provider` names gets 400 `provider_mismatch`.",
+        }
+    else:
+        deployment = {
+            "type": "string",
+            "maxLength": 0,
+            "description": "Deployment names, comma-separated. No deployments are "
+            "configured, so any non-empty value gets 400 `unknown_deployment`.",
+        }
+    providers = ", ".join(f"`{name}`" for name in routing.providers)
     return {
+        "custom_llm_provider": {
+            "type": "string",
+            "enum": [*routing.providers, ""],
+            "description": f"The provider to use; configured: {providers} (`{EMBEDDED}` is "
+            "the gateway's own storage). Any other gets 400 `unsupported_provider`. An "
+            "empty value counts as not sent.",
+        },
+        "model": {
+            **deployment,
+            "description": "LiteLLM's deployment choice. " + deployment["description"],
+        },
+        "target_model_names": {
+            **deployment,
+            "description": "LiteLLM's deployment choice, for several at once. "
+            + deployment["description"],
+        },
+        "target_storage": {
+            "type": "string",
+            "enum": ["default", EMBEDDED, ""],
+            "description": "Where to keep the bytes: only the gateway's own storage is "
+            "configured; any other value gets 400 `unknown_storage`. An empty value counts "
+            "as not sent.",
+        },
+    }
+
+
+def _schemas(routing: Routing) -> JSON:
+    nullable_id: JSON = {"type": ["string", "null"]}
+    schemas: JSON = {
         "OpenAIFile": {
             "title": "OpenAIFile",
             "type": "object",
@@ -148,13 +252,24 @@ def _schemas() -> JSON:
                 "status_details": {"type": "string", "deprecated": True},
             },
             "required": ["id", "object", "bytes", "created_at", "filename", "purpose", "status"],
+            "examples": [
+                {
+                    "id": "file-01JD8W3Q4ZK5N7X2M9P6R3T1V0",
+                    "object": "file",
+                    "bytes": 120000,
+                    "created_at": 1677610602,
+                    "filename": "mydata.jsonl",
+                    "purpose": "fine-tune",
+                    "status": "processed",
+                }
+            ],
         },
         "ListFilesResponse": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
                 "object": {"type": "string", "const": "list"},
-                "data": {"type": "array", "items": _schema("OpenAIFile")},
+                "data": {"type": "array", "items": _file_schema(routing)},
                 "first_id": {
                     **nullable_id,
                     "description": "The id of the first file in `data`; null when it is empty.",
@@ -212,7 +327,7 @@ def _schemas() -> JSON:
                     "expire after 30 days unless told otherwise; others persist until "
                     "deleted.",
                 },
-                **_routing_properties(),
+                **_routing_fields(routing),
             },
             "required": ["file", "purpose"],
             "dependentRequired": {
@@ -272,54 +387,41 @@ def _schemas() -> JSON:
             "required": ["status", "version", "catalog", "storage"],
         },
     }
-
-
-_ROUTING_FIELDS: dict[str, JSON] = {
-    "custom_llm_provider": {
-        "type": "string",
-        "enum": ["filegate", ""],
-        "description": "LiteLLM's provider choice. Only `filegate` (the gateway's own "
-        "storage) is configured; any other provider gets 400 `unsupported_provider`. "
-        "An empty value counts as not sent.",
-    },
-    "model": {
-        "type": "string",
-        "maxLength": 0,
-        "description": "LiteLLM's deployment choice. No deployments are configured, so any "
-        "non-empty value gets 400 `unknown_deployment`.",
-    },
-    "target_model_names": {
-        "type": "string",
-        "maxLength": 0,
-        "description": "LiteLLM's comma-separated deployment names. No deployments are "
-        "configured, so a non-empty value gets 400 `unknown_deployment`.",
-    },
-    "target_storage": {
-        "type": "string",
-        "enum": ["default", "filegate", ""],
-        "description": "Where to keep the bytes: only the gateway's own storage is "
-        "configured; any other value gets 400 `unknown_storage`. An empty value counts "
-        "as not sent.",
-    },
-}
-
-
-def _routing_properties() -> JSON:
-    return {name: dict(schema) for name, schema in _ROUTING_FIELDS.items()}
+    if routing.upstreams:
+        schemas["ProviderFile"] = {
+            "type": "object",
+            "description": "A provider's own file object, as the provider sent it: what the "
+            "master key sees for a provider's id (a file made outside filegate).",
+            "properties": {"id": {"type": "string"}},
+            "required": ["id"],
+        }
+    return schemas
 
 
 def _routing_param_name(field: str) -> str:
     return "Routing_" + field
 
 
-def _parameters() -> JSON:
+def _parameters(routing: Routing) -> JSON:
     params: JSON = {
         "FileId": {
             "name": "file_id",
             "in": "path",
             "required": True,
             "schema": {"type": "string"},
-            "description": "The id of the file.",
+            "description": "The id of the file."
+            + (
+                " With the master key, also a provider's own id (with a provider chosen)."
+                if routing.upstreams
+                else ""
+            ),
+        },
+        "Provider": {
+            "name": "provider",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": list(routing.providers)},
+            "description": "The provider, as `custom_llm_provider` names it.",
         },
         "ListPurpose": {
             "name": "purpose",
@@ -355,14 +457,32 @@ def _parameters() -> JSON:
             "description": "A file id: return the files that come after it in this order "
             "(the previous page's `last_id`).",
         },
+        "ListPassthrough": {
+            "name": "passthrough",
+            "in": "query",
+            "required": False,
+            # true, false, 1 or 0, in any letter case; true only where a provider can be.
+            "schema": {
+                "type": "string",
+                "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)$"
+                if routing.upstreams
+                else "^([Ff][Aa][Ll][Ss][Ee]|0)$",
+                "default": "false",
+            },
+            "description": "`true` lists the provider's own files instead of filegate's "
+            "(files made outside filegate): master key only (else 403), and a provider "
+            "deployment must be chosen (`custom_llm_provider` or a provider prefix; else "
+            "400)."
+            + ("" if routing.upstreams else " No deployments are configured, so only `false`."),
+        },
         "CustomLlmProviderHeader": {
             "name": "custom-llm-provider",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["filegate", ""]},
-            "description": "The same choice as the `custom_llm_provider` query parameter "
-            "(which wins when both are sent; both are checked). An empty value counts as "
-            "not sent.",
+            "schema": {"type": "string", "enum": [*routing.providers, ""]},
+            "description": "The same choice as the `custom_llm_provider` query parameter; "
+            "when both are sent they must agree (else 400 `provider_mismatch`). An empty "
+            "value counts as not sent.",
         },
         "Range": {
             "name": "Range",
@@ -388,18 +508,20 @@ def _parameters() -> JSON:
             "description": "ETags (or `*`): answered with 304 and no body when one matches.",
         },
     }
-    for field, schema in _ROUTING_FIELDS.items():
+    for field, schema in _routing_fields(routing).items():
         params[_routing_param_name(field)] = {
             "name": field,
             "in": "query",
             "required": False,
-            "schema": dict(schema),
+            "schema": schema,
             "description": schema["description"],
         }
     return params
 
 
-def _headers() -> JSON:
+def _headers(routing: Routing) -> JSON:
+    # A provider's own file is streamed with the headers the provider sent.
+    ours = not routing.upstreams
     return {
         "RequestId": {
             "description": "The request's id: the client's own `x-request-id` when it sent "
@@ -409,19 +531,23 @@ def _headers() -> JSON:
         },
         "ContentLength": {
             "description": "The number of bytes in the body.",
-            "required": True,
+            "required": ours,
             "schema": {"type": "integer", "minimum": 0},
         },
         "ContentDisposition": {
             "description": "`attachment` with an ASCII `filename` and the exact UTF-8 name "
             "in `filename*` (RFC 6266).",
-            "required": True,
-            "schema": {"type": "string", "pattern": '^attachment; filename="[^"]*"; '},
+            "required": ours,
+            "schema": {"type": "string", "pattern": '^attachment; filename="[^"]*"; '}
+            if ours
+            else {"type": "string"},
         },
         "ETag": {
             "description": "The quoted sha256 of the file's content.",
-            "required": True,
-            "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'},
+            "required": ours,
+            "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}
+            if ours
+            else {"type": "string"},
         },
         "NoSniff": {
             "description": "Always `nosniff`.",
@@ -430,13 +556,13 @@ def _headers() -> JSON:
         },
         "AcceptRanges": {
             "description": "Always `bytes`.",
-            "required": True,
+            "required": ours,
             "schema": {"type": "string", "const": "bytes"},
         },
         "ContentRange": {
             "description": "The range sent and the file's full size.",
             "required": True,
-            "schema": {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"},
+            "schema": {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/([0-9]+|\\*)$"},
         },
         "UnsatisfiedRange": {
             "description": "The file's full size.",
@@ -462,6 +588,10 @@ def _responses() -> JSON:
         "Unauthorized": _error_response(
             "No API key, or a wrong one (`type` is `authentication_error`)."
         ),
+        "Forbidden": _error_response(
+            "Not allowed with this key (e.g. `passthrough=true` without the master key), "
+            "or refused by the provider."
+        ),
         "NotFound": _error_response(
             "No such file (deleted, expired or never there), or an unknown path."
         ),
@@ -469,6 +599,7 @@ def _responses() -> JSON:
             "The path exists but does not accept this method.",
             {"Allow": _header("Allow")},
         ),
+        "Conflict": _error_response("The provider reported a conflict."),
         "PayloadTooLarge": _error_response(
             "The file is larger than the gateway's limit (512 MB by default), judged from "
             "Content-Length before reading or while streaming when there is none."
@@ -477,38 +608,51 @@ def _responses() -> JSON:
             "The requested range starts past the end of the file.",
             {"Content-Range": _header("UnsatisfiedRange")},
         ),
+        "RateLimited": _error_response("The provider is rate-limiting; try again later."),
         "ServerError": _error_response("The gateway had an error processing the request."),
+        "BadGateway": _error_response("The provider failed or answered with nonsense."),
         "StorageUnavailable": _error_response(
             "The catalog database or blob store cannot be used right now; try again."
         ),
+        "GatewayTimeout": _error_response("The provider did not answer in time."),
     }
 
 
 # --- paths -----------------------------------------------------------------------
 
+_ERROR_RESPONSES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    416: "RangeNotSatisfiable",
+    429: "RateLimited",
+    500: "ServerError",
+    502: "BadGateway",
+    503: "StorageUnavailable",
+    504: "GatewayTimeout",
+}
+
 
 def _errors(*statuses: int) -> JSON:
-    names = {
-        400: "BadRequest",
-        401: "Unauthorized",
-        404: "NotFound",
-        413: "PayloadTooLarge",
-        416: "RangeNotSatisfiable",
-        500: "ServerError",
-        503: "StorageUnavailable",
-    }
-    return {str(status): _response(names[status]) for status in statuses}
+    codes = sorted({*statuses, 400, 401, 500, 503, *UPSTREAM_ERRORS})
+    return {str(status): _response(_ERROR_RESPONSES[status]) for status in codes}
 
 
 def _routing_params() -> list[JSON]:
     return [
-        *(_param(_routing_param_name(field)) for field in _ROUTING_FIELDS),
+        *(
+            _param(_routing_param_name(field))
+            for field in ("custom_llm_provider", "model", "target_model_names", "target_storage")
+        ),
         _param("CustomLlmProviderHeader"),
     ]
 
 
-def _file_operations() -> list[tuple[str, str, str, JSON]]:
-    """The five operations: (operationId, path below /v1, method, operation)."""
+def _file_operations(routing: Routing) -> list[tuple[str, str, str, JSON]]:
+    """The five operations: (operationId, path below the prefix, method, operation)."""
     content_headers: JSON = {
         "x-request-id": _header("RequestId"),
         "Content-Length": _header("ContentLength"),
@@ -520,9 +664,10 @@ def _file_operations() -> list[tuple[str, str, str, JSON]]:
     body: JSON = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     create: JSON = {
         "summary": "Upload a file",
-        "description": "Stores a file sent as multipart/form-data. The body is streamed to "
-        "storage as it arrives; the file is listed only once its bytes are durably stored. "
-        "Unknown fields get 400 naming them.",
+        "description": "Stores a file sent as multipart/form-data, in filegate's own storage "
+        "or at the chosen provider deployment(s). The body is streamed as it arrives; the "
+        "file is listed only once its bytes are durably stored. Unknown fields get 400 "
+        "naming them.",
         "parameters": _routing_params(),
         "requestBody": {
             "required": True,
@@ -535,7 +680,7 @@ def _file_operations() -> list[tuple[str, str, str, JSON]]:
         },
         "responses": {
             "200": _json_response("The stored file.", _schema("OpenAIFile")),
-            **_errors(400, 401, 413, 500, 503),
+            **_errors(413),
         },
     }
     list_: JSON = {
@@ -547,28 +692,30 @@ def _file_operations() -> list[tuple[str, str, str, JSON]]:
             _param("ListLimit"),
             _param("ListOrder"),
             _param("ListAfter"),
+            _param("ListPassthrough"),
             *_routing_params(),
         ],
         "responses": {
             "200": _json_response("A page of files.", _schema("ListFilesResponse")),
-            **_errors(400, 401, 500, 503),
+            **_errors(),
         },
     }
     retrieve: JSON = {
         "summary": "Retrieve a file",
         "parameters": [_param("FileId"), *_routing_params()],
         "responses": {
-            "200": _json_response("The file.", _schema("OpenAIFile")),
-            **_errors(400, 401, 404, 500, 503),
+            "200": _json_response("The file.", _file_schema(routing)),
+            **_errors(404),
         },
     }
     delete: JSON = {
         "summary": "Delete a file",
-        "description": "Deletes the file; afterwards retrieve, content and delete give 404.",
+        "description": "Deletes the file (and its copies at providers); afterwards "
+        "retrieve, content and delete give 404.",
         "parameters": [_param("FileId"), *_routing_params()],
         "responses": {
             "200": _json_response("The file was deleted.", _schema("DeleteFileResponse")),
-            **_errors(400, 401, 404, 500, 503),
+            **_errors(404),
         },
     }
     download: JSON = {
@@ -603,7 +750,7 @@ def _file_operations() -> list[tuple[str, str, str, JSON]]:
                     )
                 },
             },
-            **_errors(400, 401, 404, 416, 500, 503),
+            **_errors(404, 416),
         },
     }
     return [
@@ -615,24 +762,25 @@ def _file_operations() -> list[tuple[str, str, str, JSON]]:
     ]
 
 
-def _paths() -> JSON:
+def _paths(routing: Routing) -> JSON:
     paths: JSON = {}
-    for operation_id, suffix, method, operation in _file_operations():
-        main = {
-            "operationId": operation_id,
-            "tags": ["Files"],
-            **operation,
-            "security": [{"BearerAuth": []}],
-        }
-        alias = {
-            **main,
-            "operationId": f"{operation_id}Alias",
-            "tags": ["Files (aliases)"],
-            "summary": f"{operation['summary']} (alias of /v1{suffix})",
-            "x-alias-of": f"/v1{suffix}",
-        }
-        paths.setdefault(f"/v1{suffix}", {})[method] = main
-        paths.setdefault(suffix, {})[method] = alias
+    for prefix, id_suffix, tag, summary_suffix in PREFIXES:
+        for operation_id, suffix, method, operation in _file_operations(routing):
+            item: JSON = {
+                "operationId": operation_id + id_suffix,
+                "tags": [tag],
+                **operation,
+                "summary": operation["summary"] + summary_suffix,
+                "security": [{"BearerAuth": []}],
+            }
+            if prefix.startswith("/{provider}"):
+                item["parameters"] = [_param("Provider"), *operation["parameters"]]
+                # A prefix that names no provider at all is an unknown path.
+                responses = {**operation["responses"], "404": _response("NotFound")}
+                item["responses"] = dict(sorted(responses.items()))
+            if prefix != "/v1":
+                item["x-alias-of"] = f"/v1{suffix}"
+            paths.setdefault(prefix + suffix, {})[method] = item
 
     liveliness: JSON = {
         "operationId": "liveliness",
@@ -647,7 +795,7 @@ def _paths() -> JSON:
         "get": {
             **liveliness,
             "operationId": "livelinessAlias",
-            "summary": "Liveness probe (alias of /health/liveliness)",
+            "summary": "Liveness probe (alias)",
             "x-alias-of": "/health/liveliness",
         }
     }
@@ -671,7 +819,7 @@ def _paths() -> JSON:
     return paths
 
 
-def build_document() -> JSON:
+def build_document(routing: Routing = EMBEDDED_ONLY) -> JSON:
     """The whole OpenAPI 3.1 document, as plain JSON-able data."""
     return {
         "openapi": "3.1.0",
@@ -682,25 +830,19 @@ def build_document() -> JSON:
             "description": _DESCRIPTION,
             "license": {"name": "MIT", "identifier": "MIT"},
         },
-        "tags": [
-            {"name": "Files", "description": "OpenAI's Files API."},
-            {
-                "name": "Files (aliases)",
-                "description": "The same operations without the `/v1` prefix.",
-            },
-            {"name": "Health", "description": "Probes for orchestrators; no API key."},
-        ],
-        "paths": _paths(),
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
+        "paths": _paths(routing),
         "components": {
-            "schemas": _schemas(),
-            "parameters": _parameters(),
-            "headers": _headers(),
+            "schemas": _schemas(routing),
+            "parameters": _parameters(routing),
+            "headers": _headers(routing),
             "responses": _responses(),
             "securitySchemes": {
                 "BearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The gateway's master key (`FILEGATE_MASTER_KEY`).",
+                    "description": "The gateway's master key (`FILEGATE_MASTER_KEY`); "
+                    "not needed when the gateway has none.",
                 }
             },
         },
@@ -708,13 +850,14 @@ def build_document() -> JSON:
 
 
 @functools.cache
-def document_bytes() -> bytes:
-    """The document serialized once per process."""
-    return orjson.dumps(build_document())
+def document_bytes(routing: Routing = EMBEDDED_ONLY) -> bytes:
+    """The document serialized once per configuration (so once per process)."""
+    return orjson.dumps(build_document(routing))
 
 
 async def openapi_json(request: Request) -> Response:
-    return Response(document_bytes(), media_type="application/json")
+    gateway: Gateway = request.app.state.gateway
+    return Response(document_bytes(Routing.of(gateway.targets)), media_type="application/json")
 
 
 routes: list[BaseRoute] = [
