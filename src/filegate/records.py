@@ -115,6 +115,14 @@ class ExpiresAfter:
 
 
 @dataclass(slots=True, frozen=True)
+class Stored:
+    """What a blob store wrote: the byte count and the SHA-256 hex digest."""
+
+    size: int
+    sha256: str
+
+
+@dataclass(slots=True, frozen=True)
 class ByteRange:
     """An inclusive byte range [start, end] of a stored blob."""
 

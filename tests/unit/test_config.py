@@ -71,7 +71,7 @@ def test_bad_config_files(tmp_path: Path) -> None:
     cfg.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(config_file=cfg, environ={})
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         load_settings(config_file=tmp_path / "missing.yaml", environ={})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Protocol
 
-from filegate.records import ByteRange
+from filegate.records import ByteRange, Stored
 
 
 class BlobStore(Protocol):
@@ -15,8 +15,11 @@ class BlobStore(Protocol):
     raises the builtin ``FileNotFoundError`` (as obstore does).
     """
 
-    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        """Store all of ``chunks`` under ``key`` and return the byte count.
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> Stored:
+        """Store all of ``chunks`` under ``key``; return their size and SHA-256.
+
+        The store hashes what it writes (where it writes it, so hashing can run
+        beside the network I/O instead of on the event loop).
 
         The put is atomic and durable: when it returns, the bytes survive a
         crash; when it raises (also when ``chunks`` raises), nothing is left

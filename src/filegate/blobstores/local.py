@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import re
 import secrets
@@ -13,12 +15,12 @@ from typing import BinaryIO
 from anyio import to_thread
 
 from filegate.errors import StorageUnavailable
-from filegate.records import ByteRange
+from filegate.records import ByteRange, Stored
 
 # Disk I/O runs in worker threads; batching chunks to this size keeps the
 # number of thread hops small without holding much memory.
 WRITE_BATCH = 1024 * 1024
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 1024 * 1024
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
@@ -41,10 +43,11 @@ class LocalBlobStore:
             raise ValueError(f"unsafe blob key {key!r}")
         return self._blobs / key[-2:] / key
 
-    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> Stored:
         final = self._path(key)
         tmp = self._tmp / f"{key}.{secrets.token_hex(4)}.part"
         fh = await to_thread.run_sync(_open_new, tmp)
+        hasher = hashlib.sha256()
         total = 0
         try:
             buf = bytearray()
@@ -52,15 +55,16 @@ class LocalBlobStore:
                 buf += chunk
                 total += len(chunk)
                 if len(buf) >= WRITE_BATCH:
-                    data, buf = bytes(buf), bytearray()
-                    await to_thread.run_sync(fh.write, data)
+                    # The batch changes hands: the thread owns it from here on.
+                    await to_thread.run_sync(_write, fh, hasher, buf)
+                    buf = bytearray()
             if buf:
-                await to_thread.run_sync(fh.write, bytes(buf))
+                await to_thread.run_sync(_write, fh, hasher, buf)
             await to_thread.run_sync(_commit, fh, tmp, final, self.durable)
         except BaseException:
             await to_thread.run_sync(_discard, fh, tmp)
             raise
-        return total
+        return Stored(total, hasher.hexdigest())
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)
@@ -129,6 +133,13 @@ def _commit(fh: BinaryIO, tmp: Path, final: Path, durable: bool) -> None:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
 
 
+def _write(fh: BinaryIO, hasher: hashlib._Hash, data: bytearray) -> None:
+    # hashlib and file writes release the GIL: on a second core this overlaps
+    # with the event loop receiving the next batch.
+    hasher.update(data)
+    fh.write(data)
+
+
 def _discard(fh: BinaryIO, tmp: Path) -> None:
     fh.close()
     tmp.unlink(missing_ok=True)
@@ -144,14 +155,27 @@ def _fsync_dir(path: Path) -> None:
 
 
 async def _read_chunks(fh: BinaryIO, remaining: int) -> AsyncIterator[bytes]:
+    """Read ahead by one chunk, so the disk read overlaps with sending the last one."""
+
+    def read_next() -> asyncio.Future[bytes]:
+        size = READ_CHUNK if remaining < 0 else min(READ_CHUNK, remaining)
+        return asyncio.ensure_future(to_thread.run_sync(fh.read, size))
+
+    pending: asyncio.Future[bytes] | None = read_next() if remaining != 0 else None
     try:
-        while remaining != 0:
-            size = READ_CHUNK if remaining < 0 else min(READ_CHUNK, remaining)
-            chunk = await to_thread.run_sync(fh.read, size)
+        while pending is not None:
+            chunk = await pending
+            pending = None
             if not chunk:
                 break
             if remaining > 0:
                 remaining -= len(chunk)
+            if remaining != 0:
+                pending = read_next()
             yield chunk
     finally:
-        fh.close()
+        if pending is not None and not pending.done():
+            # A read is still running in its thread: close the file after it.
+            pending.add_done_callback(lambda _: fh.close())
+        else:
+            fh.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
@@ -337,19 +336,15 @@ class PendingUpload:
 
     async def write(self, chunks: AsyncIterable[bytes]) -> None:
         validator = jsonl.validator_for(self.purpose) if self.purpose else None
-        hasher = hashlib.sha256()
         store = self._stage
         self._staged = store
-        size = await store.put(self.record.id, self._metered(chunks, hasher, validator))
-        self.record.bytes = size
-        self.record.sha256 = hasher.hexdigest()
+        stored = await store.put(self.record.id, self._metered(chunks, validator))
+        self.record.bytes = stored.size
+        self.record.sha256 = stored.sha256
         self._validated = validator is not None
 
     async def _metered(
-        self,
-        chunks: AsyncIterable[bytes],
-        hasher: hashlib._Hash,
-        validator: jsonl.JsonlValidator | None,
+        self, chunks: AsyncIterable[bytes], validator: jsonl.JsonlValidator | None
     ) -> AsyncIterator[bytes]:
         limit = self.service.max_file_size
         size = 0
@@ -358,7 +353,6 @@ class PendingUpload:
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(f"File is larger than the {limit}-byte limit.", param="file")
-            hasher.update(chunk)
             if validator is not None:
                 validator.feed(chunk)
             if self.service.clock() > renew_at:

@@ -1,3 +1,5 @@
+import asyncio
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -8,7 +10,7 @@ import pytest
 from filegate.blobstores import open_blobstore
 from filegate.blobstores.local import LocalBlobStore
 from filegate.errors import ConfigError
-from filegate.records import ByteRange
+from filegate.records import ByteRange, Stored
 
 
 async def gen(*chunks: bytes) -> AsyncIterator[bytes]:
@@ -24,7 +26,8 @@ async def test_put_get_range_delete(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path)
     data = os.urandom(3 * 1024 * 1024 + 17)
     parts = [data[i : i + 65536] for i in range(0, len(data), 65536)]
-    assert await store.put("file-A1", gen(*parts)) == len(data)
+    stored = await store.put("file-A1", gen(*parts))
+    assert stored == Stored(len(data), hashlib.sha256(data).hexdigest())
     assert await read(store, "file-A1") == data
     assert await read(store, "file-A1", ByteRange(10, 300_000)) == data[10:300_001]
     assert await read(store, "file-A1", ByteRange(len(data) - 1, len(data) - 1)) == data[-1:]
@@ -78,3 +81,20 @@ def test_open_blobstore_urls(tmp_path: Path) -> None:
     for bad in ("ftp://x/y", "file://host/path", "s4://bucket"):
         with pytest.raises(ConfigError, match="storage_url"):
             open_blobstore(bad)
+
+
+async def test_reader_closed_early_releases_the_file(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    data = os.urandom(5 * 1024 * 1024)
+    await store.put("file-D1", gen(data))
+    stream = await store.get("file-D1")
+    first = await anext(stream)
+    await stream.aclose()  # a client that went away after the first chunk
+    assert first == data[: len(first)]
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        s = await store.get("file-D1")
+        await anext(s)
+        await s.aclose()
+    await asyncio.sleep(0.2)  # read-ahead threads finish and close their files
+    assert len(os.listdir("/proc/self/fd")) <= fds + 1

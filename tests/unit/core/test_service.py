@@ -75,7 +75,9 @@ async def test_create_get_content_delete(env: tuple[FileService, Clock, Path]) -
     record = await service.get(ALICE, file_id)
     assert (record.bytes, record.state, record.status) == (5, FileState.READY, "processed")
     assert record.sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-    assert b"".join([c async for c in await service.open(record)]) == b"hello"
+    opened = await service.open(record)
+    assert (opened.length, opened.content_range) == (5, None)
+    assert b"".join([c async for c in opened.stream]) == b"hello"
     await service.delete(ALICE, file_id)
     with pytest.raises(FileNotFound):
         await service.get(ALICE, file_id)
