@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx2
 
 from filegate.errors import ConfigError
+from filegate.providers.base import ProviderPage
 from filegate.providers.openai import EXPIRES_MAX, EXPIRES_MIN, OpenAIProvider
 
 # The v1 surface takes OpenAI's range; dated API versions take Azure's
@@ -64,3 +65,21 @@ class AzureOpenAIProvider(OpenAIProvider):
             transport=transport,
         )
         self.wire.params = params
+
+    async def list_files(
+        self, *, purpose: str | None, limit: int | None, order: str | None, after: str | None
+    ) -> ProviderPage:
+        if self.wire.params.get("api-version") in (None, "preview"):
+            return await super().list_files(purpose=purpose, limit=limit, order=order, after=after)
+        # The dated API lists every file at once and knows no limit, order or
+        # cursor (it ignores them): page here, so a client's pagination ends.
+        everything = await super().list_files(purpose=purpose, limit=None, order=None, after=None)
+        files = sorted(
+            everything.data, key=lambda f: (f.created_at, f.id), reverse=(order or "desc") == "desc"
+        )
+        if after is not None:
+            ids = [f.id for f in files]
+            files = files[ids.index(after) + 1 :] if after in ids else []
+        if limit is None:
+            return ProviderPage(data=files, has_more=False)
+        return ProviderPage(data=files[:limit], has_more=len(files) > limit)
