@@ -360,6 +360,12 @@ class Transfer:
     rss_peak_mb: float
     rss_growth_mb: float
     rss_samples: int
+    cpu_user_s: float
+    cpu_sys_s: float
+
+    @property
+    def cpu_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
 
     @property
     def mb_per_s(self) -> float:
@@ -379,10 +385,12 @@ def curl_timed(
         cmd += ["-H", f"{name}: {value}"]
     cmd += args
     baseline = idle_rss(server.pid)
+    cpu_before = psutil.Process(server.pid).cpu_times()
     with RssSampler(server.pid) as sampler:
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=1900)
         wall = time.perf_counter() - t0
+    cpu_after = psutil.Process(server.pid).cpu_times()
     if out.returncode != 0:
         raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr}\n{server.log_tail()}")
     code_s, total_s, up_s, down_s = out.stdout.split()
@@ -407,6 +415,8 @@ def curl_timed(
         rss_peak_mb=sampler.peak / MB,
         rss_growth_mb=max(0, sampler.peak - baseline) / MB,
         rss_samples=sampler.samples,
+        cpu_user_s=cpu_after.user - cpu_before.user,
+        cpu_sys_s=cpu_after.system - cpu_before.system,
     )
     return transfer, body
 
@@ -522,7 +532,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "filegate_version": filegate.__version__,
-        "git_commit": cmd("git", "rev-parse", "HEAD"),
+        "git_commit": _git_head(),
         "git_dirty_files": len(dirty.splitlines()) if dirty else 0,
         "packages": {
             name: _version(name) for name in ("uvicorn", "uvloop", "httptools", "starlette")
@@ -530,6 +540,16 @@ def machine_info() -> dict[str, Any]:
         "wrk": cmd("wrk", "--version").splitlines()[0] if shutil.which("wrk") else None,
         "curl": cmd("curl", "--version").splitlines()[0] if shutil.which("curl") else None,
     }
+
+
+def _git_head() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=REPO
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def _version(name: str) -> str | None:
@@ -640,6 +660,20 @@ def summarize(
                 "",
             ]
         )
+        fg_cpu = statistics.median(t.cpu_s for t in fg)
+        fl_cpu = statistics.median(t.cpu_s for t in fl)
+        fg_user = statistics.median(t.cpu_user_s for t in fg)
+        fl_user = statistics.median(t.cpu_user_s for t in fl)
+        rows.append(
+            [
+                f"{op} server CPU s, median (user)",
+                f"{fg_cpu:.2f} ({fg_user:.2f})",
+                f"{fl_cpu:.2f} ({fl_user:.2f})",
+                f"{fg_cpu / fl_cpu:.2f}x" if fl_cpu else "",
+                "",
+                "",
+            ]
+        )
         fg_peak = max(t.rss_peak_mb for t in fg)
         fl_peak = max(t.rss_peak_mb for t in fl)
         fg_growth = max(t.rss_growth_mb for t in fg)
@@ -663,6 +697,10 @@ def summarize(
             "floor_median_s": fl_med,
             "ratio_best": ratio_best,
             "ratio_median": ratio_med,
+            "filegate_cpu_s_median": fg_cpu,
+            "floor_cpu_s_median": fl_cpu,
+            "filegate_cpu_user_s_median": fg_user,
+            "floor_cpu_user_s_median": fl_user,
             "filegate_peak_rss_mb": fg_peak,
             "floor_peak_rss_mb": fl_peak,
             "filegate_rss_growth_mb": fg_growth,
@@ -863,9 +901,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 k: {kk: vv for kk, vv in asdict(v).items() if kk != "raw"} | {"wrk_output": v.raw}
                 for k, v in small.items()
             }
-            report["transfers"] = [asdict(t) | {"mib_per_s": t.mb_per_s} for t in transfers]
+            report["transfers"] = [
+                asdict(t) | {"mib_per_s": t.mb_per_s, "cpu_s": t.cpu_s} for t in transfers
+            ]
             report["summary"] = summary
             report["table"] = rows
+            end_commit = _git_head()
+            report["machine"]["git_commit_at_end"] = end_commit
+            report["machine"]["load_avg_at_end"] = list(os.getloadavg())
+            if end_commit != report["machine"]["git_commit"]:
+                print(f"NOTE: HEAD moved during the run (now {end_commit[:12]})")
             table = format_table(rows)
             print()
             print(table)
