@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from filegate.errors import ConfigError
+from filegate.records import LIMIT_FIELDS, Limits
 
 MB = 1024 * 1024
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
@@ -36,7 +37,7 @@ ENV_VARS = {
     "default_target": "FILEGATE_DEFAULT_TARGET",
 }
 # Settings only a config file can give (structured values).
-_FILE_ONLY = ("deployments",)
+_FILE_ONLY = ("deployments", "default_limits")
 # LiteLLM config sections we understand (their files-related parts) or ignore.
 _LITELLM_SECTIONS = {
     "general_settings",
@@ -106,6 +107,8 @@ class Settings(BaseModel):
     sweep_interval: float = Field(default=60.0, gt=0)
     log_level: str = "info"
     deployments: tuple[Deployment, ...] = ()
+    # Limits for every virtual key; a key's or team's own limits can only tighten them.
+    default_limits: Limits = Limits()
     # A deployment name, a provider name, or "filegate" (the embedded store).
     default_target: str | None = None
 
@@ -113,6 +116,22 @@ class Settings(BaseModel):
     @classmethod
     def _size(cls, v: object) -> int:
         return parse_size(v)
+
+    @field_validator("default_limits", mode="before")
+    @classmethod
+    def _limits(cls, v: object) -> Limits:
+        if isinstance(v, Limits):
+            return v
+        if not isinstance(v, dict):
+            raise ValueError("expected a mapping of limits")
+        unknown = sorted(set(v) - set(LIMIT_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown limit {unknown[0]!r} (known: {', '.join(LIMIT_FIELDS)})")
+        doc = dict(v)
+        for size in ("max_file_size", "max_stored_bytes"):
+            if doc.get(size) is not None:
+                doc[size] = parse_size(doc[size])
+        return Limits.from_dict(doc)
 
     @field_validator("log_level")
     @classmethod
@@ -180,6 +199,8 @@ def _read_yaml(path: Path, environ: Mapping[str, str]) -> dict[str, tuple[Any, s
                             _resolve_refs(value[sub], f"{where}.{sub}", environ),
                             f"{where}.{sub}",
                         )
+            elif key in ("model_list", "files_settings") and value is not None:
+                litellm += _litellm_deployments(key, value, where, environ)
             continue
         if key not in ENV_VARS and key not in _FILE_ONLY:
             known = ", ".join((*ENV_VARS, *_FILE_ONLY, *sorted(_LITELLM_SECTIONS)))

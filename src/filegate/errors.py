@@ -5,6 +5,7 @@
     │   └── RangeNotSatisfiable   416
     ├── AuthError                 401
     ├── PermissionDenied          403
+    │   └── QuotaExceeded         403
     ├── FileNotFound              404
     ├── MethodNotAllowed          405
     ├── Conflict                  409
@@ -71,6 +72,12 @@ class AuthError(FilegateError):
 class PermissionDenied(FilegateError):
     status_code = 403
     error_type = "permission_error"
+
+
+class QuotaExceeded(PermissionDenied):
+    """A storage cap (files or bytes) would be passed; retrying will not help."""
+
+    default_code = "quota_exceeded"
 
 
 class FileNotFound(FilegateError):

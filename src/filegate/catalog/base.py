@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from filegate.records import FilePage, FileRecord, ListQuery, Location, Scope
+from filegate.records import FilePage, FileRecord, ListQuery, Location, Quota, Scope
 
 
 class Catalog(Protocol):
-    async def insert(self, record: FileRecord) -> None:
-        """Add a record (normally in state WRITING, invisible to readers)."""
+    async def insert(self, record: FileRecord, quota: Quota | None = None) -> None:
+        """Add a record (normally in state WRITING, invisible to readers).
+
+        With a ``quota``, file-count and concurrency caps are checked in the
+        same transaction, exactly, also across processes.
+        """
         ...
 
     async def add_location(self, file_id: str, location: Location) -> None:
@@ -30,8 +34,10 @@ class Catalog(Protocol):
 
     async def renew_lease(self, file_id: str, lease_until: int) -> None: ...
 
-    async def publish(self, record: FileRecord) -> bool:
+    async def publish(self, record: FileRecord, quota: Quota | None = None) -> bool:
         """Store the final fields of a WRITING record and make it READY.
+
+        With a ``quota``, the stored-bytes caps are checked in the same transaction.
 
         Returns False when the record is gone (swept because its lease ran out).
         """

@@ -30,6 +30,7 @@ files = sa.Table(
     sa.Column("blob_key", sa.String(255), nullable=True),
     sa.Index("ix_files_owner_id", "owner", "id"),
     sa.Index("ix_files_state_expires", "state", "expires_at"),
+    sa.Index("ix_files_team_id", "team", "id"),
 )
 
 file_locations = sa.Table(
@@ -43,4 +44,55 @@ file_locations = sa.Table(
     sa.Column("status_details", sa.Text, nullable=True),
     sa.PrimaryKeyConstraint("file_id", "deployment"),
     sa.Index("ix_file_locations_provider", "provider", "file_id"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("preview", sa.String(32), nullable=False),
+    sa.Column("key_alias", sa.String(255), nullable=True, unique=True),
+    sa.Column("user_id", sa.String(255), nullable=True),
+    sa.Column("team_id", sa.String(255), nullable=True),
+    sa.Column("team_access", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=True),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("limits", sa.Text, nullable=False),
+    sa.Index("ix_api_keys_team", "team_id"),
+)
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("team_id", sa.String(255), primary_key=True),
+    sa.Column("team_alias", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("metadata", sa.Text, nullable=False),
+    sa.Column("limits", sa.Text, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=True),
+    sa.Column("bytes", sa.BigInteger, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_audit_actor", "actor", "id"),
+)
+
+# Fixed one-minute windows; a row per subject, kind and minute.
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("window", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("subject", "kind", "window"),
 )

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from anyio import to_thread
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from filegate.catalog.runner import (
+    AsyncRunner,
+    Runner,
+    SQLiteRunner,
+    sqlite_begin,
+    sqlite_pragmas,
+)
 from filegate.catalog.schema import file_locations, files
-from filegate.errors import ConfigError, StorageUnavailable
-from filegate.records import EMBEDDED, FilePage, FileRecord, FileState, ListQuery, Location, Scope
+from filegate.catalog.tenants import SQLTenantStore
+from filegate.errors import ConfigError, QuotaExceeded, RateLimited, StorageUnavailable
+from filegate.records import (
+    EMBEDDED,
+    FilePage,
+    FileRecord,
+    FileState,
+    ListQuery,
+    Location,
+    Quota,
+    Scope,
+)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every gateway process.
@@ -44,16 +60,6 @@ def async_url(url: str) -> str:
             f"database_url: unsupported database {name!r} (use sqlite:/// or postgresql://)"
         )
     return parsed.render_as_string(hide_password=False)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets readers run beside the one writer; FULL makes each commit durable.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 def _row_to_record(row: sa.Row[Any]) -> FileRecord:
@@ -97,33 +103,43 @@ def _record_values(r: FileRecord) -> dict[str, Any]:
     }
 
 
-def _visible(scoped: bool) -> sa.ColumnElement[bool]:
-    """READY and unexpired at ``:now``; with ``scoped``, owned by ``:scope_owner`` too."""
+def _reach(scope: Scope) -> str:
+    return "all" if scope.is_admin else "team" if scope.sees_team else "own"
+
+
+def _visible(reach: str) -> sa.ColumnElement[bool]:
+    """READY and unexpired at ``:now``, and within the caller's reach.
+
+    ``own``: made by ``:scope_owner``; ``team``: that, or of team ``:scope_team``.
+    """
     clause = sa.and_(
         files.c.state == FileState.READY.value,
         sa.or_(files.c.expires_at.is_(None), files.c.expires_at > sa.bindparam("now")),
     )
-    if scoped:
-        clause = sa.and_(clause, files.c.owner == sa.bindparam("scope_owner"))
+    owned = files.c.owner == sa.bindparam("scope_owner")
+    if reach == "own":
+        clause = sa.and_(clause, owned)
+    elif reach == "team":
+        clause = sa.and_(clause, sa.or_(owned, files.c.team == sa.bindparam("scope_team")))
     return clause
 
 
 def _scope_params(scope: Scope, now: int) -> dict[str, Any]:
-    return {"now": now} if scope.is_admin else {"now": now, "scope_owner": scope.owner}
+    return {"now": now, "scope_owner": scope.owner, "scope_team": scope.team}
 
 
 # Statements are built once per shape: building the expression tree costs more
 # than running the query on SQLite.
 @functools.cache
-def _get_stmt(scoped: bool) -> sa.Select[Any]:
-    return sa.select(files).where(files.c.id == sa.bindparam("file_id"), _visible(scoped))
+def _get_stmt(reach: str) -> sa.Select[Any]:
+    return sa.select(files).where(files.c.id == sa.bindparam("file_id"), _visible(reach))
 
 
 @functools.cache
 def _page_stmt(
-    scoped: bool, ascending: bool, after: bool, purpose: bool, provider: str | None
+    reach: str, ascending: bool, after: bool, purpose: bool, provider: str | None
 ) -> sa.Select[Any]:
-    clause = _visible(scoped)
+    clause = _visible(reach)
     if provider == EMBEDDED:
         clause = sa.and_(clause, files.c.blob_key.is_not(None))
     elif provider is not None:
@@ -142,10 +158,10 @@ def _page_stmt(
 
 
 @functools.cache
-def _hide_stmt(scoped: bool) -> sa.Update:
+def _hide_stmt(reach: str) -> sa.Update:
     return (
         files.update()
-        .where(files.c.id == sa.bindparam("file_id"), _visible(scoped))
+        .where(files.c.id == sa.bindparam("file_id"), _visible(reach))
         .values(state=FileState.DELETING.value, lease_until=sa.bindparam("lease"))
         .returning(*files.c)
     )
@@ -186,71 +202,73 @@ def _location_values(file_id: str, loc: Location) -> dict[str, Any]:
     }
 
 
-T = TypeVar("T")
+def _lock_owners(conn: sa.Connection, record: FileRecord) -> None:
+    """Serialise quota checks per owner and team across processes.
 
-
-class _Runner(Protocol):
-    """Runs a function over a SQLAlchemy ``Connection`` for the async catalog."""
-
-    async def read(self, fn: Callable[[sa.Connection], T]) -> T: ...
-    async def write(self, fn: Callable[[sa.Connection], T]) -> T: ...
-    async def dispose(self) -> None: ...
-
-
-class _SQLiteRunner:
-    """SQLite without thread hops on the read path.
-
-    A thread hop costs 200-300 µs on a small machine, aiosqlite about 1 ms a
-    query, while a primary-key read from SQLite takes under 20 µs: reads run
-    inline on the event loop (WAL readers never wait for the writer); writes,
-    which fsync and may wait for the write lock, run in a worker thread.
+    SQLite writers already hold the database's write lock (BEGIN IMMEDIATE);
+    PostgreSQL needs a lock per subject, held to the end of the transaction.
     """
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    async def read(self, fn: Callable[[sa.Connection], T]) -> T:
-        with self.engine.connect() as conn:
-            return fn(conn)
-
-    async def write(self, fn: Callable[[sa.Connection], T]) -> T:
-        def run() -> T:
-            with self.engine.begin() as conn:
-                return fn(conn)
-
-        return await to_thread.run_sync(run)
-
-    async def dispose(self) -> None:
-        self.engine.dispose()
+    if conn.dialect.name != "postgresql":
+        return
+    for subject in sorted({s for s in (record.owner, record.team) if s}):
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": subject})
 
 
-class _AsyncRunner:
-    """Native async drivers (asyncpg): the same functions run through greenlets."""
+def _live(now: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        files.c.state.in_([FileState.WRITING.value, FileState.READY.value]),
+        sa.or_(files.c.expires_at.is_(None), files.c.expires_at > now),
+    )
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
 
-    async def read(self, fn: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(fn)
+def _check_admission(conn: sa.Connection, record: FileRecord, quota: Quota, now: int) -> None:
+    """Count files (those being written included) against the caps, then admit one more."""
+    count = sa.select(sa.func.count()).select_from(files)
+    checks = [
+        (quota.max_files, files.c.owner == record.owner, "files for this key"),
+        (quota.team_max_files, files.c.team == record.team, "files for this team"),
+    ]
+    for cap, who, what in checks:
+        if cap is not None and conn.execute(count.where(who, _live(now))).scalar_one() >= cap:
+            raise QuotaExceeded(
+                f"The limit of {cap} {what} is reached; delete some first.", param="file"
+            )
+    cap = quota.max_concurrent_uploads
+    if cap is not None:
+        writing = sa.and_(files.c.owner == record.owner, files.c.state == FileState.WRITING.value)
+        if conn.execute(count.where(writing)).scalar_one() >= cap:
+            raise RateLimited(
+                f"At most {cap} uploads may run at once for this key.",
+                code="too_many_concurrent_uploads",
+                headers={"Retry-After": "1"},
+            )
 
-    async def write(self, fn: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(fn)
 
-    async def dispose(self) -> None:
-        await self.engine.dispose()
+def _check_bytes(conn: sa.Connection, record: FileRecord, quota: Quota) -> None:
+    stored = sa.select(sa.func.coalesce(sa.func.sum(files.c.bytes), 0)).where(
+        files.c.state == FileState.READY.value
+    )
+    checks = [
+        (quota.max_stored_bytes, files.c.owner == record.owner, "this key"),
+        (quota.team_max_stored_bytes, files.c.team == record.team, "this team"),
+    ]
+    for cap, who, what in checks:
+        if cap is not None and conn.execute(stored.where(who)).scalar_one() + record.bytes > cap:
+            raise QuotaExceeded(
+                f"Storing this file would pass the {cap}-byte limit of {what}.", param="file"
+            )
 
 
 class SQLCatalog:
-    def __init__(self, runner: _Runner, dialect: str) -> None:
+    def __init__(self, runner: Runner, dialect: str) -> None:
         self._run = runner
         self.dialect = dialect
+        self.tenants = SQLTenantStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:
         sa_url = make_url(async_url(url))
-        runner: _Runner
+        runner: Runner
         if sa_url.get_backend_name() == "sqlite":
             db_path = sa_url.database
             if db_path and db_path != ":memory:":
@@ -260,10 +278,11 @@ class SQLCatalog:
                 sa_url.set(drivername="sqlite+pysqlite"),
                 connect_args={"check_same_thread": False},
             )
-            event.listen(engine, "connect", _sqlite_pragmas)
-            runner = _SQLiteRunner(engine)
+            event.listen(engine, "connect", sqlite_pragmas)
+            event.listen(engine, "begin", sqlite_begin)
+            runner = SQLiteRunner(engine)
         else:
-            runner = _AsyncRunner(create_async_engine(sa_url))
+            runner = AsyncRunner(create_async_engine(sa_url))
         catalog = cls(runner, sa_url.get_backend_name())
         if migrate:
             await catalog.migrate()
@@ -282,8 +301,13 @@ class SQLCatalog:
         except (SQLAlchemyError, OSError) as exc:
             raise StorageUnavailable(f"cannot open the catalog database: {exc}") from exc
 
-    async def insert(self, record: FileRecord) -> None:
+    async def insert(self, record: FileRecord, quota: Quota | None = None) -> None:
+        now = record.created_at
+
         def run(conn: sa.Connection) -> None:
+            if quota is not None:
+                _lock_owners(conn, record)
+                _check_admission(conn, record, quota, now)
             conn.execute(files.insert().values(**_record_values(record)))
             for loc in record.locations:
                 conn.execute(file_locations.insert().values(**_location_values(record.id, loc)))
@@ -323,7 +347,7 @@ class SQLCatalog:
         stmt = files.update().where(files.c.id == file_id).values(lease_until=lease_until)
         await self._run.write(lambda conn: conn.execute(stmt))
 
-    async def publish(self, record: FileRecord) -> bool:
+    async def publish(self, record: FileRecord, quota: Quota | None = None) -> bool:
         values = _record_values(record)
         values.update(state=FileState.READY.value, lease_until=None)
         stmt = (
@@ -331,11 +355,17 @@ class SQLCatalog:
             .where(files.c.id == record.id, files.c.state == FileState.WRITING.value)
             .values(**values)
         )
-        result = await self._run.write(lambda conn: conn.execute(stmt))
-        return bool(result.rowcount)
+
+        def run(conn: sa.Connection) -> bool:
+            if quota is not None:
+                _lock_owners(conn, record)
+                _check_bytes(conn, record, quota)
+            return bool(conn.execute(stmt).rowcount)
+
+        return await self._run.write(run)
 
     async def get(self, file_id: str, scope: Scope, now: int) -> FileRecord | None:
-        stmt = _get_stmt(not scope.is_admin)
+        stmt = _get_stmt(_reach(scope))
         params = {"file_id": file_id, **_scope_params(scope, now)}
         found = await self._run.read(
             lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
@@ -344,7 +374,7 @@ class SQLCatalog:
 
     async def page(self, query: ListQuery, now: int) -> FilePage:
         stmt = _page_stmt(
-            not query.scope.is_admin,
+            _reach(query.scope),
             query.order == "asc",
             query.after is not None,
             query.purpose is not None,
@@ -369,7 +399,7 @@ class SQLCatalog:
     async def hide(
         self, file_id: str, scope: Scope, now: int, lease_until: int
     ) -> FileRecord | None:
-        stmt = _hide_stmt(not scope.is_admin)
+        stmt = _hide_stmt(_reach(scope))
         params = {"file_id": file_id, "lease": lease_until, **_scope_params(scope, now)}
         found = await self._run.write(
             lambda conn: _with_locations(conn, conn.execute(stmt, params).all())

@@ -35,6 +35,7 @@ from filegate.records import (
     FileState,
     ListQuery,
     Location,
+    Quota,
     Scope,
 )
 
@@ -133,15 +134,26 @@ class FileService:
         content_type: str | None,
         purpose: str | None,
         targets: list[Target],
+        max_size: int | None = None,
+        quota: Quota | None = None,
     ) -> PendingUpload:
         """Start a file; use as ``async with service.upload(...) as up``.
 
         ``purpose`` may be None when the client sent the file part before the
         purpose field; it is then given to ``finish`` and checked from storage.
         ``targets`` is where the bytes are staged; ``finish`` may still move them.
+        ``max_size`` tightens the gateway's size limit; ``quota`` caps the
+        caller's stored files and bytes (checked atomically by the catalog).
         """
         return PendingUpload(
-            self, scope, filename, content_type or "application/octet-stream", purpose, targets
+            self,
+            scope,
+            filename,
+            content_type or "application/octet-stream",
+            purpose,
+            targets,
+            min(max_size or self.max_file_size, self.max_file_size),
+            quota,
         )
 
     async def get(self, scope: Scope, file_id: str) -> FileRecord:
@@ -295,10 +307,14 @@ class PendingUpload:
         content_type: str,
         purpose: str | None,
         targets: list[Target],
+        max_size: int,
+        quota: Quota | None,
     ) -> None:
         self.service = service
         self.purpose = purpose
         self.targets = targets
+        self.max_size = max_size
+        self.quota = quota
         file_id, created_at = new_id()
         self.record = FileRecord(
             id=file_id,
@@ -322,7 +338,7 @@ class PendingUpload:
 
     async def __aenter__(self) -> PendingUpload:
         self.record.lease_until = self.service.now() + LEASE_SECONDS
-        await self.service.catalog.insert(self.record)
+        await self.service.catalog.insert(self.record, self.quota)
         return self
 
     async def __aexit__(
@@ -346,7 +362,7 @@ class PendingUpload:
     async def _metered(
         self, chunks: AsyncIterable[bytes], validator: jsonl.JsonlValidator | None
     ) -> AsyncIterator[bytes]:
-        limit = self.service.max_file_size
+        limit = self.max_size
         size = 0
         renew_at = self.service.clock() + LEASE_SECONDS / 3
         async for chunk in chunks:
@@ -404,7 +420,7 @@ class PendingUpload:
             record.status = "processed"
         if staged is not self.service.blobs:
             await staged.delete(record.id)
-        if not await self.service.catalog.publish(record):
+        if not await self.service.catalog.publish(record, self.quota):
             raise StorageUnavailable("The upload took too long and was discarded; try again.")
         record.state = FileState.READY
         record.lease_until = None

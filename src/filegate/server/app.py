@@ -13,12 +13,13 @@ from starlette.types import ASGIApp
 
 from filegate.blobstores import BlobStore, open_blobstore
 from filegate.blobstores.local import LocalBlobStore
-from filegate.catalog import Catalog, SQLCatalog
+from filegate.catalog import SQLCatalog
 from filegate.config import Settings
 from filegate.core.service import FileService
 from filegate.core.targets import TargetTable
+from filegate.core.tenants import TenantService
 from filegate.providers.registry import build_provider
-from filegate.server import files, health, openapi
+from filegate.server import admin, files, health, openapi
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS
 from filegate.server.request_id import RequestIdMiddleware
@@ -31,11 +32,12 @@ class Gateway:
     """Everything a request handler may need, built once per process."""
 
     settings: Settings
-    catalog: Catalog
+    catalog: SQLCatalog
     blobs: BlobStore
     service: FileService
     authenticate: Authenticator
     targets: TargetTable
+    tenants: TenantService
 
 
 async def open_gateway(settings: Settings) -> Gateway:
@@ -48,7 +50,10 @@ async def open_gateway(settings: Settings) -> Gateway:
     )
     targets = TargetTable(settings.deployments, settings.default_target)
     master = settings.master_key.get_secret_value() if settings.master_key else None
-    return Gateway(settings, catalog, blobs, service, Authenticator(master), targets)
+    tenants = TenantService(catalog.tenants, defaults=settings.default_limits)
+    return Gateway(
+        settings, catalog, blobs, service, Authenticator(master, tenants), targets, tenants
+    )
 
 
 async def _sweep_forever(service: FileService, interval: float) -> None:
@@ -91,6 +96,6 @@ def create_app(settings: Settings) -> ASGIApp:
             await gateway.catalog.aclose()
             await gateway.blobs.aclose()
 
-    routes = [*files.all_routes(), *health.routes, *openapi.routes]
+    routes = [*files.all_routes(), *health.routes, *admin.routes, *openapi.routes]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     return RequestIdMiddleware(app)

@@ -1,4 +1,4 @@
-"""Who is calling: the master key, or nobody when none is configured."""
+"""Who is calling: the master key, a virtual key, or (with no master key) anyone."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import hmac
 
 from starlette.requests import Request
 
+from filegate.core.tenants import ADMIN, Principal, TenantService
 from filegate.errors import AuthError
-from filegate.records import Scope
-
-ADMIN = Scope()
 
 
 def presented_key(request: Request) -> str | None:
@@ -25,24 +23,34 @@ def presented_key(request: Request) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, master_key: str | None) -> None:
+    def __init__(self, master_key: str | None, tenants: TenantService) -> None:
         # Only a digest is kept; comparing digests of equal length in constant
         # time reveals nothing about the key, not even its length.
         self._master = hashlib.sha256(master_key.encode()).digest() if master_key else None
+        self.tenants = tenants
 
     @property
     def open(self) -> bool:
         return self._master is None
 
-    def __call__(self, request: Request) -> Scope:
-        if self._master is None:
-            return ADMIN
+    async def __call__(self, request: Request) -> Principal:
         key = presented_key(request)
         if key is None:
+            if self._master is None:
+                return ADMIN
             raise AuthError(
                 "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
                 code="missing_api_key",
             )
-        if hmac.compare_digest(hashlib.sha256(key.encode()).digest(), self._master):
+        if self._master is not None and hmac.compare_digest(
+            hashlib.sha256(key.encode()).digest(), self._master
+        ):
             return ADMIN
-        raise AuthError("Incorrect API key provided.")
+        try:
+            return await self.tenants.principal(key)
+        except AuthError:
+            # Open mode (no master key, localhost only) takes any key, as the
+            # openai SDK always sends one; virtual keys still act as themselves.
+            if self._master is None:
+                return ADMIN
+            raise

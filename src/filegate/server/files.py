@@ -25,7 +25,8 @@ from filegate.core.params import (
 )
 from filegate.core.service import FileService, PendingUpload, not_found
 from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routing_field
-from filegate.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from filegate.core.tenants import Principal, TenantService
+from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
 from filegate.server.multipart import MultipartReader
 from filegate.server.ranges import parse_range
@@ -59,9 +60,14 @@ class Call:
 
     service: FileService
     targets: TargetTable
-    scope: Scope
+    tenants: TenantService
+    principal: Principal
     path_provider: str | None
     options: dict[str, str]
+
+    @property
+    def scope(self) -> Scope:
+        return self.principal.scope
 
     def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
         return self.targets.resolve({**self.options, **(fields or {})}, self.path_provider)
@@ -72,9 +78,10 @@ class Call:
         return None if target.embedded else target
 
 
-def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
+async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
     gateway: Gateway = request.app.state.gateway
-    scope = gateway.authenticate(request)
+    principal = await gateway.authenticate(request)
+    await gateway.tenants.check_rate(principal)
     options: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if name not in allowed and not is_routing_field(name):
@@ -94,14 +101,19 @@ def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
             )
         options["custom_llm_provider"] = header
     call = Call(
-        gateway.service, gateway.targets, scope, request.path_params.get("provider"), options
+        gateway.service,
+        gateway.targets,
+        gateway.tenants,
+        principal,
+        request.path_params.get("provider"),
+        options,
     )
     call.resolve()  # a bad routing choice is a 400 before anything else happens
     return call
 
 
 async def create_file(request: Request) -> Response:
-    call = _call(request)
+    call = await _call(request)
     service = call.service
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -110,11 +122,12 @@ async def create_file(request: Request) -> Response:
             "Expected a multipart/form-data body with 'file' and 'purpose'.",
             code="invalid_content_type",
         )
+    principal = call.principal
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > service.max_file_size + FORM_OVERHEAD:
-        raise PayloadTooLarge(
-            f"File is larger than the {service.max_file_size}-byte limit.", param="file"
-        )
+    declared = int(length) if length and length.isdigit() else None
+    # Checked from the headers, before a byte of the body is read.
+    principal.check_declared_size(declared, service.max_file_size, FORM_OVERHEAD)
+    await call.tenants.check_rate(principal, "upload_rpm")
     reader = MultipartReader(request.stream(), boundary.decode("latin-1"))
     fields: dict[str, str] = {}
     async with AsyncExitStack() as stack:
@@ -129,6 +142,8 @@ async def create_file(request: Request) -> Response:
                     )
                 # Check what has arrived so far before reading any bytes.
                 purpose = parse_purpose(fields["purpose"]) if "purpose" in fields else None
+                if purpose is not None:
+                    principal.check_purpose(purpose)
                 targets = call.resolve(fields)
                 expires = _expires(fields) if "expires_after[seconds]" in fields else None
                 service.check_targets(targets, purpose, expires)
@@ -139,6 +154,8 @@ async def create_file(request: Request) -> Response:
                         content_type=part.content_type,
                         purpose=purpose,
                         targets=targets,
+                        max_size=principal.max_file_size(service.max_file_size),
+                        quota=principal.quota(),
                     )
                 )
                 await upload.write(reader.iter_data())
@@ -155,6 +172,7 @@ async def create_file(request: Request) -> Response:
                 )
             fields[part.name] = await reader.read_field(part.name)
         purpose = parse_purpose(fields.get("purpose"))
+        principal.check_purpose(purpose)
         expires = _expires(fields)
         targets = call.resolve(fields)
         if upload is None:
@@ -164,6 +182,13 @@ async def create_file(request: Request) -> Response:
                 code="missing_required_parameter",
             )
         record = await upload.finish(purpose, expires, targets)
+    await call.tenants.audit(
+        principal,
+        "file.create",
+        record.id,
+        record.bytes,
+        {"purpose": purpose, "targets": [t.deployment for t in targets]},
+    )
     return JSONResponse(record.to_openai())
 
 
@@ -174,7 +199,7 @@ def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
 
 
 async def list_files(request: Request) -> Response:
-    call = _call(request, LIST_PARAMS)
+    call = await _call(request, LIST_PARAMS)
     options = call.options
     limit = parse_limit(options.get("limit"))
     order = parse_order(options.get("order"))
@@ -244,7 +269,7 @@ def _raw_target(call: Call, file_id: str) -> Target:
 
 
 async def retrieve_file(request: Request) -> Response:
-    call = _call(request)
+    call = await _call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         remote = await call.service.raw_retrieve(_raw_target(call, file_id), file_id)
@@ -254,13 +279,16 @@ async def retrieve_file(request: Request) -> Response:
 
 
 async def delete_file(request: Request) -> Response:
-    call = _call(request)
+    call = await _call(request)
     file_id = request.path_params["file_id"]
     if call.service.is_own_id(file_id):
         record = await call.service.delete(call.scope, file_id)
         file_id = record.id
+        nbytes: int | None = record.bytes
     else:
         await call.service.raw_delete(_raw_target(call, file_id), file_id)
+        nbytes = None
+    await call.tenants.audit(call.principal, "file.delete", file_id, nbytes)
     return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
@@ -269,7 +297,7 @@ def _etag(record: FileRecord) -> str:
 
 
 async def file_content(request: Request) -> Response:
-    call = _call(request)
+    call = await _call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         return await _raw_content(call, request, file_id)
@@ -289,6 +317,7 @@ async def file_content(request: Request) -> Response:
     if if_range is None or if_range.strip() == etag:
         byte_range = parse_range(request.headers.get("range"), record.bytes)
     opened = await call.service.open(record, byte_range)
+    await call.tenants.audit(call.principal, "file.download", record.id, opened.length)
     if opened.content_range is not None:
         headers["Content-Range"] = opened.content_range
     if opened.length is not None:

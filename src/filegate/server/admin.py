@@ -1,0 +1,384 @@
+"""Key, team and audit routes, compatible with LiteLLM's where they overlap.
+
+Only the master key manages keys and teams; a virtual key may read its own
+``/key/info``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from filegate.config import parse_size
+from filegate.core.tenants import Principal
+from filegate.errors import InvalidRequest, PermissionDenied
+from filegate.records import PURPOSES, ApiKey, AuditEvent, Limits, Team
+from filegate.server.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from filegate.server.app import Gateway
+
+MAX_BODY = 64 * 1024
+
+
+class LimitFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_size: int | str | None = None
+    max_stored_bytes: int | str | None = None
+    max_files: int | None = Field(default=None, ge=0)
+    allowed_purposes: list[str] | None = None
+    rpm: int | None = Field(default=None, ge=0)
+    upload_rpm: int | None = Field(default=None, ge=0)
+    max_concurrent_uploads: int | None = Field(default=None, ge=0)
+
+    def limits(self) -> dict[str, Any]:
+        """The limit fields the client sent (None clears one), sizes in bytes."""
+        out: dict[str, Any] = {}
+        for name in LimitFields.model_fields:
+            if name not in self.model_fields_set:
+                continue
+            value = getattr(self, name)
+            if name in ("max_file_size", "max_stored_bytes") and value is not None:
+                try:
+                    value = parse_size(value)
+                except ValueError as exc:
+                    raise InvalidRequest(str(exc), param=name, code="invalid_value") from None
+            if name == "allowed_purposes" and value is not None:
+                bad = [p for p in value if p not in PURPOSES]
+                if bad:
+                    raise InvalidRequest(
+                        f"Unknown purpose {bad[0]!r}.", param=name, code="invalid_value"
+                    )
+            out[name] = value
+        return out
+
+
+class KeyGenerate(LimitFields):
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    team_access: bool = False
+    duration: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class KeyUpdate(LimitFields):
+    key: str
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+    team_access: bool | None = None
+    duration: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class KeyDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[str] | None = None
+    key_aliases: list[str] | None = None
+
+
+class TeamNew(LimitFields):
+    team_id: str | None = None
+    team_alias: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class TeamUpdate(LimitFields):
+    team_id: str
+    team_alias: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class TeamDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    team_ids: list[str]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise InvalidRequest("The request body is too large.")
+    try:
+        doc = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"]) or None
+        raise InvalidRequest(
+            f"Invalid '{param}': {err['msg']}." if param else err["msg"],
+            param=param,
+            code="invalid_value",
+        ) from None
+
+
+async def _admin(request: Request) -> tuple[Gateway, Principal]:
+    gateway: Gateway = request.app.state.gateway
+    principal = await gateway.authenticate(request)
+    if not principal.is_admin:
+        raise PermissionDenied("Only the master key may do this.", code="admin_only")
+    return gateway, principal
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
+
+
+def key_info(key: ApiKey) -> dict[str, Any]:
+    return {
+        "token": key.id,
+        "key_name": key.preview,
+        "key_alias": key.key_alias,
+        "user_id": key.user_id,
+        "team_id": key.team_id,
+        "team_access": key.team_access,
+        "created_at": _iso(key.created_at),
+        "expires": _iso(key.expires_at),
+        "metadata": key.metadata,
+        **key.limits.to_dict(),
+    }
+
+
+def team_info(team: Team) -> dict[str, Any]:
+    return {
+        "team_id": team.team_id,
+        "team_alias": team.team_alias,
+        "created_at": _iso(team.created_at),
+        "metadata": team.metadata,
+        **team.limits.to_dict(),
+    }
+
+
+def _event(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "object": "audit.event",
+        "created_at": event.ts,
+        "actor": event.actor,
+        "action": event.action,
+        "subject": event.subject,
+        "bytes": event.bytes,
+        "detail": event.detail,
+    }
+
+
+async def generate_key(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, KeyGenerate)
+    key, secret = await gateway.tenants.generate_key(
+        actor,
+        key_alias=body.key_alias,
+        user_id=body.user_id,
+        team_id=body.team_id,
+        team_access=body.team_access,
+        duration=body.duration,
+        metadata=body.metadata,
+        limits=Limits.from_dict(body.limits()),
+    )
+    # The secret is shown this once; only its digest is kept.
+    return JSONResponse({"key": secret, **key_info(key)})
+
+
+async def info_key(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    principal = await gateway.authenticate(request)
+    ref = request.query_params.get("key")
+    if principal.key is not None:
+        own = principal.key
+        if (
+            ref is not None
+            and ref not in (own.id, own.key_alias)
+            and not (ref.startswith("sk-") and (await gateway.tenants.find_key(ref)).id == own.id)
+        ):
+            raise PermissionDenied("A key may only look at itself.", code="admin_only")
+        key = own
+    elif ref is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'key'.", param="key", code="missing_required_parameter"
+        )
+    else:
+        key = await gateway.tenants.find_key(ref)
+    return JSONResponse({"key": key.id, "info": key_info(key)})
+
+
+async def list_keys(request: Request) -> Response:
+    gateway, _ = await _admin(request)
+    q = request.query_params
+    unknown = set(q) - {"page", "size", "team_id", "user_id", "key_alias", "return_full_object"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {name[:64]}",
+            param=name[:64],
+            code="unknown_parameter",
+        )
+    try:
+        page, size = int(q.get("page", "1")), int(q.get("size", "100"))
+    except ValueError:
+        raise InvalidRequest("'page' and 'size' must be integers.", param="page") from None
+    if page < 1 or not 1 <= size <= 1000:
+        raise InvalidRequest("'page' starts at 1 and 'size' is 1..1000.", param="size")
+    keys = await gateway.tenants.store.keys_where(
+        team_id=q.get("team_id"), user_id=q.get("user_id"), key_alias=q.get("key_alias")
+    )
+    chunk = keys[(page - 1) * size : page * size]
+    full = q.get("return_full_object", "false").lower() in ("true", "1")
+    return JSONResponse(
+        {
+            "keys": [key_info(k) if full else k.id for k in chunk],
+            "total_count": len(keys),
+            "current_page": page,
+            "total_pages": max(1, -(-len(keys) // size)),
+        }
+    )
+
+
+async def update_key(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, KeyUpdate)
+    fields = ("key_alias", "user_id", "team_id", "team_access", "duration", "metadata")
+    changes = {f: getattr(body, f) for f in fields if f in body.model_fields_set}
+    if changes.get("team_access") is None:
+        changes.pop("team_access", None)
+    if changes.get("metadata") is None:
+        changes.pop("metadata", None)
+    key = await gateway.tenants.update_key(actor, body.key, changes, body.limits())
+    return JSONResponse(key_info(key))
+
+
+async def delete_keys(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, KeyDelete)
+    refs = [*(body.keys or []), *(body.key_aliases or [])]
+    if not refs:
+        raise InvalidRequest(
+            "Name the keys to delete in 'keys' or 'key_aliases'.",
+            param="keys",
+            code="missing_required_parameter",
+        )
+    deleted = await gateway.tenants.delete_keys(actor, refs)
+    return JSONResponse({"deleted_keys": [k.id for k in deleted]})
+
+
+async def new_team(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, TeamNew)
+    team = await gateway.tenants.new_team(
+        actor,
+        team_id=body.team_id,
+        team_alias=body.team_alias,
+        metadata=body.metadata,
+        limits=Limits.from_dict(body.limits()),
+    )
+    return JSONResponse(team_info(team))
+
+
+async def info_team(request: Request) -> Response:
+    gateway, _ = await _admin(request)
+    team_id = request.query_params.get("team_id")
+    if not team_id:
+        raise InvalidRequest(
+            "Missing required parameter: 'team_id'.",
+            param="team_id",
+            code="missing_required_parameter",
+        )
+    team = await gateway.tenants.get_team(team_id)
+    keys = await gateway.tenants.store.keys_where(team_id=team_id)
+    return JSONResponse(
+        {"team_id": team.team_id, "team_info": team_info(team), "keys": [k.id for k in keys]}
+    )
+
+
+async def list_teams(request: Request) -> Response:
+    gateway, _ = await _admin(request)
+    return JSONResponse([team_info(t) for t in await gateway.tenants.store.all_teams()])
+
+
+async def update_team(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, TeamUpdate)
+    changes: dict[str, Any] = {
+        f: getattr(body, f)
+        for f in ("team_alias", "metadata")
+        if f in body.model_fields_set and getattr(body, f) is not None
+    }
+    team = await gateway.tenants.update_team(actor, body.team_id, changes, body.limits())
+    return JSONResponse(team_info(team))
+
+
+async def delete_teams(request: Request) -> Response:
+    gateway, actor = await _admin(request)
+    body = await _body(request, TeamDelete)
+    for team_id in body.team_ids:
+        await gateway.tenants.delete_team(actor, team_id)
+    return JSONResponse({"deleted_teams": body.team_ids})
+
+
+async def audit(request: Request) -> Response:
+    gateway, _ = await _admin(request)
+    q = request.query_params
+    unknown = set(q) - {"limit", "after", "actor", "action", "subject"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {name[:64]}",
+            param=name[:64],
+            code="unknown_parameter",
+        )
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest(
+            "'limit' must be between 1 and 1000.", param="limit", code="invalid_value"
+        )
+    events, has_more = await gateway.tenants.store.events(
+        limit=limit,
+        after=q.get("after"),
+        actor=q.get("actor"),
+        action=q.get("action"),
+        subject=q.get("subject"),
+    )
+    data = [_event(e) for e in events]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": has_more,
+        }
+    )
+
+
+routes = [
+    Route("/key/generate", generate_key, methods=["POST"]),
+    Route("/key/info", info_key, methods=["GET"]),
+    Route("/key/list", list_keys, methods=["GET"]),
+    Route("/key/update", update_key, methods=["POST"]),
+    Route("/key/delete", delete_keys, methods=["POST"]),
+    Route("/team/new", new_team, methods=["POST"]),
+    Route("/team/info", info_team, methods=["GET"]),
+    Route("/team/list", list_teams, methods=["GET"]),
+    Route("/team/update", update_team, methods=["POST"]),
+    Route("/team/delete", delete_teams, methods=["POST"]),
+    Route("/audit", audit, methods=["GET"]),
+]
