@@ -76,7 +76,8 @@ async def acreate_file(
     ``file`` is a path (``str`` / ``os.PathLike``, read in chunks), ``bytes``, a
     binary file object (read from its current position; an unseekable one is
     first spooled to a temporary file), or a tuple ``(filename, content[,
-    content_type])``. ``expires_after`` is ``{"anchor": "created_at", "seconds":
+    content_type])``; a missing path raises ``FileNotFoundError`` before anything
+    is sent. ``expires_after`` is ``{"anchor": "created_at", "seconds":
     N}``; a provider that cannot honour it raises ``InvalidRequest``.
     ``extra_body`` fields are sent as extra form fields to OpenAI-compatible
     upstreams (OpenAI refuses unknown ones; a filegate gateway takes routing
@@ -290,9 +291,10 @@ async def _content(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise InvalidRequest("chunk_size must be an integer >= 1.", param="chunk_size")
+    file_id = _file_id(file_id)
     provider = target.build()
     try:
-        download = await provider.file_content(_file_id(file_id))
+        download = await provider.file_content(file_id)
     except BaseException:
         await provider.aclose()
         raise

@@ -54,7 +54,7 @@ class _GatewayProvider(OpenAIProvider):
     def check_purpose(self, purpose: str) -> None:
         pass
 
-    def checkexpires_after(self, expires_after: ExpiresAfter) -> None:
+    def check_expires_after(self, expires_after: ExpiresAfter) -> None:
         pass
 
 
@@ -139,7 +139,7 @@ def _unused(provider: str, **values: object) -> None:
 
 
 def _target(
-    custom_llm_provider: object,
+    provider: str,
     *,
     api_key: str | None,
     api_base: str | None,
@@ -150,7 +150,6 @@ def _target(
     timeout: float | None,
     max_retries: int | None,
 ) -> Target:
-    provider = _check_provider(custom_llm_provider)
     env = provider_env(provider)
     options: dict[str, Any] = {"extra_headers": dict(extra_headers or {})}
     if timeout is not None:
@@ -245,6 +244,7 @@ def _extra_body(
 
 
 def parse_expires_after(value: object) -> ExpiresAfter | None:
+    """LiteLLM's ``{"anchor": "created_at", "seconds": N}`` (or an ``ExpiresAfter``)."""
     if value is None or isinstance(value, ExpiresAfter):
         return value
     if not isinstance(value, Mapping):
@@ -282,6 +282,8 @@ def resolve(
     kwargs: dict[str, Any],
     **options: Any,
 ) -> tuple[Target, dict[str, Any]]:
+    """The target of one ``op`` call and the ``extra_body`` fields left for it to send."""
     token = _split_kwargs(kwargs)
-    body, token = _extra_body(_check_provider(custom_llm_provider), op, extra_body, token)
-    return _target(custom_llm_provider, azure_ad_token=token, **options), body
+    provider = _check_provider(custom_llm_provider)
+    body, token = _extra_body(provider, op, extra_body, token)
+    return _target(provider, azure_ad_token=token, **options), body

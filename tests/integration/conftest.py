@@ -7,10 +7,34 @@ helpers shared by these modules live in `support.py` next to this file.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 # --import-mode=importlib keeps test directories off sys.path; the helper module
 # is imported by name, so put its folder there once.
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., Any]]:
+    """Like `server_factory`, but its servers live as long as the test module."""
+    # The root conftest is imported by pytest (as tests.conftest) before this one.
+    from tests.conftest import start_server
+
+    started: list[Any] = []
+
+    def factory(**kwargs: Any) -> Any:
+        srv = start_server(tmp_path_factory.mktemp("custom-server"), **kwargs)
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop()

@@ -142,7 +142,9 @@ def catalog_execute(data_dir: Path, statement: str, params: Iterable[Any] = ()) 
         conn.close()
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05) -> bool:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

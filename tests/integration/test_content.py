@@ -8,8 +8,8 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from support import assert_error, multipart, sdk, upload
 from support import Part as P
+from support import assert_error, multipart, sdk, upload
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
 SIZE = len(DATA)

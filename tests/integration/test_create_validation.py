@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support import assert_error, assert_no_leftovers, list_all, multipart
 from support import Part as P
+from support import assert_error, assert_no_leftovers, list_all, multipart
 
 FILE = P("file", b"some bytes\n", filename="f.txt", content_type="text/plain")
 PURPOSE = P("purpose", "user_data")
@@ -63,9 +63,7 @@ def post_parts(client: httpx.Client, *parts: P, path: str = "/v1/files") -> http
         "purpose-twice",
     ],
 )
-def test_missing_or_invalid_fields(
-    checked: httpx.Client, parts: tuple[P, ...], param: str
-) -> None:
+def test_missing_or_invalid_fields(checked: httpx.Client, parts: tuple[P, ...], param: str) -> None:
     assert_error(post_parts(checked, *parts), 400, param=param)
 
 
@@ -115,7 +113,7 @@ def test_other_targets_are_refused(
     extra = P(field, value)
     parts = (PURPOSE, extra, FILE) if position == "before-file" else (PURPOSE, FILE, extra)
     err = assert_error(post_parts(checked, *parts), 400, param=field)
-    assert value[:10] in err["message"]
+    assert value.split(",")[0] in err["message"]
 
 
 def test_other_provider_in_query_is_refused(checked: httpx.Client) -> None:
@@ -133,21 +131,59 @@ def test_other_provider_in_query_is_refused(checked: httpx.Client) -> None:
     [
         ({"expires_after[anchor]": "created_at"}, "expires_after[seconds]"),
         ({"expires_after[seconds]": "3600"}, "expires_after[anchor]"),
-        ({"expires_after[anchor]": "last_active_at", "expires_after[seconds]": "3600"},
-         "expires_after[anchor]"),
-        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "3599"},
-         "expires_after[seconds]"),
-        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "2592001"},
-         "expires_after[seconds]"),
-        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "0"},
-         "expires_after[seconds]"),
-        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "1h"},
-         "expires_after[seconds]"),
-        ({"expires_after[anchor]": "created_at", "expires_after[seconds]": "3600.5"},
-         "expires_after[seconds]"),
+        (
+            {"expires_after[anchor]": "last_active_at", "expires_after[seconds]": "3600"},
+            "expires_after[anchor]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "3599"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "2592001"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "0"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "1h"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "3600.5"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "3_600"},
+            "expires_after[seconds]",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": " 3600"},
+            "expires_after[seconds]",
+        ),
+        (
+            {
+                "expires_after[anchor]": "created_at",
+                "expires_after[seconds]": "\u0663\u0666\u0660\u0660",
+            },
+            "expires_after[seconds]",
+        ),
     ],
-    ids=["anchor-only", "seconds-only", "bad-anchor", "too-short", "too-long", "zero",
-         "not-a-number", "fraction"],
+    ids=[
+        "anchor-only",
+        "seconds-only",
+        "bad-anchor",
+        "too-short",
+        "too-long",
+        "zero",
+        "not-a-number",
+        "fraction",
+        "underscore",
+        "space",
+        "arabic-digits",
+    ],
 )
 @pytest.mark.parametrize("position", ["before-file", "after-file"])
 def test_bad_expires_after(
@@ -183,17 +219,15 @@ def test_expires_after_bounds_accepted(http: httpx.Client, seconds: int) -> None
     ],
     ids=["json", "urlencoded", "no-content-type", "empty", "no-boundary"],
 )
-def test_body_not_multipart(
-    checked: httpx.Client, content: bytes, headers: dict[str, str]
-) -> None:
+def test_body_not_multipart(checked: httpx.Client, content: bytes, headers: dict[str, str]) -> None:
     assert_error(checked.post("/v1/files", content=content, headers=headers), 400)
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        b"--b\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n",
-        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc",
+        b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nuser_data\r\n',
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
         b"--b\r\nContent-Type: text/plain\r\n\r\nno disposition\r\n--b--\r\n",
         b"garbage without any boundary",
     ],
@@ -216,15 +250,27 @@ def test_malformed_multipart(checked: httpx.Client, body: bytes) -> None:
         ("fine-tune", jsonl({"a": 1}, {"b": 2}, [1, 2]), 3),
         ("fine-tune", b"", None),
         ("batch", jsonl(batch_line("a"), batch_line("a")), 2),
-        ("batch", jsonl(batch_line("a"), {k: v for k, v in batch_line("b").items()
-                                          if k != "custom_id"}), 2),
+        (
+            "batch",
+            jsonl(batch_line("a"), {k: v for k, v in batch_line("b").items() if k != "custom_id"}),
+            2,
+        ),
         ("batch", jsonl(batch_line("a", method="GET")), 1),
         ("batch", jsonl(batch_line("a"), batch_line("b", url="/v1/embeddings")), 2),
         ("batch", jsonl(batch_line("a", url="/v1/nope")), 1),
         ("batch", jsonl(batch_line("a"), batch_line("b"), batch_line("c", body="x")), 3),
     ],
-    ids=["ft-not-json", "ft-not-object", "ft-empty", "batch-dup-id", "batch-no-id",
-         "batch-get", "batch-two-urls", "batch-bad-url", "batch-body-string"],
+    ids=[
+        "ft-not-json",
+        "ft-not-object",
+        "ft-empty",
+        "batch-dup-id",
+        "batch-no-id",
+        "batch-get",
+        "batch-two-urls",
+        "batch-bad-url",
+        "batch-body-string",
+    ],
 )
 @pytest.mark.parametrize("file_first", [False, True], ids=["purpose-first", "file-first"])
 def test_invalid_jsonl_is_rejected(
@@ -251,6 +297,60 @@ def test_valid_jsonl_is_stored(http: httpx.Client, file_first: bool) -> None:
 
 
 def test_other_purposes_are_not_validated(http: httpx.Client) -> None:
-    resp = post_parts(http, P("purpose", "assistants"),
-                      P("file", b"{not json", filename="x.jsonl"))
+    resp = post_parts(http, P("purpose", "assistants"), P("file", b"{not json", filename="x.jsonl"))
     assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    ["text/plain\x01", "x/" + "y" * 300, "not a type", "text/plain; charset=\x7f"],
+    ids=["control-char", "too-long", "no-slash", "del-in-param"],
+)
+def test_unusable_part_content_type_falls_back(http: httpx.Client, ctype: str) -> None:
+    boundary = "b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nuser_data\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.txt"\r\n'
+        f"Content-Type: {ctype}\r\n\r\nabc\r\n--{boundary}--\r\n"
+    ).encode()
+    resp = http.post(
+        "/v1/files",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert resp.status_code == 200, resp.text
+    got = http.get(f"/v1/files/{resp.json()['id']}/content")
+    assert got.status_code == 200
+    assert got.content == b"abc"
+    assert got.headers["content-type"] == "application/octet-stream"
+
+
+def test_content_type_parameters_are_kept(http: httpx.Client) -> None:
+    resp = post_parts(
+        http,
+        PURPOSE,
+        P("file", b"a,b\n", filename="t.csv", content_type="text/csv; charset=iso-8859-1"),
+    )
+    assert resp.status_code == 200, resp.text
+    got = http.get(f"/v1/files/{resp.json()['id']}/content")
+    assert got.headers["content-type"] == "text/csv; charset=iso-8859-1"
+
+
+def _batch_lines(n: int) -> bytes:
+    return b"".join(
+        b'{"custom_id":"r%d","method":"POST","url":"/v1/embeddings","body":{}}\n' % i
+        for i in range(n)
+    )
+
+
+def test_batch_line_count_limit(checked: httpx.Client) -> None:
+    at_limit = post_parts(
+        checked, P("purpose", "batch"), P("file", _batch_lines(50_000), filename="max.jsonl")
+    )
+    assert at_limit.status_code == 200, at_limit.text
+    assert checked.delete(f"/v1/files/{at_limit.json()['id']}").status_code == 200
+    over = post_parts(
+        checked, P("purpose", "batch"), P("file", _batch_lines(50_001), filename="over.jsonl")
+    )
+    err = assert_error(over, 400, param="file")
+    assert "line 50001 " in err["message"]

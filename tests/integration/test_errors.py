@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -21,9 +21,9 @@ def listening_hosts(pid: int) -> set[str]:
 
 
 @pytest.fixture
-def anon(server: Any) -> httpx.Client:
+def anon(server: Any) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,9 @@ def test_key_in_azure_style_header(server: Any, anon: httpx.Client, header: str)
     assert resp.status_code == 200, resp.text
 
 
-def test_wrong_key_upload_stores_nothing(server: Any, anon: httpx.Client, http: httpx.Client) -> None:
+def test_wrong_key_upload_stores_nothing(
+    server: Any, anon: httpx.Client, http: httpx.Client
+) -> None:
     before = http.get("/v1/files").json()["data"]
     resp = anon.post(
         "/v1/files",
@@ -126,7 +128,8 @@ def test_sdk_error_carries_the_envelope(server: Any) -> None:
     assert err.status_code == 404
     assert err.type == "invalid_request_error"
     assert err.param == "file_id"
-    assert err.body is not None and set(err.body) == {"message", "type", "param", "code"}
+    assert isinstance(err.body, dict)
+    assert set(err.body) == {"message", "type", "param", "code"}
     assert err.request_id == err.response.headers["x-request-id"]
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support import assert_error, list_all, multipart, upload
 from support import Part as P
+from support import assert_error, list_all, multipart, upload
 
 LIST_KEYS = {"object", "data", "first_id", "last_id", "has_more"}
 FILE_KEYS = {"id", "object", "bytes", "created_at", "filename", "purpose", "status"}
@@ -152,7 +156,9 @@ def test_list_limit_bounds_accepted(http: httpx.Client, vision_ids: list[str], l
     assert len(body["data"]) == min(int(limit), len(vision_ids))
 
 
-@pytest.mark.parametrize("limit", ["0", "10001", "abc", "-1", "", "1.5"])
+@pytest.mark.parametrize(
+    "limit", ["0", "10001", "abc", "-1", "", "1.5", "1_0", " 5", "\u0663", "9" * 30]
+)
 def test_list_bad_limit(http: httpx.Client, limit: str) -> None:
     assert_error(http.get("/v1/files", params={"limit": limit}), 400, param="limit")
 
@@ -200,5 +206,46 @@ def test_routing_query_params(http: httpx.Client, vision_ids: list[str]) -> None
         400,
         param="custom_llm_provider",
     )
-    assert_error(http.get(f"/v1/files/{vision_ids[0]}", params={"model": "gpt-4o"}), 400,
-                 param="model")
+    assert_error(
+        http.get(f"/v1/files/{vision_ids[0]}", params={"model": "gpt-4o"}), 400, param="model"
+    )
+
+
+def test_after_a_deleted_file_still_pages(http: httpx.Client) -> None:
+    ids = [
+        upload(http, b'{"n": %d}\n' % i, purpose="fine-tune", filename="f.jsonl")["id"]
+        for i in range(3)
+    ]
+    assert http.delete(f"/v1/files/{ids[1]}").status_code == 200
+    params = {"purpose": "fine-tune", "after": ids[1]}
+    asc = http.get("/v1/files", params={**params, "order": "asc"}).json()
+    assert [f["id"] for f in asc["data"]] == [ids[2]]
+    desc = http.get("/v1/files", params={**params, "order": "desc"}).json()
+    assert [f["id"] for f in desc["data"]] == [ids[0]]
+    assert asc["has_more"] is False and desc["has_more"] is False
+
+
+def test_curl_quick_start(server: Any, tmp_path: Path) -> None:
+    """The documented curl session, verbatim apart from host and key."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    data = b'{"messages": [{"role": "user", "content": "hi"}]}\n'
+    (tmp_path / "mydata.jsonl").write_bytes(data)
+    auth = ["-H", f"Authorization: Bearer {server.master_key}"]
+
+    def run(*args: str) -> bytes:
+        out = subprocess.run(
+            [curl, "-sS", "--fail-with-body", *args], cwd=tmp_path, capture_output=True, check=True
+        )
+        return out.stdout
+
+    url = f"{server.base_url}/v1/files"
+    created = json.loads(run(url, *auth, "-F", "purpose=fine-tune", "-F", "file=@mydata.jsonl"))
+    assert created["filename"] == "mydata.jsonl" and created["bytes"] == len(data)
+    file_id = created["id"]
+    assert file_id in {f["id"] for f in json.loads(run(url, *auth))["data"]}
+    assert json.loads(run(f"{url}/{file_id}", *auth)) == created
+    assert run(f"{url}/{file_id}/content", *auth) == data
+    deleted = json.loads(run(f"{url}/{file_id}", "-X", "DELETE", *auth))
+    assert deleted == {"id": file_id, "object": "file", "deleted": True}
