@@ -11,7 +11,7 @@ import click
 import uvicorn
 
 from filegate import __version__
-from filegate.config import load_settings
+from filegate.config import Settings, load_settings
 from filegate.errors import ConfigError
 
 _SERVE_OPTIONS = [
@@ -47,6 +47,7 @@ def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _serve(config_file: str | None, **overrides: Any) -> None:
     try:
         settings = load_settings(config_file=config_file, overrides=overrides)
+        check_backends(settings)
     except ConfigError as exc:
         click.echo(f"filegate: configuration error: {exc}", err=True)
         sys.exit(2)
@@ -78,6 +79,34 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
     server.run()
     if getattr(server, "started", True) is False:
         sys.exit(1)
+
+
+def check_backends(settings: Settings) -> None:
+    """Refuse a database or storage URL that cannot work, before the server starts."""
+    from filegate.blobstores import open_blobstore
+    from filegate.catalog.sql import async_url
+    from filegate.providers.registry import build_provider
+
+    checks: list[tuple[str, str, Callable[[], object]]] = [
+        (
+            "FILEGATE_DATABASE_URL",
+            "database_url",
+            lambda: async_url(settings.resolved_database_url),
+        ),
+        (
+            "FILEGATE_STORAGE_URL",
+            "storage_url",
+            lambda: open_blobstore(settings.resolved_storage_url),
+        ),
+    ]
+    for env, field, check in checks:
+        try:
+            check()
+        except ConfigError as exc:
+            detail = str(exc).removeprefix(field + ": ")
+            raise ConfigError(f"{env} ({field}): {detail}") from None
+    for deployment in settings.deployments:
+        build_provider(deployment)
 
 
 def _redact(url: str) -> str:
