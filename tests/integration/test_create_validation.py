@@ -354,3 +354,31 @@ def test_batch_line_count_limit(checked: httpx.Client) -> None:
     )
     err = assert_error(over, 400, param="file")
     assert "line 50001 " in err["message"]
+
+
+def test_expires_after_as_one_json_part(checked: httpx.Client) -> None:
+    """Clients generated from OpenAI's spec send expires_after as a JSON part."""
+    ok = post_parts(
+        checked, PURPOSE, P("expires_after", '{"anchor": "created_at", "seconds": 7200}'), FILE
+    )
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["expires_at"] == body["created_at"] + 7200
+    checked.delete(f"/v1/files/{body['id']}")
+    for bad in (
+        '{"anchor": "created_at"}',
+        "[1]",
+        "not json",
+        '{"anchor": "created_at", "seconds": 7200, "x": 1}',
+    ):
+        resp = post_parts(checked, PURPOSE, P("expires_after", bad), FILE)
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.json()["error"]["param"].startswith("expires_after")
+    both = post_parts(
+        checked,
+        PURPOSE,
+        P("expires_after", '{"anchor": "created_at", "seconds": 7200}'),
+        P("expires_after[seconds]", "7200"),
+        FILE,
+    )
+    assert_error(both, 400, param="expires_after")

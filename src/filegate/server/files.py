@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import orjson
 from python_multipart.multipart import parse_options_header
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 
 # Room for the form's other fields and boundaries around the file itself.
 FORM_OVERHEAD = 1024 * 1024
-CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]")
+# ``expires_after`` as one JSON part is how clients generated from OpenAI's spec
+# send it; the openai SDK sends the two bracketed fields.
+CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]", "expires_after")
 LIST_PARAMS = ("purpose", "limit", "order", "after", "passthrough")
 
 
@@ -130,6 +133,7 @@ async def create_file(request: Request) -> Response:
     await call.tenants.check_rate(principal, "upload_rpm")
     reader = MultipartReader(request.stream(), boundary.decode("latin-1"))
     fields: dict[str, str] = {}
+    seen: set[str] = set()
     async with AsyncExitStack() as stack:
         upload: PendingUpload | None = None
         while (part := await reader.next_part()) is not None:
@@ -166,11 +170,21 @@ async def create_file(request: Request) -> Response:
                     param=part.name[:64],
                     code="unknown_parameter",
                 )
+            if part.name.startswith("expires_after[") and "expires_after" in seen:
+                raise InvalidRequest(
+                    "Send expires_after either as JSON or as "
+                    "expires_after[anchor] and expires_after[seconds], "
+                    "not both.",
+                    param="expires_after",
+                )
+            seen.add(part.name)
             if part.name in fields:
                 raise InvalidRequest(
                     f"The field {part.name[:64]!r} was sent twice.", param=part.name[:64]
                 )
             fields[part.name] = await reader.read_field(part.name)
+            if part.name == "expires_after":
+                _split_expires_after(fields)
         purpose = parse_purpose(fields.get("purpose"))
         principal.check_purpose(purpose)
         expires = _expires(fields)
@@ -190,6 +204,29 @@ async def create_file(request: Request) -> Response:
         {"purpose": purpose, "targets": [t.deployment for t in targets]},
     )
     return JSONResponse(record.to_openai())
+
+
+def _split_expires_after(fields: dict[str, str]) -> None:
+    """Turn a JSON ``expires_after`` part into the two bracketed fields."""
+    if "expires_after[anchor]" in fields or "expires_after[seconds]" in fields:
+        raise InvalidRequest(
+            "Send expires_after either as JSON or as expires_after[anchor] "
+            "and expires_after[seconds], not both.",
+            param="expires_after",
+        )
+    try:
+        doc = orjson.loads(fields.pop("expires_after"))
+    except orjson.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict) or set(doc) - {"anchor", "seconds"}:
+        raise InvalidRequest(
+            'expires_after must be {"anchor": "created_at", "seconds": N}.',
+            param="expires_after",
+            code="invalid_value",
+        )
+    for name in ("anchor", "seconds"):
+        if name in doc:
+            fields[f"expires_after[{name}]"] = str(doc[name])
 
 
 def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
