@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from filegate.errors import ConfigError
 from filegate.records import LIMIT_FIELDS, Limits
@@ -32,6 +40,7 @@ ENV_VARS = {
     "database_url": "FILEGATE_DATABASE_URL",
     "storage_url": "FILEGATE_STORAGE_URL",
     "max_file_size": "FILEGATE_MAX_FILE_SIZE",
+    "max_upload_size": "FILEGATE_MAX_UPLOAD_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "log_level": "FILEGATE_LOG_LEVEL",
     "default_target": "FILEGATE_DEFAULT_TARGET",
@@ -64,7 +73,24 @@ def parse_size(value: object) -> int:
     return number * _UNITS[unit[:1]]
 
 
-PROVIDERS = ("openai", "azure")
+PROVIDERS = ("openai", "azure", "vertex_ai")
+VERTEX_FIELDS = (
+    "vertex_project",
+    "vertex_location",
+    "vertex_credentials",
+    "gcs_bucket_name",
+    "gcs_prefix",
+    "storage_endpoint",
+)
+# Vertex deployment field -> the standard variable that gives it.
+VERTEX_ENV_VARS = {
+    "vertex_project": "VERTEXAI_PROJECT",
+    "vertex_location": "VERTEXAI_LOCATION",
+    "gcs_bucket_name": "GCS_BUCKET_NAME",
+    "vertex_credentials": "GOOGLE_APPLICATION_CREDENTIALS",
+    # The GCS clients' convention: requests go to this emulator, unauthenticated.
+    "storage_endpoint": "STORAGE_EMULATOR_HOST",
+}
 
 
 class Deployment(BaseModel):
@@ -82,6 +108,15 @@ class Deployment(BaseModel):
     project: str | None = None
     timeout: float = Field(default=600.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
+    # Vertex AI: files live in a GCS bucket (under an optional prefix).
+    vertex_project: str | None = None
+    vertex_location: str | None = None
+    gcs_bucket_name: str | None = None
+    gcs_prefix: str | None = None
+    # A service-account JSON file's path or the JSON text; None: Application
+    # Default Credentials, or anonymous when storage_endpoint names an emulator.
+    vertex_credentials: SecretStr | None = None
+    storage_endpoint: str | None = None
 
     @field_validator("provider")
     @classmethod
@@ -89,6 +124,12 @@ class Deployment(BaseModel):
         if v not in PROVIDERS:
             raise ValueError(f"unknown provider {v!r} (known: {', '.join(PROVIDERS)})")
         return v
+
+    @model_validator(mode="after")
+    def _vertex_bucket(self) -> Deployment:
+        if self.provider == "vertex_ai" and not self.gcs_bucket_name:
+            raise ValueError("gcs_bucket_name is required for vertex_ai (or set GCS_BUCKET_NAME)")
+        return self
 
 
 class Settings(BaseModel):
@@ -104,6 +145,8 @@ class Settings(BaseModel):
     database_url: str = ""
     storage_url: str = ""
     max_file_size: int = Field(default=512 * MB, gt=0)
+    # The Uploads API's cap for one file (OpenAI's: 8 GB).
+    max_upload_size: int = Field(default=8 * 1024 * MB, gt=0)
     sweep_interval: float = Field(default=60.0, gt=0)
     log_level: str = "info"
     deployments: tuple[Deployment, ...] = ()
@@ -112,7 +155,7 @@ class Settings(BaseModel):
     # A deployment name, a provider name, or "filegate" (the embedded store).
     default_target: str | None = None
 
-    @field_validator("max_file_size", mode="before")
+    @field_validator("max_file_size", "max_upload_size", mode="before")
     @classmethod
     def _size(cls, v: object) -> int:
         return parse_size(v)
@@ -225,6 +268,7 @@ _LITELLM_PARAMS = (
     "timeout",
     "max_retries",
     "azure_ad_token",
+    *VERTEX_FIELDS,
 )
 
 
@@ -256,9 +300,16 @@ def _litellm_deployments(
             # Chat-only providers in a shared LiteLLM config have no Files API.
             continue
         dep = {k: params[k] for k in _LITELLM_PARAMS if params.get(k) is not None}
+        if provider == "vertex_ai":
+            # As LiteLLM does, the environment fills what the entry leaves out.
+            dep = {**_vertex_env(environ), **dep}
         dep.update(name=name, provider=provider)
         out.append((_resolve_refs(dep, at, environ), at))
     return out
+
+
+def _vertex_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {field: env[var] for field, var in VERTEX_ENV_VARS.items() if env.get(var)}
 
 
 def _env_deployments(env: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -291,6 +342,14 @@ def _env_deployments(env: Mapping[str, str]) -> list[dict[str, Any]]:
         if env.get("AZURE_API_VERSION"):
             dep["api_version"] = env["AZURE_API_VERSION"]
         out.append(dep)
+    vertex = _vertex_env(env)
+    if {"vertex_project", "vertex_location", "gcs_bucket_name"} & set(vertex):
+        if "gcs_bucket_name" not in vertex:
+            raise ConfigError(
+                "GCS_BUCKET_NAME: must be set when VERTEXAI_PROJECT or VERTEXAI_LOCATION is "
+                "(Vertex AI files are kept in a GCS bucket)"
+            )
+        out.append({"name": "vertex_ai", "provider": "vertex_ai", **vertex})
     return out
 
 
@@ -373,6 +432,7 @@ PROVIDER_ENV_VARS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("api_base", ("AZURE_API_BASE",)),
         ("api_version", ("AZURE_API_VERSION",)),
     ),
+    "vertex_ai": tuple((field, (var,)) for field, var in VERTEX_ENV_VARS.items()),
     "filegate": (
         ("api_key", ("FILEGATE_API_KEY",)),
         ("api_base", ("FILEGATE_API_BASE",)),
@@ -394,3 +454,27 @@ def provider_env(provider: str, environ: Mapping[str, str] | None = None) -> dic
                 out[param] = env[name]
                 break
     return out
+
+
+# Object-store backends: each cloud's standard variables (blobstores/ reads them here).
+STORAGE_ENV_VARS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ALLOW_HTTP",
+    "STORAGE_EMULATOR_HOST",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_NAME",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+)
+
+
+def storage_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The object stores' standard variables that are set and not empty."""
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in STORAGE_ENV_VARS if env.get(name)}

@@ -96,3 +96,32 @@ rate_windows = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False),
     sa.PrimaryKeyConstraint("subject", "kind", "window"),
 )
+
+uploads = sa.Table(
+    "uploads",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("team", sa.String(255), nullable=True),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("file_expires_after", sa.BigInteger, nullable=True),
+    sa.Column("targets", sa.Text, nullable=False),
+    sa.Column("file_id", Id, nullable=True),
+    sa.Index("ix_uploads_status_expires", "status", "expires_at"),
+)
+
+upload_parts = sa.Table(
+    "upload_parts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("upload_id", Id, sa.ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Index("ix_upload_parts_upload", "upload_id"),
+)

@@ -24,6 +24,7 @@ from filegate.catalog.runner import (
 )
 from filegate.catalog.schema import file_locations, files
 from filegate.catalog.tenants import SQLTenantStore
+from filegate.catalog.uploads import SQLUploadStore
 from filegate.errors import ConfigError, QuotaExceeded, RateLimited, StorageUnavailable
 from filegate.records import (
     EMBEDDED,
@@ -264,6 +265,7 @@ class SQLCatalog:
         self._run = runner
         self.dialect = dialect
         self.tenants = SQLTenantStore(runner)
+        self.uploads = SQLUploadStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:

@@ -142,7 +142,8 @@ class FileService:
         ``purpose`` may be None when the client sent the file part before the
         purpose field; it is then given to ``finish`` and checked from storage.
         ``targets`` is where the bytes are staged; ``finish`` may still move them.
-        ``max_size`` tightens the gateway's size limit; ``quota`` caps the
+        ``max_size`` replaces the gateway's size limit (a key's tighter one, or an
+        Uploads-API file's declared size); ``quota`` caps the
         caller's stored files and bytes (checked atomically by the catalog).
         """
         return PendingUpload(
@@ -152,7 +153,7 @@ class FileService:
             content_type or "application/octet-stream",
             purpose,
             targets,
-            min(max_size or self.max_file_size, self.max_file_size),
+            max_size or self.max_file_size,
             quota,
         )
 

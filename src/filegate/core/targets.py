@@ -56,6 +56,17 @@ class TargetTable:
             # As LiteLLM does: OpenAI when it is configured, else our own store.
             self.default = self.by_provider.get("openai", EMBEDDED_TARGET)
 
+    def named(self, deployment: str) -> Target:
+        """A target stored by name (e.g. with an upload) and still configured."""
+        if deployment == EMBEDDED:
+            return EMBEDDED_TARGET
+        target = self.deployments.get(deployment)
+        if target is None:
+            raise InvalidRequest(
+                f"Deployment {deployment!r} is no longer configured.", code="unknown_deployment"
+            )
+        return target
+
     def provider(self, name: str, param: str = "custom_llm_provider") -> Target:
         target = self.by_provider.get(name)
         if target is None:

@@ -107,7 +107,8 @@ class TeamDelete(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-async def _body(request: Request, model: type[M]) -> M:
+async def read_json(request: Request, model: type[M]) -> M:
+    """A small JSON body, validated by ``model``; every problem is a 400 naming the field."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
@@ -181,7 +182,7 @@ def _event(event: AuditEvent) -> dict[str, Any]:
 
 async def generate_key(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, KeyGenerate)
+    body = await read_json(request, KeyGenerate)
     key, secret = await gateway.tenants.generate_key(
         actor,
         key_alias=body.key_alias,
@@ -252,7 +253,7 @@ async def list_keys(request: Request) -> Response:
 
 async def update_key(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, KeyUpdate)
+    body = await read_json(request, KeyUpdate)
     fields = ("key_alias", "user_id", "team_id", "team_access", "duration", "metadata")
     changes = {f: getattr(body, f) for f in fields if f in body.model_fields_set}
     if changes.get("team_access") is None:
@@ -265,7 +266,7 @@ async def update_key(request: Request) -> Response:
 
 async def delete_keys(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, KeyDelete)
+    body = await read_json(request, KeyDelete)
     refs = [*(body.keys or []), *(body.key_aliases or [])]
     if not refs:
         raise InvalidRequest(
@@ -279,7 +280,7 @@ async def delete_keys(request: Request) -> Response:
 
 async def new_team(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, TeamNew)
+    body = await read_json(request, TeamNew)
     team = await gateway.tenants.new_team(
         actor,
         team_id=body.team_id,
@@ -313,7 +314,7 @@ async def list_teams(request: Request) -> Response:
 
 async def update_team(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, TeamUpdate)
+    body = await read_json(request, TeamUpdate)
     changes: dict[str, Any] = {
         f: getattr(body, f)
         for f in ("team_alias", "metadata")
@@ -325,7 +326,7 @@ async def update_team(request: Request) -> Response:
 
 async def delete_teams(request: Request) -> Response:
     gateway, actor = await _admin(request)
-    body = await _body(request, TeamDelete)
+    body = await read_json(request, TeamDelete)
     for team_id in body.team_ids:
         await gateway.tenants.delete_team(actor, team_id)
     return JSONResponse({"deleted_teams": body.team_ids})

@@ -18,8 +18,9 @@ from filegate.config import Settings
 from filegate.core.service import FileService
 from filegate.core.targets import TargetTable
 from filegate.core.tenants import TenantService
+from filegate.core.uploads import UploadService
 from filegate.providers.registry import build_provider
-from filegate.server import admin, files, health, openapi
+from filegate.server import admin, files, health, openapi, uploads
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS
 from filegate.server.request_id import RequestIdMiddleware
@@ -38,6 +39,7 @@ class Gateway:
     authenticate: Authenticator
     targets: TargetTable
     tenants: TenantService
+    uploads: UploadService
 
 
 async def open_gateway(settings: Settings) -> Gateway:
@@ -51,17 +53,28 @@ async def open_gateway(settings: Settings) -> Gateway:
     targets = TargetTable(settings.deployments, settings.default_target)
     master = settings.master_key.get_secret_value() if settings.master_key else None
     tenants = TenantService(catalog.tenants, defaults=settings.default_limits)
+    uploads = UploadService(catalog.uploads, service)
     return Gateway(
-        settings, catalog, blobs, service, Authenticator(master, tenants), targets, tenants
+        settings,
+        catalog,
+        blobs,
+        service,
+        Authenticator(master, tenants),
+        targets,
+        tenants,
+        uploads,
     )
 
 
-async def _sweep_forever(service: FileService, interval: float) -> None:
+async def _sweep_forever(gateway: Gateway, interval: float) -> None:
     while True:
         try:
-            removed = await service.sweep()
+            removed = await gateway.service.sweep()
             if removed:
                 log.info("sweep removed %d expired or abandoned files", removed)
+            ended = await gateway.uploads.sweep()
+            if ended:
+                log.info("sweep cleared %d expired or finished uploads", ended)
         except Exception:
             log.exception("sweep failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
@@ -86,7 +99,7 @@ def create_app(settings: Settings) -> ASGIApp:
                 settings.bind_host,
             )
         # The first sweep runs at once, clearing what a killed process left behind.
-        sweeper = asyncio.create_task(_sweep_forever(gateway.service, settings.sweep_interval))
+        sweeper = asyncio.create_task(_sweep_forever(gateway, settings.sweep_interval))
         try:
             yield
         finally:
@@ -96,6 +109,12 @@ def create_app(settings: Settings) -> ASGIApp:
             await gateway.catalog.aclose()
             await gateway.blobs.aclose()
 
-    routes = [*files.all_routes(), *health.routes, *admin.routes, *openapi.routes]
+    routes = [
+        *files.all_routes(),
+        *uploads.routes(),
+        *health.routes,
+        *admin.routes,
+        *openapi.routes,
+    ]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     return RequestIdMiddleware(app)

@@ -1,0 +1,305 @@
+"""OpenAI's Uploads API: a file of up to 8 GB sent in parts of up to 64 MB.
+
+Parts are stored as blobs in the shared blob store and recorded in the
+catalog, so any gateway process can take any part. Completing streams the
+named parts, in order, into an ordinary file (through FileService, with its
+size, hashing, JSONL checks, quotas and provider copies), then drops them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import Protocol
+
+from filegate.core.ids import new_id
+from filegate.core.service import FileService
+from filegate.core.targets import Target
+from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
+from filegate.records import ExpiresAfter, FileRecord, Quota, Scope, Upload, UploadPart
+
+log = logging.getLogger("filegate")
+
+MAX_UPLOAD_BYTES = 8 * 1024**3
+MAX_PART_BYTES = 64 * 1024**2
+UPLOAD_TTL = 3600
+# A complete that died half-way holds its upload this long past expiry.
+COMPLETING_GRACE = 3600
+_MIME = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
+_JSONL_TYPES = frozenset(
+    {
+        "application/jsonl",
+        "application/x-jsonl",
+        "application/json",
+        "application/x-ndjson",
+        "text/jsonl",
+        "text/plain",
+    }
+)
+_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_TYPES_FOR = {
+    "batch": _JSONL_TYPES,
+    "fine-tune": _JSONL_TYPES,
+    "evals": _JSONL_TYPES,
+    "vision": _IMAGE_TYPES,
+}
+
+
+class UploadStore(Protocol):
+    async def add(self, upload: Upload) -> None: ...
+    async def get(self, upload_id: str, scope: Scope) -> Upload | None: ...
+    async def add_part(self, part: UploadPart, now: int) -> bool: ...
+    async def parts(self, upload_id: str, ids: Sequence[str] | None = None) -> list[UploadPart]: ...
+    async def transition(
+        self,
+        upload_id: str,
+        from_status: str,
+        to_status: str,
+        *,
+        now: int | None = None,
+        file_id: str | None = None,
+    ) -> bool: ...
+    async def drop_parts(self, upload_id: str, ids: Sequence[str] | None = None) -> None: ...
+    async def stale(self, now: int, grace: int, limit: int) -> list[Upload]: ...
+
+
+def check_mime_type(purpose: str, mime_type: str) -> str:
+    mime = mime_type.split(";", 1)[0].strip().lower()
+    if not _MIME.match(mime):
+        raise InvalidRequest(
+            f"Invalid mime_type {mime_type[:64]!r}.", param="mime_type", code="invalid_value"
+        )
+    allowed = _TYPES_FOR.get(purpose)
+    if allowed is not None and mime not in allowed:
+        raise InvalidRequest(
+            f"mime_type {mime!r} does not suit purpose {purpose!r}; use one of: "
+            f"{', '.join(sorted(allowed))}.",
+            param="mime_type",
+            code="unsupported_mime_type",
+        )
+    return mime
+
+
+def _not_found(upload_id: str) -> FileNotFound:
+    return FileNotFound(f"No such Upload object: {upload_id[:128]}", param="upload_id")
+
+
+def _not_open(upload: Upload) -> InvalidRequest:
+    status = "pending" if upload.status == "completing" else upload.status
+    what = "is being completed" if upload.status == "completing" else f"is {status}"
+    return InvalidRequest(
+        f"Upload {upload.id} {what}; it takes no more changes.",
+        param="upload_id",
+        code=f"upload_{upload.status}",
+    )
+
+
+class UploadService:
+    def __init__(self, store: UploadStore, files: FileService) -> None:
+        self.store = store
+        self.files = files
+
+    def now(self) -> int:
+        return self.files.now()
+
+    async def create(
+        self,
+        scope: Scope,
+        *,
+        filename: str,
+        purpose: str,
+        nbytes: int,
+        mime_type: str,
+        expires_after: ExpiresAfter | None,
+        targets: list[Target],
+        max_size: int,
+    ) -> Upload:
+        mime = check_mime_type(purpose, mime_type)
+        if nbytes < 0:
+            raise InvalidRequest(
+                "'bytes' must not be negative.", param="bytes", code="invalid_value"
+            )
+        cap = min(max_size, MAX_UPLOAD_BYTES)
+        if nbytes > cap:
+            raise PayloadTooLarge(f"An upload can hold at most {cap} bytes.", param="bytes")
+        if not filename or len(filename.encode()) > 1024:
+            raise InvalidRequest(
+                "'filename' must be 1 to 1024 bytes long.", param="filename", code="invalid_value"
+            )
+        self.files.check_targets(targets, purpose, expires_after)
+        upload_id, created = new_id("upload_")
+        upload = Upload(
+            id=upload_id,
+            filename=filename,
+            purpose=purpose,
+            bytes=nbytes,
+            mime_type=mime,
+            created_at=created,
+            expires_at=created + UPLOAD_TTL,
+            owner=scope.owner,
+            team=scope.team,
+            file_expires_after=expires_after.seconds if expires_after else None,
+            targets=[t.deployment for t in targets],
+        )
+        await self.store.add(upload)
+        return upload
+
+    async def get(self, scope: Scope, upload_id: str) -> Upload:
+        upload = await self.store.get(upload_id, scope)
+        if upload is None:
+            raise _not_found(upload_id)
+        if upload.status == "pending" and upload.expires_at <= self.now():
+            upload.status = "expired"
+        return upload
+
+    async def add_part(
+        self, scope: Scope, upload_id: str, chunks: AsyncIterable[bytes]
+    ) -> UploadPart:
+        upload = await self.get(scope, upload_id)
+        if upload.status != "pending":
+            raise _not_open(upload)
+        part_id, created = new_id("part_")
+        stored = await self.files.blobs.put(part_id, _capped(chunks, MAX_PART_BYTES))
+        part = UploadPart(id=part_id, upload_id=upload.id, created_at=created, bytes=stored.size)
+        if not await self.store.add_part(part, self.now()):
+            # Completed, cancelled or expired while this part streamed in.
+            await self.files.blobs.delete(part.blob_key)
+            raise _not_open(await self.get(scope, upload_id))
+        return part
+
+    async def complete(
+        self,
+        scope: Scope,
+        upload_id: str,
+        part_ids: Sequence[str],
+        md5: str | None,
+        *,
+        targets: list[Target],
+        quota: Quota | None,
+    ) -> tuple[Upload, FileRecord]:
+        upload = await self.get(scope, upload_id)
+        if upload.status != "pending":
+            raise _not_open(upload)
+        parts = await self._named_parts(upload, part_ids)
+        total = sum(p.bytes for p in parts)
+        if total != upload.bytes:
+            raise InvalidRequest(
+                f"The parts hold {total} bytes but the upload was created for {upload.bytes}.",
+                param="part_ids",
+                code="bytes_mismatch",
+            )
+        # One completion at a time; a second one meanwhile is refused.
+        if not await self.store.transition(upload.id, "pending", "completing", now=self.now()):
+            raise _not_open(await self.get(scope, upload_id))
+        try:
+            record = await self._assemble(scope, upload, parts, md5, targets, quota)
+        except BaseException:
+            await self.store.transition(upload.id, "completing", "pending")
+            raise
+        await self.store.transition(upload.id, "completing", "completed", file_id=record.id)
+        await self._drop_parts(upload)
+        upload.status, upload.file_id = "completed", record.id
+        return upload, record
+
+    async def _named_parts(self, upload: Upload, part_ids: Sequence[str]) -> list[UploadPart]:
+        if not part_ids:
+            raise InvalidRequest(
+                "'part_ids' must name at least one part.", param="part_ids", code="invalid_value"
+            )
+        if len(set(part_ids)) != len(part_ids):
+            raise InvalidRequest(
+                "'part_ids' names a part twice.", param="part_ids", code="invalid_value"
+            )
+        found = {p.id: p for p in await self.store.parts(upload.id, part_ids)}
+        for part_id in part_ids:
+            if part_id not in found:
+                # Another upload's part is unknown here, exactly like a made-up id.
+                raise InvalidRequest(
+                    f"No part {part_id[:64]!r} in upload {upload.id}.",
+                    param="part_ids",
+                    code="unknown_part",
+                )
+        return [found[p] for p in part_ids]
+
+    async def _assemble(
+        self,
+        scope: Scope,
+        upload: Upload,
+        parts: list[UploadPart],
+        md5: str | None,
+        targets: list[Target],
+        quota: Quota | None,
+    ) -> FileRecord:
+        digest = hashlib.md5(usedforsecurity=False) if md5 else None
+        expires = (
+            ExpiresAfter(upload.file_expires_after)
+            if upload.file_expires_after is not None
+            else None
+        )
+
+        async def joined() -> AsyncIterator[bytes]:
+            for part in parts:
+                async for chunk in await self.files.blobs.get(part.blob_key):
+                    if digest is not None:
+                        digest.update(chunk)
+                    yield chunk
+
+        pending = self.files.upload(
+            scope,
+            filename=upload.filename,
+            content_type=upload.mime_type,
+            purpose=upload.purpose,
+            targets=targets,
+            max_size=upload.bytes,
+            quota=quota,
+        )
+        async with pending:
+            await pending.write(joined())
+            if digest is not None and md5 is not None and digest.hexdigest() != md5.lower():
+                raise InvalidRequest(
+                    f"md5 mismatch: the parts hash to {digest.hexdigest()}, not {md5[:64]}.",
+                    param="md5",
+                    code="md5_mismatch",
+                )
+            return await pending.finish(upload.purpose, expires, targets)
+
+    async def cancel(self, scope: Scope, upload_id: str) -> Upload:
+        upload = await self.get(scope, upload_id)
+        if upload.status != "pending" or not await self.store.transition(
+            upload.id, "pending", "cancelled", now=self.now()
+        ):
+            raise _not_open(await self.get(scope, upload_id))
+        await self._drop_parts(upload)
+        upload.status = "cancelled"
+        return upload
+
+    async def _drop_parts(self, upload: Upload) -> None:
+        for part in await self.store.parts(upload.id):
+            await self.files.blobs.delete(part.blob_key)
+            await self.store.drop_parts(upload.id, [part.id])
+
+    async def sweep(self, batch: int = 100) -> int:
+        """Expire old uploads and remove parts nobody will use; return uploads handled."""
+        now = self.now()
+        handled = 0
+        for upload in await self.store.stale(now, COMPLETING_GRACE, batch):
+            if upload.status in ("pending", "completing"):
+                await self.store.transition(upload.id, upload.status, "expired")
+            try:
+                await self._drop_parts(upload)
+            except Exception:
+                log.exception("could not remove the parts of %s; the sweep will retry", upload.id)
+                continue
+            handled += 1
+        return handled
+
+
+async def _capped(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[bytes]:
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"A part can hold at most {limit} bytes.", param="data")
+        yield chunk
