@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +203,11 @@ def _location_values(file_id: str, loc: Location) -> dict[str, Any]:
         "status": loc.status,
         "status_details": loc.status_details,
     }
+
+
+def _lock_key(name: str) -> int:
+    # A stable signed 64-bit key per name, the same in every process.
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _lock_owners(conn: sa.Connection, record: FileRecord) -> None:
@@ -431,6 +438,28 @@ class SQLCatalog:
             .returning(*files.c)
         )
         return await self._run.write(lambda conn: _with_locations(conn, conn.execute(stmt).all()))
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """Whether this process may do fleet-wide work (a sweep) now.
+
+        On PostgreSQL a session advisory lock makes it one process at a time
+        across every gateway; SQLite serves one machine, where each sweep step
+        is an atomic claim anyway, so it always may.
+        """
+        if not isinstance(self._run, AsyncRunner):
+            yield True
+            return
+        key = _lock_key(name)
+        async with self._run.engine.connect() as conn:
+            got = bool(await conn.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+            await conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    await conn.commit()
 
     async def check(self) -> None:
         try:

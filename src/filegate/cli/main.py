@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -75,10 +76,37 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+    # uvicorn's access log prints each query string; /key/info?key=sk-... must not
+    # write a secret there (uvicorn.Config has just set its loggers up).
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     server = uvicorn.Server(config)
     server.run()
     if getattr(server, "started", True) is False:
         sys.exit(1)
+
+
+class RedactSecrets(logging.Filter):
+    """Blank out ``key=`` query values and anything shaped like an ``sk-`` key."""
+
+    _PATTERNS = (
+        (re.compile(r"(?i)([?&][a-z_-]*key=)[^&\s\"]*"), r"\1[redacted]"),
+        (re.compile(r"sk-[A-Za-z0-9_-]{4,}"), "sk-[redacted]"),
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.redact(a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.redact(record.msg)
+        return True
+
+    @classmethod
+    def redact(cls, text: str) -> str:
+        for pattern, replacement in cls._PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
 
 
 def check_backends(settings: Settings) -> None:
@@ -133,6 +161,40 @@ def cli(ctx: click.Context, /, config_file: str | None, **overrides: Any) -> Non
 def serve(config_file: str | None, **overrides: Any) -> None:
     """Start the gateway."""
     _serve(config_file, **overrides)
+
+
+@cli.group()
+def db() -> None:
+    """Catalog database commands."""
+
+
+@db.command("upgrade")
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="YAML config file [env FILEGATE_CONFIG].",
+)
+def db_upgrade(config_file: str | None) -> None:
+    """Apply the catalog's migrations (the server also does this at start-up)."""
+    import asyncio
+
+    from filegate.catalog.sql import SQLCatalog
+
+    try:
+        settings = load_settings(config_file=config_file)
+        check_backends(settings)
+    except ConfigError as exc:
+        click.echo(f"filegate: configuration error: {exc}", err=True)
+        sys.exit(2)
+
+    async def upgrade() -> None:
+        catalog = await SQLCatalog.open(settings.resolved_database_url, migrate=True)
+        await catalog.aclose()
+
+    asyncio.run(upgrade())
+    click.echo(f"catalog at {_redact(settings.resolved_database_url)} is up to date")
 
 
 def main() -> None:

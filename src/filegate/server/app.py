@@ -69,12 +69,15 @@ async def open_gateway(settings: Settings) -> Gateway:
 async def _sweep_forever(gateway: Gateway, interval: float) -> None:
     while True:
         try:
-            removed = await gateway.service.sweep()
-            if removed:
-                log.info("sweep removed %d expired or abandoned files", removed)
-            ended = await gateway.uploads.sweep()
-            if ended:
-                log.info("sweep cleared %d expired or finished uploads", ended)
+            # One gateway of a fleet sweeps at a time; the others skip this round.
+            async with gateway.catalog.exclusive("filegate.sweep") as mine:
+                if mine:
+                    removed = await gateway.service.sweep()
+                    if removed:
+                        log.info("sweep removed %d expired or abandoned files", removed)
+                    ended = await gateway.uploads.sweep()
+                    if ended:
+                        log.info("sweep cleared %d expired or finished uploads", ended)
         except Exception:
             log.exception("sweep failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)
