@@ -77,8 +77,9 @@ def start_server(
         pass  # the server binds 127.0.0.1 by itself without a key
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT)
-    server = ServerProcess(f"http://127.0.0.1:{port}", port, data_dir, proc, log_path,
-                           master_key, child_env)
+    server = ServerProcess(
+        f"http://127.0.0.1:{port}", port, data_dir, proc, log_path, master_key, child_env
+    )
     if wait:
         wait_ready(server)
     return server

@@ -1,0 +1,135 @@
+"""A 256 MB file streamed through filegate to a provider and back, in constant server memory.
+
+The client's body is a generator (the bytes never sit in the test's memory); the
+gateway spools them to disk and streams them on to the fake upstream with an exact
+Content-Length. The fake's admin view and a download through the gateway both
+check the SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support import Part, multipart_stream, new_boundary
+from upstream_support import (
+    CLEAN_ENV,
+    Fake,
+    RssSampler,
+    client,
+    openai_env,
+    running_fake,
+    spool_files,
+    start_servers,
+    stop_servers,
+)
+
+from tests.conftest import ServerProcess
+
+MB = 1024 * 1024
+SIZE = 256 * MB
+CHUNK = MB
+MAX_GROWTH = 50 * MB
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
+    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+def srv(fake: Fake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("streaming")
+    started = start_servers(base, {"oa": {"env": {**CLEAN_ENV, **openai_env(fake)}}})
+    yield started["oa"]
+    stop_servers(started)
+
+
+def payload(hasher: Any) -> Iterator[bytes]:
+    """SIZE pseudo-random bytes, one MB at a time, hashed as they are produced."""
+    block = random.Random(20261125).randbytes(CHUNK)
+    for i in range(SIZE // CHUNK):
+        chunk = i.to_bytes(8, "big") + block[8:]
+        hasher.update(chunk)
+        yield chunk
+
+
+def test_256mb_through_the_gateway_to_a_provider_in_constant_memory(
+    fake: Fake, srv: ServerProcess
+) -> None:
+    fake.reset()
+    with client(srv, timeout=300) as c:
+        # Warm every code path once, so the baseline includes imports and pools.
+        warm = c.post(
+            "/v1/files", data={"purpose": "user_data"}, files={"file": ("w.bin", b"w" * MB)}
+        ).json()
+        assert c.get(f"/v1/files/{warm['id']}/content").content == b"w" * MB
+        assert c.delete(f"/v1/files/{warm['id']}").status_code == 200
+        fake.reset()
+        baseline = RssSampler(srv.proc.pid).peak
+
+        sent = hashlib.sha256()
+        boundary = new_boundary()
+        pieces = list(
+            multipart_stream(
+                [Part("purpose", "user_data")],
+                Part("file", filename="big.bin", content_type="application/octet-stream"),
+                [],
+                [],
+                boundary,
+            )
+        )
+        length = sum(len(p) for p in pieces) + SIZE
+
+        def body() -> Iterator[bytes]:
+            yield from pieces[:-2]  # the purpose part and the file part's headers
+            yield from payload(sent)
+            yield from pieces[-2:]  # the end of the file part and the closing boundary
+
+        with RssSampler(srv.proc.pid) as up:
+            r = c.post(
+                "/v1/files",
+                content=body(),
+                headers={
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Content-Length": str(length),
+                },
+            )
+        assert r.status_code == 200, r.text
+        obj = r.json()
+        assert obj["bytes"] == SIZE
+        want = sent.hexdigest()
+
+        (upload,) = fake.requests(op="create")
+        assert upload["transfer_encoding"] is None
+        assert upload["content_length"] == upload["body_bytes"] > SIZE
+        (stored,) = fake.files()
+        assert stored["bytes"] == SIZE and stored["sha256"] == want
+        assert spool_files(srv) == []
+
+        received = hashlib.sha256()
+        size = 0
+        with (
+            RssSampler(srv.proc.pid) as down,
+            c.stream("GET", f"/v1/files/{obj['id']}/content") as stream,
+        ):
+            assert stream.status_code == 200
+            assert stream.headers["content-length"] == str(SIZE)
+            for chunk in stream.iter_raw():
+                received.update(chunk)
+                size += len(chunk)
+        assert size == SIZE and received.hexdigest() == want
+
+        assert up.samples > 10 and down.samples > 10
+        assert up.peak - baseline < MAX_GROWTH, (
+            f"upload grew the server's RSS by {(up.peak - baseline) / MB:.1f} MB"
+        )
+        assert down.peak - baseline < MAX_GROWTH, (
+            f"download grew the server's RSS by {(down.peak - baseline) / MB:.1f} MB"
+        )
+        assert c.delete(f"/v1/files/{obj['id']}").json()["deleted"] is True
+        assert fake.files() == []
