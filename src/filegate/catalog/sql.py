@@ -170,6 +170,11 @@ def _hide_stmt(reach: str) -> sa.Update:
     )
 
 
+_LOCATIONS_OF_ONE = sa.select(file_locations).where(
+    file_locations.c.file_id == sa.bindparam("file_id")
+)
+
+
 def _with_locations(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[FileRecord]:
     """Records for ``rows``, with the copies of those that live at providers.
 
@@ -179,8 +184,16 @@ def _with_locations(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Fi
     records = [_row_to_record(r) for r in rows]
     remote = {r.id: r for r in records if r.blob_key is None}
     if remote:
-        stmt = sa.select(file_locations).where(file_locations.c.file_id.in_(list(remote)))
-        for loc in conn.execute(stmt).all():
+        # One file (a retrieve) takes the prebuilt statement: building an IN
+        # clause per request cost more than the query itself.
+        found = (
+            conn.execute(_LOCATIONS_OF_ONE, {"file_id": next(iter(remote))})
+            if len(remote) == 1
+            else conn.execute(
+                sa.select(file_locations).where(file_locations.c.file_id.in_(list(remote)))
+            )
+        )
+        for loc in found.all():
             m = loc._mapping
             remote[m["file_id"]].locations.append(
                 Location(

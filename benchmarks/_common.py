@@ -1,0 +1,540 @@
+"""Helpers shared by the benchmark scripts (bench_gateway.py, bench_providers.py).
+
+Processes (spawn, wait until ready, stop), small-request load tests (``wrk``, or an
+asyncio httpx client when wrk is missing), large transfers timed with ``curl`` while a
+background thread samples the server's RSS, machine info and the result table.
+The scripts import this module by name: run them as ``python benchmarks/NAME.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+MASTER_KEY = "sk-bench-master-key"
+MB = 1024 * 1024
+RSS_INTERVAL = 0.02
+# Inherited variables that would change what a started server talks to; every server
+# gets them only from its caller, explicitly.
+_STRIPPED_ENV_PREFIXES = ("FILEGATE_", "OPENAI_", "AZURE_")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Server:
+    name: str
+    base_url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    data_dir: Path
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(
+    extra: Mapping[str, str] | None = None, strip: Sequence[str] = _STRIPPED_ENV_PREFIXES
+) -> dict[str, str]:
+    """This process's environment without the ``strip`` prefixes, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(strip))}
+    env.update(extra or {})
+    return env
+
+
+def spawn(cmd: Sequence[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            list(cmd), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
+    """Poll ``path`` until it answers 200; on failure (or Ctrl-C) stop the server, raise.
+
+    The caller gets no Server back when this raises, so it could not stop it.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if server.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{server.name} exited with {server.proc.returncode}:\n{server.log_tail()}"
+                )
+            try:
+                r = httpx.get(server.base_url + path, headers=server.headers, timeout=1)
+                if r.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{server.name} did not become ready:\n{server.log_tail()}")
+    except BaseException:
+        server.stop()
+        raise
+
+
+def start_filegate(
+    root: Path, max_file_size: int, extra_env: Mapping[str, str] | None = None
+) -> Server:
+    """``python -m filegate serve`` on a free port with a fresh data dir under ``root``.
+
+    Without ``extra_env`` it has no provider deployment (the caller's OPENAI_* and
+    AZURE_* variables are not passed on), so files go to the embedded store.
+    """
+    port = free_port()
+    data_dir = root / "filegate-data"
+    env = clean_env(
+        {
+            "FILEGATE_DATA_DIR": str(data_dir),
+            "FILEGATE_MASTER_KEY": MASTER_KEY,
+            "FILEGATE_LOG_LEVEL": "warning",
+            "FILEGATE_MAX_FILE_SIZE": str(max_file_size),
+            **(extra_env or {}),
+        }
+    )
+    cmd = [sys.executable, "-m", "filegate", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log_path = root / "filegate.log"
+    server = Server(
+        "filegate",
+        f"http://127.0.0.1:{port}",
+        spawn(cmd, env, log_path),
+        log_path,
+        data_dir,
+        {"Authorization": f"Bearer {MASTER_KEY}"},
+    )
+    wait_ready(server, "/health/readiness")
+    return server
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so ``finally`` blocks stop the servers."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_all(servers: Iterable[Server]) -> None:
+    for server in servers:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+# --------------------------------------------------------------------------- small requests
+
+
+@dataclass
+class LoadResult:
+    url: str
+    client: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    duration_s: float
+    raw: str = ""
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _to_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not m:
+        raise ValueError(f"unparsable wrk latency {text!r}")
+    return float(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def parse_wrk(output: str, url: str, duration: float) -> LoadResult:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s*50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s*99%\s+(\S+)", output, re.M)
+    total = re.search(r"(\d+) requests in", output)
+    if not (rps and p50 and p99 and total):
+        raise RuntimeError(f"could not parse wrk output:\n{output}")
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return LoadResult(
+        url=url,
+        client="wrk",
+        rps=float(rps.group(1)),
+        p50_ms=_to_ms(p50.group(1)),
+        p99_ms=_to_ms(p99.group(1)),
+        requests=int(total.group(1)),
+        errors=errors,
+        duration_s=duration,
+        raw=output,
+    )
+
+
+def run_wrk(
+    url: str,
+    headers: dict[str, str],
+    duration: float,
+    threads: int,
+    connections: int,
+    timeout: float | None = None,
+) -> LoadResult:
+    """One wrk run; ``timeout`` (seconds) replaces wrk's 2 s per-request timeout."""
+    # wrk takes whole seconds only.
+    seconds = max(1, round(duration))
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if timeout is not None:
+        cmd.append(f"--timeout={max(1, round(timeout))}s")
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd.append(url)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + (timeout or 0) + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr or out.stdout}")
+    return parse_wrk(out.stdout, url, seconds)
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+async def _httpx_load(
+    url: str, headers: dict[str, str], duration: float, connections: int
+) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        deadline = start + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    r = await client.get(url)
+                    if r.status_code >= 400:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return LoadResult(
+        url=url,
+        client="httpx",
+        rps=len(latencies) / elapsed,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        requests=len(latencies),
+        errors=errors,
+        duration_s=elapsed,
+    )
+
+
+def measure_load(
+    client: str,
+    url: str,
+    headers: dict[str, str],
+    duration: float,
+    threads: int,
+    connections: int,
+    warmup: float,
+    timeout: float | None = None,
+) -> LoadResult:
+    """A warm-up run, then the measured one. ``timeout``: per request, wrk only."""
+    if client == "wrk":
+        if warmup > 0:
+            run_wrk(url, headers, warmup, threads, connections, timeout)
+        return run_wrk(url, headers, duration, threads, connections, timeout)
+    if warmup > 0:
+        asyncio.run(_httpx_load(url, headers, warmup, connections))
+    return asyncio.run(_httpx_load(url, headers, duration, connections))
+
+
+def pick_client(requested: str) -> str:
+    """``auto`` -> wrk when installed, else httpx."""
+    if requested == "auto":
+        return "wrk" if shutil.which("wrk") else "httpx"
+    return requested
+
+
+# --------------------------------------------------------------------------- large transfers
+
+
+class RssSampler:
+    """Sample one process's RSS every ``interval`` seconds in a background thread."""
+
+    def __init__(self, pid: int, interval: float = RSS_INTERVAL) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def rss(self) -> int:
+        return int(self.process.memory_info().rss)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.rss())
+                self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        with contextlib.suppress(psutil.Error):
+            self.peak = max(self.peak, self.rss())
+
+
+def idle_rss(pid: int, settle: float = 0.3) -> int:
+    """The process's RSS once it is quiet: the median of a few samples."""
+    proc = psutil.Process(pid)
+    time.sleep(settle)
+    samples = []
+    for _ in range(5):
+        samples.append(int(proc.memory_info().rss))
+        time.sleep(RSS_INTERVAL)
+    return int(statistics.median(samples))
+
+
+@dataclass
+class Transfer:
+    server: str
+    op: str
+    rep: int
+    seconds: float
+    wall_seconds: float
+    bytes: int
+    http_code: int
+    rss_idle_mb: float
+    rss_peak_mb: float
+    rss_growth_mb: float
+    rss_samples: int
+    cpu_user_s: float
+    cpu_sys_s: float
+
+    @property
+    def cpu_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / MB / self.seconds if self.seconds else float("nan")
+
+
+_CURL_FORMAT = "%{http_code} %{time_total} %{size_upload} %{size_download}"
+
+
+def curl_timed(
+    server: Server, op: str, rep: int, args: list[str], expect_bytes: int
+) -> tuple[Transfer, str]:
+    """Run one curl transfer while sampling the server's RSS; return it and the body."""
+    body_file = server.data_dir.parent / f"curl-{server.name}-{op}-{rep}.out"
+    cmd = ["curl", "-sS", "--max-time", "1800", "-o", str(body_file), "-w", _CURL_FORMAT]
+    for name, value in server.headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cmd += args
+    baseline = idle_rss(server.pid)
+    cpu_before = psutil.Process(server.pid).cpu_times()
+    with RssSampler(server.pid) as sampler:
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=1900)
+        wall = time.perf_counter() - t0
+    cpu_after = psutil.Process(server.pid).cpu_times()
+    if out.returncode != 0:
+        body_file.unlink(missing_ok=True)
+        raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr}\n{server.log_tail()}")
+    code_s, total_s, up_s, down_s = out.stdout.split()
+    moved = int(float(up_s if op == "upload" else down_s))
+    body = ""
+    if op == "upload" or int(code_s) != 200:
+        body = body_file.read_text(errors="replace")
+    body_file.unlink(missing_ok=True)
+    if int(code_s) != 200:
+        raise RuntimeError(f"{server.name} {op} gave HTTP {code_s}: {body[:500]}")
+    if moved < expect_bytes:
+        raise RuntimeError(f"{server.name} {op} moved {moved} bytes, expected {expect_bytes}")
+    transfer = Transfer(
+        server=server.name,
+        op=op,
+        rep=rep,
+        seconds=float(total_s),
+        wall_seconds=wall,
+        bytes=expect_bytes,
+        http_code=int(code_s),
+        rss_idle_mb=baseline / MB,
+        rss_peak_mb=sampler.peak / MB,
+        rss_growth_mb=max(0, sampler.peak - baseline) / MB,
+        rss_samples=sampler.samples,
+        cpu_user_s=cpu_after.user - cpu_before.user,
+        cpu_sys_s=cpu_after.system - cpu_before.system,
+    )
+    return transfer, body
+
+
+def make_big_file(path: Path, size: int) -> float:
+    """Write ``size`` random bytes to disk in 4 MiB blocks (never all in memory)."""
+    t0 = time.perf_counter()
+    block = 4 * MB
+    with open(path, "wb") as fh:
+        left = size
+        while left > 0:
+            n = min(block, left)
+            fh.write(os.urandom(n))
+            left -= n
+        fh.flush()
+        os.fsync(fh.fileno())
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info(
+    packages: Sequence[str] = ("uvicorn", "uvloop", "httptools", "starlette"),
+) -> dict[str, Any]:
+    def cmd(*args: str) -> str:
+        try:
+            out = subprocess.run(args, capture_output=True, text=True, timeout=10, cwd=REPO)
+            return out.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    # Read-only git: --no-optional-locks keeps `status` from touching the index.
+    dirty = cmd("git", "--no-optional-locks", "status", "--porcelain")
+    import filegate
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "load_avg": list(os.getloadavg()),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "filegate_version": filegate.__version__,
+        "git_commit": git_head(),
+        "git_dirty_files": len(dirty.splitlines()) if dirty else 0,
+        "packages": {name: package_version(name) for name in packages},
+        "wrk": cmd("wrk", "--version").splitlines()[0] if shutil.which("wrk") else None,
+        "curl": cmd("curl", "--version").splitlines()[0] if shutil.which("curl") else None,
+    }
+
+
+def git_head() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=REPO
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def package_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def best_median(values: Sequence[float]) -> tuple[float, float]:
+    return min(values), statistics.median(values)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    table = [list(header), *(list(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+
+    def line(r: Sequence[str]) -> str:
+        cells = [
+            r[0].ljust(widths[0]),
+            *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)),
+        ]
+        return " | ".join(cells).rstrip()
+
+    sep = "-+-".join("-" * w for w in widths)
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
