@@ -20,6 +20,8 @@ class Catalog(Protocol):
         """Record a provider copy as soon as it exists, so a crash cannot orphan it."""
         ...
 
+    async def remove_location(self, file_id: str, deployment: str) -> None: ...
+
     async def set_status(
         self,
         file_id: str,

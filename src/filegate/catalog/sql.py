@@ -340,6 +340,11 @@ class SQLCatalog:
         stmt = file_locations.insert().values(**_location_values(file_id, location))
         await self._run.write(lambda conn: conn.execute(stmt))
 
+    async def remove_location(self, file_id: str, deployment: str) -> None:
+        loc = file_locations.c
+        stmt = file_locations.delete().where(loc.file_id == file_id, loc.deployment == deployment)
+        await self._run.write(lambda conn: conn.execute(stmt))
+
     async def set_status(
         self,
         file_id: str,

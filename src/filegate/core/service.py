@@ -18,6 +18,7 @@ from filegate.catalog.base import Catalog
 from filegate.core import jsonl
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import BATCH_DEFAULT_EXPIRY
+from filegate.core.relay import Relay
 from filegate.core.targets import Target
 from filegate.errors import FilegateError, FileNotFound, PayloadTooLarge, StorageUnavailable
 from filegate.providers.base import (
@@ -26,6 +27,7 @@ from filegate.providers.base import (
     ProviderContent,
     ProviderFile,
     ProviderPage,
+    UploadSource,
 )
 from filegate.records import (
     ByteRange,
@@ -153,7 +155,7 @@ class FileService:
             content_type or "application/octet-stream",
             purpose,
             targets,
-            max_size or self.max_file_size,
+            self.max_file_size if max_size is None else max_size,
             quota,
         )
 
@@ -331,6 +333,7 @@ class PendingUpload:
         self._staged: BlobStore | None = None
         self._validated = False
         self._copies: list[Location] = []
+        self._relay: Relay | None = None
 
     @property
     def _stage(self) -> BlobStore:
@@ -351,14 +354,32 @@ class PendingUpload:
         if exc_type is not None and self.record.state is not FileState.READY:
             await self.abort()
 
-    async def write(self, chunks: AsyncIterable[bytes]) -> None:
+    async def write(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        size_hint: Callable[[], int | None] | None = None,
+        expires_after: ExpiresAfter | None = None,
+    ) -> None:
+        """Take the file's bytes.
+
+        With ``size_hint`` (the file's size as the client's framing predicts
+        it) and provider targets, the copies start at once and run alongside.
+        """
         validator = jsonl.validator_for(self.purpose) if self.purpose else None
         store = self._stage
         self._staged = store
-        stored = await store.put(self.record.id, self._metered(chunks, validator))
+        stream = self._metered(chunks, validator)
+        remote = [t for t in self.targets if not t.embedded]
+        if size_hint is not None and remote and self.purpose and store is self.service.spool:
+            self._relay = Relay(remote, size_hint, expires_after, self._copy_one)
+            stream = self._relay.tee(stream)
+        stored = await store.put(self.record.id, stream)
         self.record.bytes = stored.size
         self.record.sha256 = stored.sha256
         self._validated = validator is not None
+        if self._relay is not None:
+            await self._relay.spooled(BlobSource(store, self.record.id, stored.size))
 
     async def _metered(
         self, chunks: AsyncIterable[bytes], validator: jsonl.JsonlValidator | None
@@ -414,7 +435,13 @@ class PendingUpload:
             record.blob_key = record.id
         remote = [t for t in self.targets if not t.embedded]
         if remote:
-            await self._copy_to(remote, BlobSource(staged, record.id, record.bytes), expires_after)
+            if self._relay is not None and self._relay.matches(remote, expires_after):
+                await self._relay.wait()
+            else:
+                await self._drop_relay()
+                await self._copy_to(
+                    remote, BlobSource(staged, record.id, record.bytes), expires_after
+                )
             record.locations = list(self._copies)
             record.status, record.status_details = combined_status(record.locations)
         else:
@@ -431,33 +458,49 @@ class PendingUpload:
         self, targets: list[Target], source: BlobSource, expires_after: ExpiresAfter | None
     ) -> None:
         """Upload one staged copy to every target at once; all or none."""
-        record = self.record
-
-        async def one(target: Target) -> None:
-            remote = await self.service.provider(target.deployment).create_file(
-                source,
-                filename=record.filename,
-                purpose=record.purpose,
-                content_type=record.content_type,
-                expires_after=expires_after,
-            )
-            loc = Location(
-                target.deployment, target.provider, remote.id, remote.status, remote.status_details
-            )
-            self._copies.append(loc)
-            # Recorded at once: if this process dies now, the sweep still
-            # finds the copy through the WRITING record and deletes it.
-            await self.service.catalog.add_location(record.id, loc)
-            if remote.expires_at and expires_after is None and record.expires_at is None:
-                record.expires_at = int(remote.expires_at)
-
-        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._copy_one(t, source, expires_after) for t in targets), return_exceptions=True
+        )
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
 
+    async def _copy_one(
+        self, target: Target, source: UploadSource, expires_after: ExpiresAfter | None
+    ) -> None:
+        record = self.record
+        remote = await self.service.provider(target.deployment).create_file(
+            source,
+            filename=record.filename,
+            purpose=record.purpose,
+            content_type=record.content_type,
+            expires_after=expires_after,
+        )
+        loc = Location(
+            target.deployment, target.provider, remote.id, remote.status, remote.status_details
+        )
+        self._copies.append(loc)
+        # Recorded at once: if this process dies now, the sweep still
+        # finds the copy through the WRITING record and deletes it.
+        await self.service.catalog.add_location(record.id, loc)
+        if remote.expires_at and expires_after is None and record.expires_at is None:
+            record.expires_at = int(remote.expires_at)
+
+    async def _drop_relay(self) -> None:
+        """Stop copies made on a guess that turned out wrong, and remove any made."""
+        if self._relay is None:
+            return
+        await self._relay.cancel()
+        self._relay = None
+        made, self._copies = self._copies, []
+        for loc in made:
+            await self.service._delete_copy(loc)
+            await self.service.catalog.remove_location(self.record.id, loc.deployment)
+
     async def abort(self) -> None:
         """Remove the bytes, copies and record of a write that will not finish."""
+        if self._relay is not None:
+            await self._relay.cancel()
         try:
             for loc in self._copies:
                 try:

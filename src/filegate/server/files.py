@@ -57,6 +57,21 @@ class ProviderConvertor(Convertor[str]):
 register_url_convertor("provider", ProviderConvertor())
 
 
+class FileIdConvertor(Convertor[str]):
+    # One path segment, or a GCS object id (gs://bucket/object, slashes and all:
+    # clients send them %2F-encoded, and the server decodes before routing).
+    regex = "gs://[^/]+/.+|[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("file_id", FileIdConvertor())
+
+
 @dataclass(slots=True)
 class Call:
     """What every handler starts from: who asks, through which path, with which options."""
@@ -162,7 +177,11 @@ async def create_file(request: Request) -> Response:
                         quota=principal.quota(),
                     )
                 )
-                await upload.write(reader.iter_data())
+                await upload.write(
+                    reader.iter_data(),
+                    size_hint=lambda: reader.size_hint(declared),
+                    expires_after=expires,
+                )
                 continue
             if part.name not in CREATE_FIELDS and not is_routing_field(part.name):
                 raise InvalidRequest(
@@ -395,9 +414,10 @@ def routes(prefix: str) -> list[Route]:
     return [
         Route(f"{prefix}/files", create_file, methods=["POST"]),
         Route(f"{prefix}/files", list_files, methods=["GET"]),
-        Route(f"{prefix}/files/{{file_id}}", retrieve_file, methods=["GET"]),
-        Route(f"{prefix}/files/{{file_id}}", delete_file, methods=["DELETE"]),
-        Route(f"{prefix}/files/{{file_id}}/content", file_content, methods=["GET"]),
+        # Content first: a gs:// id would otherwise swallow its "/content".
+        Route(f"{prefix}/files/{{file_id:file_id}}/content", file_content, methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id:file_id}}", retrieve_file, methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id:file_id}}", delete_file, methods=["DELETE"]),
     ]
 
 

@@ -77,16 +77,35 @@ class MultipartReader:
         self._ended = False
         self._in_part = False
         self._parts = 0
+        self._current = 0
+        self._closing = len(b"\r\n--" + boundary.encode("latin-1") + b"--\r\n")
+        # Where each part's data starts in the body, as offsets from its first byte.
+        self._fed = 0
+        self._chunk = b""
+        self._begun = 0
+        self._data_starts: dict[int, int] = {}
         ev = self._events
+
+        def part_begin() -> None:
+            self._begun += 1
+            ev.append((_PART_BEGIN, b""))
+
+        def part_data(d: bytes, s: int, e: int) -> None:
+            # The first data of a part comes straight from the chunk being
+            # parsed, so its offset in the body is known exactly.
+            if self._begun not in self._data_starts and d is self._chunk:
+                self._data_starts[self._begun] = self._fed + s
+            ev.append((_DATA, d[s:e]))
+
         self._parser = MultipartParser(
             boundary,
             callbacks={
-                "on_part_begin": lambda: ev.append((_PART_BEGIN, b"")),
+                "on_part_begin": part_begin,
                 "on_header_field": lambda d, s, e: ev.append((_HEADER_FIELD, d[s:e])),
                 "on_header_value": lambda d, s, e: ev.append((_HEADER_VALUE, d[s:e])),
                 "on_header_end": lambda: ev.append((_HEADER_END, b"")),
                 "on_headers_finished": lambda: ev.append((_HEADERS_DONE, b"")),
-                "on_part_data": lambda d, s, e: ev.append((_DATA, d[s:e])),
+                "on_part_data": part_data,
                 "on_part_end": lambda: ev.append((_PART_END, b"")),
                 "on_end": lambda: ev.append((_END, b"")),
             },
@@ -100,10 +119,14 @@ class MultipartReader:
             if chunk is None:
                 raise InvalidRequest("The multipart body ended before its closing boundary.")
             if chunk:
+                self._chunk = chunk
                 try:
                     self._parser.write(chunk)
                 except MultipartParseError as exc:
                     raise InvalidRequest(f"Malformed multipart body: {exc}") from None
+                finally:
+                    self._fed += len(chunk)
+                    self._chunk = b""
         event = self._events.popleft()
         if event[0] == _END:
             self._ended = True
@@ -118,6 +141,7 @@ class MultipartReader:
             if kind == _PART_BEGIN:
                 break
         self._parts += 1
+        self._current = self._parts
         if self._parts > MAX_PARTS:
             raise InvalidRequest(f"Too many multipart fields (at most {MAX_PARTS}).")
         headers: list[tuple[bytes, bytes]] = []
@@ -139,6 +163,18 @@ class MultipartReader:
                 return _parse_headers(headers)
             else:
                 raise InvalidRequest("Malformed multipart body.")
+
+    def size_hint(self, content_length: int | None) -> int | None:
+        """The current part's size if it is the body's last part, else a wrong guess.
+
+        Known once the part's first data has arrived; callers must be ready for
+        the guess to be wrong (another part may follow) and check it afterwards.
+        """
+        start = self._data_starts.get(self._current)
+        if content_length is None or start is None:
+            return None
+        size = content_length - start - self._closing
+        return size if size >= 0 else None
 
     async def iter_data(self) -> AsyncIterator[bytes]:
         """The current part's bytes, as they arrive."""

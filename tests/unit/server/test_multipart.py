@@ -112,3 +112,30 @@ async def test_too_many_parts() -> None:
     raw = body(*[(f"f{i}", None, b"") for i in range(MAX_PARTS + 1)])
     with pytest.raises(InvalidRequest, match="Too many"):
         await collect(MultipartReader(chunked(raw, 4096), BOUNDARY))
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1000, 100_000])
+async def test_size_hint_is_exact_for_a_last_part(chunk: int) -> None:
+    payload = b"x" * 5000
+    raw = body(("purpose", None, b"batch"), ("file", "a.bin", payload))
+    reader = MultipartReader(chunked(raw, chunk), BOUNDARY)
+    assert (await reader.next_part()) is not None
+    await reader.read_field("purpose")
+    assert (await reader.next_part()) is not None
+    data = reader.iter_data()
+    first = await anext(data)
+    assert reader.size_hint(len(raw)) == len(payload)
+    rest = b"".join([c async for c in data])
+    assert first + rest == payload
+    assert reader.size_hint(None) is None
+
+
+async def test_size_hint_is_wrong_when_parts_follow() -> None:
+    payload = b"y" * 300
+    raw = body(("file", "a.bin", payload), ("purpose", None, b"batch"))
+    reader = MultipartReader(chunked(raw, 64), BOUNDARY)
+    await reader.next_part()
+    data = reader.iter_data()
+    await anext(data)
+    hint = reader.size_hint(len(raw))
+    assert hint is not None and hint > len(payload)  # the caller must check the size after
