@@ -15,6 +15,7 @@ from filegate.providers.base import Provider
 PROVIDERS = {
     "openai": "filegate.providers.openai:OpenAIProvider",
     "azure": "filegate.providers.azure_openai:AzureOpenAIProvider",
+    "vertex_ai": "filegate.providers.vertex_ai:VertexAIProvider",
 }
 
 
@@ -30,6 +31,8 @@ def build_provider(
     deployment: Deployment, *, transport: httpx2.AsyncBaseTransport | None = None
 ) -> Provider:
     """An adapter for one configured deployment."""
+    if deployment.provider == "vertex_ai":
+        return _build(deployment, _vertex_kwargs(deployment, transport))
     kwargs: dict[str, Any] = {
         "api_base": deployment.api_base,
         "api_key": deployment.api_key.get_secret_value() if deployment.api_key else None,
@@ -43,6 +46,27 @@ def build_provider(
         kwargs["api_version"] = deployment.api_version
         token = deployment.azure_ad_token
         kwargs["azure_ad_token"] = token.get_secret_value() if token else None
+    return _build(deployment, kwargs)
+
+
+def _vertex_kwargs(
+    deployment: Deployment, transport: httpx2.AsyncBaseTransport | None
+) -> dict[str, Any]:
+    credentials = deployment.vertex_credentials
+    return {
+        "vertex_project": deployment.vertex_project,
+        "vertex_location": deployment.vertex_location,
+        "vertex_credentials": credentials.get_secret_value() if credentials else None,
+        "gcs_bucket_name": deployment.gcs_bucket_name,
+        "gcs_prefix": deployment.gcs_prefix,
+        "storage_endpoint": deployment.storage_endpoint,
+        "timeout": deployment.timeout,
+        "max_retries": deployment.max_retries,
+        "transport": transport,
+    }
+
+
+def _build(deployment: Deployment, kwargs: dict[str, Any]) -> Provider:
     try:
         provider: Provider = provider_class(deployment.provider)(**kwargs)
     except ConfigError as exc:
