@@ -15,7 +15,7 @@ import pytest
         ({"FILEGATE_SWEEP_INTERVAL": "-1"}, "FILEGATE_SWEEP_INTERVAL"),
         ({"FILEGATE_LOG_LEVEL": "loud"}, "FILEGATE_LOG_LEVEL"),
         ({"FILEGATE_DATABASE_URL": "mysql://db/files"}, "database_url"),
-        ({"FILEGATE_STORAGE_URL": "s3://bucket"}, "storage_url"),
+        ({"FILEGATE_STORAGE_URL": "ftp://bucket/files"}, "storage_url"),
     ],
 )
 def test_bad_setting_stops_start_up(
