@@ -18,6 +18,14 @@ credentials from the parameters or else its environment variables:
   ``api_key`` / ``AZURE_API_KEY`` or ``azure_ad_token=`` / ``AZURE_AD_TOKEN``
   (one required); ``api_version`` / ``AZURE_API_VERSION`` (a dated version, or
   ``v1`` / ``preview`` for the ``/openai/v1`` surface).
+* ``"vertex_ai"``: Vertex AI, files in a Google Cloud Storage bucket (ids are
+  ``gs://bucket/object``; a ``batch`` file is also stored in Vertex's batch format
+  and its content comes back as sent). ``gcs_bucket_name`` / ``GCS_BUCKET_NAME``
+  (required, ``"bucket/prefix"`` allowed), ``vertex_credentials`` /
+  ``GOOGLE_APPLICATION_CREDENTIALS`` (a service-account JSON path, its JSON text
+  or a dict; else Application Default Credentials), ``vertex_project`` /
+  ``VERTEXAI_PROJECT``, ``vertex_location`` / ``VERTEXAI_LOCATION``;
+  ``STORAGE_EMULATOR_HOST`` points it at a GCS emulator.
 * ``"filegate"``: a filegate gateway. ``api_base`` / ``FILEGATE_API_BASE``
   (default ``http://localhost:4000/v1``), ``api_key`` / ``FILEGATE_API_KEY``.
 

@@ -9,6 +9,19 @@ Where a call goes
                    ``AZURE_AD_TOKEN``) (one required); ``api_version`` or
                    ``AZURE_API_VERSION`` (a dated version, or ``v1`` / ``preview`` for
                    the ``/openai/v1`` surface).
+    ``"vertex_ai"`` Vertex AI: files are objects in a Google Cloud Storage bucket, and a
+                   ``purpose="batch"`` file is also written in Vertex's batch format (its
+                   content comes back as sent). ``gcs_bucket_name`` or
+                   ``GCS_BUCKET_NAME`` (required; ``"bucket/prefix"`` puts the files under
+                   a prefix); ``vertex_credentials`` or ``GOOGLE_APPLICATION_CREDENTIALS``
+                   (a service-account JSON file's path, its JSON text, or a dict; else
+                   Application Default Credentials); ``vertex_project`` /
+                   ``VERTEXAI_PROJECT`` and ``vertex_location`` / ``VERTEXAI_LOCATION``;
+                   ``STORAGE_EMULATOR_HOST`` sends the requests to a GCS emulator
+                   (unauthenticated unless credentials are given). File ids are
+                   ``gs://bucket/object``. ``api_key``, ``api_base``, ``organization``,
+                   ``api_version``, ``extra_body`` and ``expires_after`` (GCS has no
+                   per-object expiry; only a gateway's sweep could honour it) are refused.
     ``"filegate"`` A filegate gateway. ``api_base`` or ``FILEGATE_API_BASE`` (default
                    ``http://localhost:4000/v1``); ``api_key`` or ``FILEGATE_API_KEY``
                    (optional: a gateway without a master key needs none).
@@ -23,26 +36,46 @@ raise ``ConfigError`` naming the parameter and the environment variable.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
 from filegate.config import PROVIDER_ENV_VARS, provider_env
 from filegate.errors import ConfigError, InvalidRequest
 from filegate.providers.azure_openai import AzureOpenAIProvider
+from filegate.providers.base import Provider, ProviderFile, UploadSource
 from filegate.providers.openai import OpenAIProvider
 from filegate.records import ExpiresAfter
 
-__all__ = ["PROVIDERS", "Target", "form_fields", "parse_expires_after", "resolve"]
+__all__ = ["PROVIDERS", "SDKProvider", "Target", "form_fields", "parse_expires_after", "resolve"]
 
 FILEGATE_API_BASE = "http://localhost:4000/v1"
-PROVIDERS = ("openai", "azure", "filegate")
+PROVIDERS = ("openai", "azure", "vertex_ai", "filegate")
 # Providers LiteLLM knows whose Files API filegate does not speak yet.
-NOT_YET = ("vertex_ai", "gemini", "bedrock", "anthropic")
+NOT_YET = ("gemini", "bedrock", "anthropic")
+# Keyword arguments some providers take (LiteLLM's names), beyond the common ones.
+AZURE_PARAMS = ("azure_ad_token",)
+VERTEX_PARAMS = ("vertex_project", "vertex_location", "vertex_credentials", "gcs_bucket_name")
 _RESERVED_FIELDS = ("file", "purpose", "expires_after")
+
+
+class SDKProvider(Provider, Protocol):
+    """A provider adapter as the SDK calls it: a create may carry extra form fields."""
+
+    async def create_file(
+        self,
+        source: UploadSource,
+        *,
+        filename: str,
+        purpose: str,
+        content_type: str,
+        expires_after: ExpiresAfter | None,
+        extra_fields: Sequence[tuple[str, str]] = (),
+    ) -> ProviderFile: ...
 
 
 class _GatewayProvider(OpenAIProvider):
@@ -56,6 +89,48 @@ class _GatewayProvider(OpenAIProvider):
 
     def check_expires_after(self, expires_after: ExpiresAfter) -> None:
         pass
+
+
+@functools.cache
+def _vertex_class() -> Callable[..., SDKProvider]:
+    """The Vertex AI adapter for SDK calls, imported on first use (google-auth is slow to
+    import, and only Vertex AI needs it)."""
+    from filegate.providers.vertex_ai import VertexAIProvider
+
+    class SDKVertexAIProvider(VertexAIProvider):
+        def check_expires_after(self, expires_after: ExpiresAfter) -> None:
+            # GCS has no per-object expiry: a gateway's sweep deletes expired files (and
+            # the object's customTime serves bucket lifecycle rules), but without a
+            # gateway nothing would, so the SDK refuses rather than promise it.
+            raise InvalidRequest(
+                "vertex_ai cannot honour expires_after from the SDK: GCS has no per-object "
+                "expiry (a filegate gateway deletes expired files; use "
+                "custom_llm_provider='filegate').",
+                param="expires_after",
+                code="unsupported_parameter",
+            )
+
+        async def create_file(
+            self,
+            source: UploadSource,
+            *,
+            filename: str,
+            purpose: str,
+            content_type: str,
+            expires_after: ExpiresAfter | None,
+            extra_fields: Sequence[tuple[str, str]] = (),
+        ) -> ProviderFile:
+            if extra_fields:  # form_fields() refuses them first; this is the backstop.
+                raise InvalidRequest("vertex_ai takes no extra form fields.", param="extra_body")
+            return await super().create_file(
+                source,
+                filename=filename,
+                purpose=purpose,
+                content_type=content_type,
+                expires_after=expires_after,
+            )
+
+    return SDKVertexAIProvider
 
 
 # Loading the CA bundle takes 100+ ms; one context serves every call (an
@@ -79,16 +154,19 @@ class Target:
     provider: str
     options: dict[str, Any]
 
-    def build(self) -> OpenAIProvider:
+    def build(self) -> SDKProvider:
         """A fresh adapter; the caller closes it (``aclose()``)."""
-        cls = {"azure": AzureOpenAIProvider, "filegate": _GatewayProvider}.get(
-            self.provider, OpenAIProvider
-        )
-        provider: OpenAIProvider = cls(**self.options, transport=_transport())
-        return provider
+        cls: Callable[..., SDKProvider]
+        if self.provider == "vertex_ai":
+            cls = _vertex_class()
+        else:
+            cls = {"azure": AzureOpenAIProvider, "filegate": _GatewayProvider}.get(
+                self.provider, OpenAIProvider
+            )
+        return cls(**self.options, transport=_transport())
 
     @contextlib.asynccontextmanager
-    async def connect(self) -> AsyncIterator[OpenAIProvider]:
+    async def connect(self) -> AsyncIterator[SDKProvider]:
         """A fresh adapter, closed on exit."""
         provider = self.build()
         try:
@@ -138,19 +216,9 @@ def _unused(provider: str, **values: object) -> None:
             )
 
 
-def _target(
-    provider: str,
-    *,
-    api_key: str | None,
-    api_base: str | None,
-    api_version: str | None,
-    organization: str | None,
-    azure_ad_token: str | None,
-    extra_headers: Mapping[str, str] | None,
-    timeout: float | None,
-    max_retries: int | None,
-) -> Target:
-    env = provider_env(provider)
+def _common_options(
+    extra_headers: Mapping[str, str] | None, timeout: float | None, max_retries: int | None
+) -> dict[str, Any]:
     options: dict[str, Any] = {"extra_headers": dict(extra_headers or {})}
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
@@ -160,6 +228,49 @@ def _target(
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidRequest("max_retries must be an integer >= 0", param="max_retries")
         options["max_retries"] = max_retries
+    return options
+
+
+def _vertex_target(env: dict[str, str], options: dict[str, Any], extras: dict[str, Any]) -> Target:
+    provider = "vertex_ai"
+    for param in VERTEX_PARAMS:
+        value = extras.get(param)
+        options[param] = value if value is not None and value != "" else env.get(param)
+    if not options["gcs_bucket_name"]:
+        raise _missing(provider, "gcs_bucket_name")
+    # Only the environment names an emulator (STORAGE_EMULATOR_HOST, as Google's clients).
+    options["storage_endpoint"] = env.get("storage_endpoint")
+    return Target(provider, options)
+
+
+def _target(
+    provider: str,
+    *,
+    api_key: str | None,
+    api_base: str | None,
+    api_version: str | None,
+    organization: str | None,
+    extra_headers: Mapping[str, str] | None,
+    timeout: float | None,
+    max_retries: int | None,
+    **extras: Any,
+) -> Target:
+    env = provider_env(provider)
+    options = _common_options(extra_headers, timeout, max_retries)
+    azure_ad_token = extras.get("azure_ad_token")
+    if provider == "vertex_ai":
+        # GCS is reached with Google credentials at Google's (or the emulator's)
+        # address; Vertex AI has no Files endpoint these could point at.
+        _unused(
+            provider,
+            api_key=api_key,
+            api_base=api_base,
+            api_version=api_version,
+            organization=organization,
+            azure_ad_token=azure_ad_token,
+        )
+        return _vertex_target(env, options, extras)
+    _unused(provider, **{param: extras.get(param) for param in VERTEX_PARAMS})
     if provider == "azure":
         _unused(provider, organization=organization)
         options["api_base"] = api_base or env.get("api_base")
@@ -187,24 +298,30 @@ def _target(
     return Target(provider, options)
 
 
-def _split_kwargs(kwargs: dict[str, Any]) -> str | None:
-    """The ``azure_ad_token`` among ``kwargs``; refuses any other unknown name."""
-    unknown = sorted(k for k in kwargs if k != "azure_ad_token" and not k.startswith("litellm_"))
+def _split_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The provider-specific arguments among ``kwargs``; refuses any other unknown name."""
+    known = (*AZURE_PARAMS, *VERTEX_PARAMS)
+    unknown = sorted(k for k in kwargs if k not in known and not k.startswith("litellm_"))
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
         raise TypeError(f"unexpected keyword argument(s): {names}")
-    token = kwargs.get("azure_ad_token")
-    if token is not None and not isinstance(token, str):
-        raise TypeError("azure_ad_token must be a str")
-    return token
+    extras = {k: kwargs[k] for k in known if kwargs.get(k) is not None}
+    for name, value in extras.items():
+        if name == "vertex_credentials":
+            if not isinstance(value, str | Mapping):
+                raise TypeError("vertex_credentials must be a path, JSON text (str) or a mapping")
+        elif not isinstance(value, str):
+            raise TypeError(f"{name} must be a str")
+    return extras
 
 
 def form_fields(provider: str, extra_body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``extra_body`` of a create as extra multipart fields, where they can be honoured."""
-    if provider == "azure":
-        # Azure ignores form fields it does not know, so they could not be honoured.
+    if provider in ("azure", "vertex_ai"):
+        # Azure ignores form fields it does not know; a GCS upload has none.
         raise InvalidRequest(
-            f"azure cannot take extra_body fields on create ({', '.join(map(repr, extra_body))}).",
+            f"{provider} cannot take extra_body fields on create "
+            f"({', '.join(map(repr, extra_body))}).",
             param="extra_body",
             code="unsupported_parameter",
         )
@@ -227,20 +344,25 @@ def form_fields(provider: str, extra_body: Mapping[str, Any]) -> list[tuple[str,
 
 
 def _extra_body(
-    provider: str, op: str, extra_body: Mapping[str, Any] | None, token: str | None
-) -> tuple[dict[str, Any], str | None]:
-    """(fields left in ``extra_body``, azure_ad_token); refuses fields ``op`` cannot send."""
+    provider: str, op: str, extra_body: Mapping[str, Any] | None, extras: dict[str, Any]
+) -> dict[str, Any]:
+    """The fields left in ``extra_body``; refuses fields ``op`` cannot send. Takes
+    ``azure_ad_token`` out of it into ``extras``."""
     body = dict(extra_body or {})
     if provider == "azure" and "azure_ad_token" in body:
         # Older LiteLLM releases take the Azure token from extra_body.
-        token = token or body.pop("azure_ad_token")
+        token = body.pop("azure_ad_token")
+        if "azure_ad_token" not in extras and token is not None:
+            if not isinstance(token, str):
+                raise TypeError("azure_ad_token must be a str")
+            extras["azure_ad_token"] = token
     if body and op != "create":
         raise InvalidRequest(
             f"{op} sends no body, so extra_body ({', '.join(map(repr, body))}) cannot be honoured.",
             param="extra_body",
             code="unsupported_parameter",
         )
-    return body, token
+    return body
 
 
 def parse_expires_after(value: object) -> ExpiresAfter | None:
@@ -283,7 +405,7 @@ def resolve(
     **options: Any,
 ) -> tuple[Target, dict[str, Any]]:
     """The target of one ``op`` call and the ``extra_body`` fields left for it to send."""
-    token = _split_kwargs(kwargs)
+    extras = _split_kwargs(kwargs)
     provider = _check_provider(custom_llm_provider)
-    body, token = _extra_body(provider, op, extra_body, token)
-    return _target(provider, azure_ad_token=token, **options), body
+    body = _extra_body(provider, op, extra_body, extras)
+    return _target(provider, **options, **extras), body

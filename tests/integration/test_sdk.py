@@ -207,7 +207,7 @@ async def test_unknown_kwargs_raise_and_litellm_ones_are_ignored(
 
 async def test_unsupported_providers_and_unused_options_are_refused(upstream: str) -> None:
     with pytest.raises(filegate.InvalidRequest, match="not supported by filegate yet") as exc:
-        await filegate.alist_files(custom_llm_provider="vertex_ai")
+        await filegate.alist_files(custom_llm_provider="gemini")
     assert exc.value.param == "custom_llm_provider"
     with pytest.raises(filegate.InvalidRequest, match="unknown custom_llm_provider"):
         filegate.list_files(custom_llm_provider="nope")
