@@ -246,8 +246,10 @@ class UploadService:
                         digest.update(chunk)
                     yield chunk
 
+        # The file belongs to whoever made the upload, whoever completes it
+        # (the master key, a team mate).
         pending = self.files.upload(
-            scope,
+            Scope(owner=upload.owner, team=upload.team),
             filename=upload.filename,
             content_type=upload.mime_type,
             purpose=upload.purpose,
