@@ -173,11 +173,13 @@ class CatalogContract:
         )
         await catalog.uploads.add(up)
         part = UploadPart(id=new_id("part_")[0], upload_id=up.id, created_at=now, bytes=3)
-        assert await catalog.uploads.add_part(part, now)
+        big = UploadPart(id=new_id("part_")[0], upload_id=up.id, created_at=now, bytes=50)
+        assert await catalog.uploads.add_part(big, now, max_total=10) == "full"
+        assert await catalog.uploads.add_part(part, now, max_total=10) is True
         assert await catalog.uploads.transition(up.id, "pending", "completing", now=now)
         assert not await catalog.uploads.transition(up.id, "pending", "completing", now=now)
         late = UploadPart(id=new_id("part_")[0], upload_id=up.id, created_at=now, bytes=1)
-        assert not await catalog.uploads.add_part(late, now)
+        assert await catalog.uploads.add_part(late, now, max_total=10) is False
         assert [p.id for p in await catalog.uploads.parts(up.id)] == [part.id]
         assert await catalog.uploads.get(up.id, Scope(owner="someone")) is None
 

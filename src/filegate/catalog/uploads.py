@@ -73,17 +73,26 @@ class SQLUploadStore:
         row = await self._run.read(lambda conn: conn.execute(stmt).first())
         return _upload(row) if row is not None else None
 
-    async def add_part(self, part: UploadPart, now: int) -> bool:
-        """Attach a stored part, only while its upload still takes parts."""
+    async def add_part(self, part: UploadPart, now: int, max_total: int) -> bool | str:
+        """Attach a stored part, only while its upload still takes parts.
+
+        Returns True, False (the upload is closed) or "full" (its parts would
+        pass ``max_total`` bytes).
+        """
         open_upload = sa.select(uploads.c.id).where(
             uploads.c.id == part.upload_id,
             uploads.c.status == "pending",
             uploads.c.expires_at > now,
         )
+        held = sa.select(sa.func.coalesce(sa.func.sum(upload_parts.c.bytes), 0)).where(
+            upload_parts.c.upload_id == part.upload_id
+        )
 
-        def run(conn: sa.Connection) -> bool:
+        def run(conn: sa.Connection) -> bool | str:
             if conn.execute(open_upload).first() is None:
                 return False
+            if conn.execute(held).scalar_one() + part.bytes > max_total:
+                return "full"
             conn.execute(
                 upload_parts.insert().values(
                     id=part.id,

@@ -50,7 +50,7 @@ _TYPES_FOR = {
 class UploadStore(Protocol):
     async def add(self, upload: Upload) -> None: ...
     async def get(self, upload_id: str, scope: Scope) -> Upload | None: ...
-    async def add_part(self, part: UploadPart, now: int) -> bool: ...
+    async def add_part(self, part: UploadPart, now: int, max_total: int) -> bool | str: ...
     async def parts(self, upload_id: str, ids: Sequence[str] | None = None) -> list[UploadPart]: ...
     async def transition(
         self,
@@ -163,9 +163,21 @@ class UploadService:
         part_id, created = new_id("part_")
         stored = await self.files.blobs.put(part_id, _capped(chunks, MAX_PART_BYTES))
         part = UploadPart(id=part_id, upload_id=upload.id, created_at=created, bytes=stored.size)
-        if not await self.store.add_part(part, self.now()):
-            # Completed, cancelled or expired while this part streamed in.
+        # Parts beyond what any completion could use are refused: a client may
+        # resend parts, but not park unbounded bytes in the store.
+        added = await self.store.add_part(
+            part, self.now(), max_total=2 * upload.bytes + MAX_PART_BYTES
+        )
+        if added is not True:
             await self.files.blobs.delete(part.blob_key)
+            if added == "full":
+                raise InvalidRequest(
+                    f"Upload {upload.id} already holds more parts than its {upload.bytes} "
+                    "bytes can use.",
+                    param="data",
+                    code="upload_parts_exceeded",
+                )
+            # Completed, cancelled or expired while this part streamed in.
             raise _not_open(await self.get(scope, upload_id))
         return part
 
@@ -204,6 +216,8 @@ class UploadService:
         return upload, record
 
     async def _named_parts(self, upload: Upload, part_ids: Sequence[str]) -> list[UploadPart]:
+        if not part_ids and upload.bytes == 0:
+            return []  # an empty file has nothing to send (the SDK sends no part)
         if not part_ids:
             raise InvalidRequest(
                 "'part_ids' must name at least one part.", param="part_ids", code="invalid_value"

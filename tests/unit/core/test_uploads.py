@@ -558,3 +558,22 @@ async def test_a_zero_byte_upload(env: Env) -> None:
     _, file_id = await complete(env, upload, [part], md5(b""))
     assert await content(env, file_id) == b""
     assert (await env.files.get(ALICE, file_id)).bytes == 0
+
+
+async def test_parts_cannot_pile_up_past_what_completion_could_use(env: Env) -> None:
+    upload = await new_upload(env, 10)
+    await add(env, upload, b"x" * 10)
+    await add(env, upload, b"y" * 10)  # a resent part still fits
+    await add(env, upload, b"z" * MAX_PART_BYTES)  # exactly at the cap
+    with pytest.raises(InvalidRequest) as info:
+        await add(env, upload, b"w")
+    assert info.value.code == "upload_parts_exceeded"
+    assert len(await env.catalog.uploads.parts(upload.id)) == 3
+
+
+async def test_an_empty_upload_completes_without_parts(env: Env) -> None:
+    upload = await new_upload(env, 0)
+    done, record = await env.uploads.complete(
+        ALICE, upload.id, [], None, targets=[EMBEDDED_TARGET], quota=None
+    )
+    assert (done.status, record.bytes) == ("completed", 0)
