@@ -95,9 +95,7 @@ class RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                self.redact(a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
             record.msg = self.redact(record.msg)
         return True

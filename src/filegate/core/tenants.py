@@ -31,7 +31,11 @@ from filegate.records import (
 
 KEY_CACHE_SECONDS = 2.0
 MASTER = "master"
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+# At most five digits: 99999w is about 1,900 years, so an expiry always stays
+# a valid timestamp (a longer one overflowed to a 500). ASCII digits only, so
+# the OpenAPI document can state the same pattern.
+DURATION_PATTERN = r"^ *([0-9]{1,5}) *([smhdw]) *$"
+_DURATION = re.compile(DURATION_PATTERN)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -147,7 +151,8 @@ class Principal:
             )
 
     def max_file_size(self, gateway_max: int) -> int:
-        return _tighter(gateway_max, self.limits.max_file_size) or gateway_max
+        cap = _tighter(gateway_max, self.limits.max_file_size)
+        return gateway_max if cap is None else cap
 
     def check_declared_size(self, declared: int | None, gateway_max: int, overhead: int) -> None:
         cap = self.max_file_size(gateway_max)

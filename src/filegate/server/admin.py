@@ -7,10 +7,11 @@ Only the master key manages keys and teams; a virtual key may read its own
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, TypeVar
+import re
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,18 +26,53 @@ if TYPE_CHECKING:
     from filegate.server.app import Gateway
 
 MAX_BODY = 64 * 1024
+# Limits are stored as JSON (64-bit integers at most) and compared in SQL.
+LIMIT_MAX = 2**63 - 1
+# A size as text: a count of bytes, or of k/M/G/T (10^3..) or Ki/Mi/Gi/Ti (2^10..),
+# with few enough digits that the bytes stay below LIMIT_MAX. ASCII only, so the
+# OpenAPI document states exactly the same rule.
+SIZE_PATTERN = (
+    r"^ *([0-9]{1,18} *[Bb]?|[0-9]{1,15} *[Kk][Ii]?[Bb]?|[0-9]{1,12} *[Mm][Ii]?[Bb]?"
+    r"|[0-9]{1,9} *[Gg][Ii]?[Bb]?|[0-9]{1,6} *[Tt][Ii]?[Bb]?) *$"
+)
+# Column widths of the catalog (files.team is the narrowest home of a team id).
+TEAM_ID_MAX = 64
+NAME_MAX = 255
+
+
+def _integral(value: object) -> object:
+    # JSON has one kind of number: 5.0 is the integer 5 (as JSON Schema says), 5.5 is not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Count = Annotated[int, BeforeValidator(_integral), Field(ge=0, le=LIMIT_MAX)]
+
+
+def _size(name: str, value: object) -> int:
+    value = _integral(value)
+    if isinstance(value, str) and re.search(SIZE_PATTERN, value):
+        return parse_size(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LIMIT_MAX:
+        return value
+    raise InvalidRequest(
+        f"Invalid '{name}': expected a number of bytes (0..{LIMIT_MAX}) or a size "
+        "such as '10MB' or '512MiB'.",
+        param=name,
+        code="invalid_value",
+    )
 
 
 class LimitFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: JSON types as the OpenAPI document states them ("5" is no integer).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    max_file_size: int | str | None = None
-    max_stored_bytes: int | str | None = None
-    max_files: int | None = Field(default=None, ge=0)
+    max_file_size: Any = None  # checked by _size
+    max_stored_bytes: Any = None
+    max_files: Count | None = None
     allowed_purposes: list[str] | None = None
-    rpm: int | None = Field(default=None, ge=0)
-    upload_rpm: int | None = Field(default=None, ge=0)
-    max_concurrent_uploads: int | None = Field(default=None, ge=0)
+    rpm: Count | None = None
+    upload_rpm: Count | None = None
+    max_concurrent_uploads: Count | None = None
 
     def limits(self) -> dict[str, Any]:
         """The limit fields the client sent (None clears one), sizes in bytes."""
@@ -46,10 +82,7 @@ class LimitFields(BaseModel):
                 continue
             value = getattr(self, name)
             if name in ("max_file_size", "max_stored_bytes") and value is not None:
-                try:
-                    value = parse_size(value)
-                except ValueError as exc:
-                    raise InvalidRequest(str(exc), param=name, code="invalid_value") from None
+                value = _size(name, value)
             if name == "allowed_purposes" and value is not None:
                 bad = [p for p in value if p not in PURPOSES]
                 if bad:
@@ -61,9 +94,9 @@ class LimitFields(BaseModel):
 
 
 class KeyGenerate(LimitFields):
-    key_alias: str | None = None
-    user_id: str | None = None
-    team_id: str | None = None
+    key_alias: str | None = Field(default=None, max_length=NAME_MAX)
+    user_id: str | None = Field(default=None, max_length=NAME_MAX)
+    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
     team_access: bool = False
     duration: str | None = None
     metadata: dict[str, Any] | None = None
@@ -71,35 +104,35 @@ class KeyGenerate(LimitFields):
 
 class KeyUpdate(LimitFields):
     key: str
-    key_alias: str | None = None
-    user_id: str | None = None
-    team_id: str | None = None
+    key_alias: str | None = Field(default=None, max_length=NAME_MAX)
+    user_id: str | None = Field(default=None, max_length=NAME_MAX)
+    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
     team_access: bool | None = None
     duration: str | None = None
     metadata: dict[str, Any] | None = None
 
 
 class KeyDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     keys: list[str] | None = None
     key_aliases: list[str] | None = None
 
 
 class TeamNew(LimitFields):
-    team_id: str | None = None
-    team_alias: str | None = None
+    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
+    team_alias: str | None = Field(default=None, max_length=NAME_MAX)
     metadata: dict[str, Any] | None = None
 
 
 class TeamUpdate(LimitFields):
     team_id: str
-    team_alias: str | None = None
+    team_alias: str | None = Field(default=None, max_length=NAME_MAX)
     metadata: dict[str, Any] | None = None
 
 
 class TeamDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     team_ids: list[str]
 
@@ -240,7 +273,14 @@ async def list_keys(request: Request) -> Response:
         team_id=q.get("team_id"), user_id=q.get("user_id"), key_alias=q.get("key_alias")
     )
     chunk = keys[(page - 1) * size : page * size]
-    full = q.get("return_full_object", "false").lower() in ("true", "1")
+    full_flag = q.get("return_full_object", "false").lower()
+    if full_flag not in ("true", "false", "1", "0"):
+        raise InvalidRequest(
+            "Invalid value for 'return_full_object': expected true or false.",
+            param="return_full_object",
+            code="invalid_value",
+        )
+    full = full_flag in ("true", "1")
     return JSONResponse(
         {
             "keys": [key_info(k) if full else k.id for k in chunk],

@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from filegate import __version__
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
 from filegate.records import EMBEDDED, PURPOSES
-from filegate.server import swagger_ui
+from filegate.server import openapi_admin, swagger_ui
 
 if TYPE_CHECKING:
     from filegate.core.targets import TargetTable
@@ -77,9 +77,16 @@ filegate speaks OpenAI's Files API: point the official `openai` SDK at
 work as they do against OpenAI.
 
 **Authentication.** When the gateway has a master key (`FILEGATE_MASTER_KEY`), send it
-as `Authorization: Bearer <key>` (an `api-key` or `x-api-key` header also works).
-Without one configured, the gateway accepts every request and listens on localhost only.
-A missing or wrong key gives 401.
+or a virtual key (made with `POST /key/generate`) as `Authorization: Bearer <key>` (an
+`api-key` or `x-api-key` header also works). Without a master key configured, the
+gateway accepts every request and listens on localhost only. A missing, wrong, expired
+or deleted key gives 401.
+
+**Tenants.** A virtual key sees the files it made, and its team's when it has
+`team_access`; the master key sees every file. Anyone else's file id gives 404, exactly
+as an id that never existed. A key's, its team's and the gateway's limits apply
+(403 `quota_exceeded`, 413, 429 with `Retry-After`); every file create, download and
+delete and every key change lands in the audit trail (`GET /audit`).
 
 **Errors.** Every error has OpenAI's envelope
 `{"error": {"message", "type", "param", "code"}}` and every response carries an
@@ -574,6 +581,12 @@ def _headers(routing: Routing) -> JSON:
             "required": True,
             "schema": {"type": "string"},
         },
+        "RetryAfter": {
+            "description": "Seconds to wait before trying again (sent with the gateway's "
+            "own rate limits).",
+            "required": False,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        },
     }
 
 
@@ -590,7 +603,8 @@ def _responses() -> JSON:
         ),
         "Forbidden": _error_response(
             "Not allowed with this key (e.g. `passthrough=true` without the master key), "
-            "or refused by the provider."
+            "a storage quota of the key or team reached (`quota_exceeded`: files or "
+            "bytes), or refused by the provider."
         ),
         "NotFound": _error_response(
             "No such file (deleted, expired or never there), or an unknown path."
@@ -601,14 +615,18 @@ def _responses() -> JSON:
         ),
         "Conflict": _error_response("The provider reported a conflict."),
         "PayloadTooLarge": _error_response(
-            "The file is larger than the gateway's limit (512 MB by default), judged from "
-            "Content-Length before reading or while streaming when there is none."
+            "The file is larger than the gateway's limit (512 MB by default) or the key's "
+            "`max_file_size`, judged from Content-Length before reading, and while streaming."
         ),
         "RangeNotSatisfiable": _error_response(
             "The requested range starts past the end of the file.",
             {"Content-Range": _header("UnsatisfiedRange")},
         ),
-        "RateLimited": _error_response("The provider is rate-limiting; try again later."),
+        "RateLimited": _error_response(
+            "A rate limit of the key or team (requests or uploads per minute, concurrent "
+            "uploads; `Retry-After` says when to try again), or the provider's.",
+            {"Retry-After": _header("RetryAfter")},
+        ),
         "ServerError": _error_response("The gateway had an error processing the request."),
         "BadGateway": _error_response("The provider failed or answered with nonsense."),
         "StorageUnavailable": _error_response(
@@ -821,7 +839,7 @@ def _paths(routing: Routing) -> JSON:
 
 def build_document(routing: Routing = EMBEDDED_ONLY) -> JSON:
     """The whole OpenAPI 3.1 document, as plain JSON-able data."""
-    return {
+    document: JSON = {
         "openapi": "3.1.0",
         "info": {
             "title": "filegate",
@@ -841,12 +859,13 @@ def build_document(routing: Routing = EMBEDDED_ONLY) -> JSON:
                 "BearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The gateway's master key (`FILEGATE_MASTER_KEY`); "
-                    "not needed when the gateway has none.",
+                    "description": "The gateway's master key (`FILEGATE_MASTER_KEY`) or a "
+                    "virtual key; not needed when the gateway has no master key.",
                 }
             },
         },
     }
+    return openapi_admin.add_to(document)
 
 
 @functools.cache
