@@ -251,6 +251,9 @@ class Upload:
     file_expires_after: int | None = None
     targets: list[str] = field(default_factory=list)
     file_id: str | None = None
+    # The provider's own upload id when the parts are forwarded to its Uploads
+    # API; never shown to clients.
+    provider_upload_id: str | None = None
 
     def to_openai(self, file: FileRecord | None = None) -> dict[str, object]:
         # "completing" is ours alone: to the client the upload is still pending.
@@ -274,6 +277,8 @@ class UploadPart:
     upload_id: str
     created_at: int
     bytes: int
+    # The provider's id for a part forwarded upstream (no local blob then).
+    provider_part_id: str | None = None
 
     @property
     def blob_key(self) -> str:

@@ -221,7 +221,9 @@ class BlobStoreContract:
             timeout=300,
             check=False,
         )
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, (
+            f"probe exited {done.returncode}: {done.stderr[-2000:]} {done.stdout[-2000:]}"
+        )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["put_ok"] and result["get_ok"], result
         put_s, get_s = result["put_seconds"], result["get_seconds"]

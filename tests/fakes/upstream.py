@@ -23,6 +23,16 @@ Surfaces
 * Azure v1: ``/openai/v1/files...``, ``api-version`` optional (``v1`` or ``preview``). Create
   answers ``200`` (as the v1 spec declares), list paginates (``limit``, ``order``, ``after``,
   ``has_more``). Error bodies carry ``param``, ``type`` and ``inner_error``.
+* Uploads API, on ``/v1``, ``/openai/v1`` and (dated preview versions from ``2024-08-01-preview``
+  on; 404 on GA versions such as ``2024-10-21``) ``/openai``: ``POST /uploads`` (JSON ``{filename,
+  purpose, bytes, mime_type, expires_after?}``; ids ``upload_`` + 24 alphanumerics),
+  ``POST /uploads/{id}/parts`` (multipart field ``data``, at most 64 MiB, kept on disk; ids
+  ``part_`` + 24 alphanumerics), ``POST /uploads/{id}/complete`` (JSON ``{part_ids, md5?}``: the
+  parts must be this upload's, their bytes must sum to ``bytes`` and the md5, when given, must
+  match; a refused complete leaves the upload pending; a completed one makes an ordinary file of
+  that surface), ``POST /uploads/{id}/cancel``. Ops ``upload_create``, ``upload_part``,
+  ``upload_complete``, ``upload_cancel`` (log entries carry ``upload_id``). ``GET
+  /__admin/uploads`` -> ``{"data": [upload objects + surface, parts: [{id, bytes}]]}``.
 * Azure auth: ``api-key: <azure_key>`` or ``Authorization: Bearer <azure_ad_token>``; the v1
   surface also takes ``Authorization: Bearer <azure_key>`` (its ``ApiKeyAuth_`` scheme).
   Azure files live in one store shared by both Azure surfaces.
@@ -43,17 +53,19 @@ size, sha256}, other_files: [...]}``), ``fault`` (the fault applied), ``status``
 dropped), ``dropped, client_disconnected``. ``DELETE /__admin/requests`` clears the log only.
 
 ``POST /__admin/faults`` with one spec or a list -> ``{"faults": [spec + id, used]}``. A spec:
-``{"op": "create"|"list"|"retrieve"|"delete"|"content"|"any" (default any), "surface":
+``{"op": "create"|"list"|"retrieve"|"delete"|"content"|"upload_create"|"upload_part"|
+"upload_complete"|"upload_cancel"|"any" (default any), "surface":
 "openai"|"azure"|"any" (default any), "status": 500, "body": {...}, "headers": {...},
 "delay": 0.0, "times": 1 (null = unlimited), "after_bytes": null, "drop": false,
 "drop_mode": "reset"|"close"}``. Faults match in order, after the auth and api-version checks.
 Without ``after_bytes``: sleep ``delay``, then drop, or answer ``status`` with ``body`` (default:
 that provider's own error body for the status) and ``headers``, or carry on. A create reads (and
 discards) the whole upload first, except with ``drop``, which hangs up before reading the body.
-``after_bytes`` on create: read exactly that many body bytes, sleep ``delay``, then drop, or
-drain the rest and answer ``status``, or carry on (a stall). On content: send that many bytes of
-the file, sleep ``delay``, then drop or carry on. ``drop_mode`` reset = RST (``SO_LINGER 0``),
-close = FIN. ``GET /__admin/faults`` lists pending faults, ``DELETE`` clears them.
+``after_bytes`` on create and upload_part: read exactly that many body bytes, sleep ``delay``,
+then drop, or drain the rest and answer ``status``, or carry on (a stall). On content: send
+that many bytes of the file, sleep ``delay``, then drop or carry on. ``drop_mode`` reset = RST
+(``SO_LINGER 0``), close = FIN. ``GET /__admin/faults`` lists pending faults, ``DELETE`` clears
+them.
 
 ``GET|POST /__admin/config`` (POST a partial object) -> ``{"config": {...}}``; keys:
 ``azure_initial_status`` ("pending"), ``azure_status_steps`` (["running", "processed"]: the status
@@ -71,7 +83,7 @@ view of the file: sets its status now and replaces its pending steps (works on a
 gateway"; with ``count`` each gets ``created_at + i`` and a ``-i`` filename suffix.
 
 ``GET /__admin/files`` -> ``{"data": [file object + surface, sha256, path, content_type,
-organization, project, origin ("api"|"seed"), pending_steps]}``.
+organization, project, origin ("api"|"seed"|"upload"), pending_steps]}``.
 
 Uploads are parsed with python-multipart's streaming parser and written straight into
 ``state_dir/tmp`` (then renamed into ``state_dir/blobs``), so memory stays flat for any size;
@@ -109,9 +121,30 @@ from starlette.types import Receive, Scope, Send
 
 Surface = Literal["openai", "azure"]
 Api = Literal["openai", "azure-classic", "azure-v1"]
-Op = Literal["create", "list", "retrieve", "delete", "content"]
+Op = Literal[
+    "create",
+    "list",
+    "retrieve",
+    "delete",
+    "content",
+    "upload_create",
+    "upload_part",
+    "upload_complete",
+    "upload_cancel",
+]
 
-OPS: tuple[str, ...] = ("create", "list", "retrieve", "delete", "content")
+OPS: tuple[str, ...] = (
+    "create",
+    "list",
+    "retrieve",
+    "delete",
+    "content",
+    "upload_create",
+    "upload_part",
+    "upload_complete",
+    "upload_cancel",
+)
+UPLOAD_OPS = frozenset({"upload_create", "upload_part", "upload_complete", "upload_cancel"})
 CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 
@@ -132,6 +165,13 @@ OPENAI_EXPIRES_MAX = 2_592_000
 OPENAI_BATCH_DEFAULT_TTL = 2_592_000  # "purpose=batch files expire after 30 days" by default
 OPENAI_LIST_MAX = 10_000
 OPENAI_500_MESSAGE = "The server had an error while processing your request. Sorry about that!"
+# Uploads (shared/specs/openai-files-contract.md): 8 GB in all, parts of 64 MB, an hour to live.
+UPLOAD_MAX_BYTES = 8 * 1024**3
+UPLOAD_PART_MAX = 64 * 1024**2
+UPLOAD_TTL = 3600
+UPLOAD_CREATE_FIELDS = frozenset({"filename", "purpose", "bytes", "mime_type", "expires_after"})
+# Azure's dated data plane has /openai/uploads from this preview version on (none on GA versions).
+AZURE_UPLOADS_SINCE = "2024-08-01"
 
 # --- Azure facts --------------------------------------------------------------------------------
 # Classic purposes: authoring/stable/2024-10-21/azureopenai.json, Files_Upload formData enum.
@@ -283,6 +323,45 @@ class StoredFile:
 
 
 @dataclass
+class StoredUpload:
+    id: str
+    surface: Surface
+    filename: str
+    purpose: str
+    bytes: int
+    mime_type: str
+    created_at: int
+    expires_at: int
+    file_expires_after: int | None = None
+    status: str = "pending"
+    parts: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    file: StoredFile | None = None
+
+    def wire(self) -> dict[str, Any]:
+        status = self.status
+        if status == "pending" and self.expires_at <= time.time():
+            status = "expired"
+        return {
+            "id": self.id,
+            "object": "upload",
+            "bytes": self.bytes,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": status,
+            "file": self.file.wire() if self.file is not None else None,
+        }
+
+    def admin(self) -> dict[str, Any]:
+        return {
+            **self.wire(),
+            "surface": self.surface,
+            "parts": [{"id": k, "bytes": v[1]} for k, v in self.parts.items()],
+        }
+
+
+@dataclass
 class Fault:
     id: int
     op: str
@@ -338,6 +417,7 @@ class UpstreamState:
         self.azure_key = azure_key
         self.azure_ad_token = azure_ad_token
         self.files: dict[str, StoredFile] = {}
+        self.uploads: dict[str, StoredUpload] = {}
         self.log: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.config: dict[str, Any] = _default_config()
@@ -351,6 +431,7 @@ class UpstreamState:
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True, exist_ok=True)
         self.files.clear()
+        self.uploads.clear()
         self.log.clear()
         self.faults.clear()
         self.config = _default_config()
@@ -412,8 +493,8 @@ class UpstreamState:
         after_bytes = spec.get("after_bytes")
         if after_bytes is not None and (not isinstance(after_bytes, int) or after_bytes < 0):
             raise AdminError("after_bytes must be an integer >= 0")
-        if after_bytes is not None and op not in ("create", "content"):
-            raise AdminError("after_bytes applies to op create or content only")
+        if after_bytes is not None and op not in ("create", "content", "upload_part"):
+            raise AdminError("after_bytes applies to op create, upload_part or content only")
         drop = bool(spec.get("drop", False))
         drop_mode = spec.get("drop_mode", "reset")
         if drop_mode not in ("reset", "close"):
@@ -489,6 +570,7 @@ class UpstreamState:
             "api": api,
             "op": op,
             "file_id": file_id,
+            "upload_id": request.path_params.get("upload_id"),
             "method": request.method,
             "path": request.url.path,
             "query": request.url.query,
@@ -651,8 +733,9 @@ class FilePart:
 class MultipartSink:
     """Receives python-multipart callbacks; the ``file`` part goes straight to disk."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, file_field: str = "file") -> None:
         self.tmp_path = tmp_path
+        self.file_field = file_field
         self.order: list[str] = []
         self.values: dict[str, str] = {}
         self.file: FilePart | None = None
@@ -708,7 +791,7 @@ class MultipartSink:
         if raw_filename is None:
             return
         ctype = self._headers.get("content-type") or None
-        is_main = self._name == "file" and self.file is None
+        is_main = self._name == self.file_field and self.file is None
         part = FilePart(
             field=self._name,
             filename=raw_filename.decode("utf-8", "replace"),
@@ -811,6 +894,20 @@ class Call:
             self.entry["client_disconnected"] = True
             return
         self.entry["body_complete"] = True
+
+    async def read_body(self, limit: int = 1024 * 1024) -> bytes:
+        """A small (JSON) body, counted like any other; past ``limit`` it is discarded."""
+        buf = bytearray()
+        try:
+            async for chunk in self.request.stream():
+                self.entry["body_bytes"] += len(chunk)
+                if len(buf) < limit:
+                    buf += chunk
+        except ClientDisconnect:
+            self.entry["client_disconnected"] = True
+            raise
+        self.entry["body_complete"] = True
+        return bytes(buf)
 
     # -- responses -------------------------------------------------------------------------------
     def headers(self) -> dict[str, str]:
@@ -917,11 +1014,18 @@ class FakeUpstream:
             if problem is not None:
                 await call.drain()
                 return problem
+            if op in UPLOAD_OPS and not self.uploads_supported(call):
+                await call.drain()
+                return call.json(404, {"error": {"code": "404", "message": "Resource not found"}})
             fault = self.state.take_fault(op, call.surface)
             if fault is not None:
                 call.entry["fault"] = fault.describe()
             if op == "create":
                 return await self.create(call, fault)
+            if op == "upload_part":
+                return await self.create(call, fault, part=True)
+            if op in UPLOAD_OPS:
+                return await self.upload_op(call, fault)
             await call.drain()
             if fault is not None:
                 mid_download = op == "content" and fault.after_bytes is not None
@@ -1000,7 +1104,13 @@ class FakeUpstream:
         return (call.api_version or "")[:10] >= AZURE_EXPIRES_SINCE
 
     # -- create ----------------------------------------------------------------------------------
-    async def create(self, call: Call, fault: Fault | None) -> Response:
+    async def create(self, call: Call, fault: Fault | None, *, part: bool = False) -> Response:
+        """A file create, or (``part``) an upload part in field ``data``."""
+        if part:
+            upload = self.open_upload(call)
+            if isinstance(upload, Response):
+                await call.drain()
+                return upload
         if fault is not None and fault.drop and fault.after_bytes is None:
             return await call.drop(fault)
         mime, params = parse_options_header(call.request.headers.get("content-type", ""))
@@ -1017,7 +1127,7 @@ class FakeUpstream:
             return call.azure_error(
                 400, "invalidPayload", "The request content type must be multipart/form-data."
             )
-        sink = MultipartSink(self.state.new_tmp_path())
+        sink = MultipartSink(self.state.new_tmp_path(), "data" if part else "file")
         try:
             return await self._receive_and_create(call, fault, sink, boundary)
         finally:
@@ -1077,6 +1187,8 @@ class FakeUpstream:
 
         if malformed is not None:
             return call.invalid(f"Could not parse multipart form: {malformed}")
+        if call.op == "upload_part":
+            return self._add_part(call, sink)
         if call.surface == "openai":
             return self._create_openai(call, sink)
         return self._create_azure(call, sink)
@@ -1210,6 +1322,237 @@ class FakeUpstream:
         location = f"{str(call.request.base_url).rstrip('/')}/openai/files/{file_id}"
         return call.json(201, f.wire(), {"location": location})
 
+    # -- uploads ---------------------------------------------------------------------------------
+    def uploads_supported(self, call: Call) -> bool:
+        if call.api != "azure-classic":
+            return True
+        version = call.api_version or ""
+        return version.endswith("-preview") and version[:10] >= AZURE_UPLOADS_SINCE
+
+    def open_upload(self, call: Call) -> StoredUpload | Response:
+        """The upload named in the path, if it still takes parts and completes."""
+        upload_id = call.request.path_params["upload_id"]
+        upload = self.state.uploads.get(upload_id)
+        if upload is None or upload.surface != call.surface:
+            if call.surface == "openai":
+                return call.openai_error(
+                    404, f"No such Upload object: {upload_id}", param="upload_id"
+                )
+            return call.azure_error(
+                404, "notFound", f"Upload with id '{upload_id}' not found.", param="upload_id"
+            )
+        status = upload.wire()["status"]
+        if status != "pending":
+            return call.invalid(
+                f"Upload {upload_id} is {status}; it takes no more changes.",
+                param="upload_id",
+                code=f"upload_{status}",
+            )
+        return upload
+
+    def _add_part(self, call: Call, sink: MultipartSink) -> Response:
+        upload = self.open_upload(call)  # again: it may have closed while the part came in
+        if isinstance(upload, Response):
+            return upload
+        for name in sink.order:
+            if name != "data":
+                return call.invalid(
+                    f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+                )
+        if sink.file is None:
+            return call.invalid(
+                "Missing required parameter: 'data'.",
+                param="data",
+                code="missing_required_parameter",
+            )
+        if sink.file.size > UPLOAD_PART_MAX:
+            return call.invalid(f"A part can hold at most {UPLOAD_PART_MAX} bytes.", param="data")
+        part_id = "part_" + _rand_alnum(24)
+        dest = self.state.blob_dir / part_id
+        os.replace(sink.tmp_path, dest)
+        upload.parts[part_id] = (dest, sink.file.size)
+        return call.json(
+            200,
+            {
+                "id": part_id,
+                "object": "upload.part",
+                "created_at": int(time.time()),
+                "upload_id": upload.id,
+            },
+        )
+
+    async def upload_op(self, call: Call, fault: Fault | None) -> Response:
+        raw = await call.read_body()
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.drop:
+                return await call.drop(fault)
+            if fault.status is not None:
+                return call.fault_response(fault)
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            return call.invalid("We could not parse the JSON body of your request.")
+        if not isinstance(body, dict):
+            return call.invalid("The JSON body must be an object.")
+        if call.op == "upload_create":
+            return self._create_upload(call, body)
+        upload = self.open_upload(call)
+        if isinstance(upload, Response):
+            return upload
+        if call.op == "upload_cancel":
+            upload.status = "cancelled"
+            self._drop_upload_parts(upload)
+            return call.json(200, upload.wire())
+        return self._complete_upload(call, upload, body)
+
+    def _create_upload(self, call: Call, body: dict[str, Any]) -> Response:
+        for name in body:
+            if name not in UPLOAD_CREATE_FIELDS:
+                return call.invalid(
+                    f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+                )
+        for name in ("filename", "purpose", "bytes", "mime_type"):
+            if name not in body:
+                return call.invalid(
+                    f"Missing required parameter: '{name}'.",
+                    param=name,
+                    code="missing_required_parameter",
+                )
+        purposes = {
+            "openai": OPENAI_CREATE_PURPOSES,
+            "azure-v1": AZURE_V1_PURPOSES,
+            "azure-classic": AZURE_CLASSIC_PURPOSES,
+        }[call.api]
+        if body["purpose"] not in purposes:
+            return call.invalid(
+                f"Invalid value: '{body['purpose']}'. Supported values are: "
+                + _oxford(purposes)
+                + ".",
+                param="purpose",
+                code="invalid_value",
+            )
+        nbytes = body["bytes"]
+        if not isinstance(nbytes, int) or not 0 <= nbytes <= UPLOAD_MAX_BYTES:
+            return call.invalid(
+                f"'bytes' must be an integer from 0 to {UPLOAD_MAX_BYTES}.",
+                param="bytes",
+                code="invalid_value",
+            )
+        expires_after = None
+        spec = body.get("expires_after")
+        if isinstance(spec, dict):
+            parsed = _parse_expires(
+                call,
+                {
+                    "expires_after[anchor]": str(spec.get("anchor")),
+                    "expires_after[seconds]": str(spec.get("seconds")),
+                },
+                OPENAI_EXPIRES_MIN if call.api != "azure-classic" else AZURE_EXPIRES_MIN,
+                OPENAI_EXPIRES_MAX,
+                openai_style=call.surface == "openai",
+            )
+            if isinstance(parsed, Response):
+                return parsed
+            expires_after = parsed
+        now = int(time.time())
+        upload = StoredUpload(
+            id="upload_" + _rand_alnum(24),
+            surface=call.surface,
+            filename=str(body["filename"]),
+            purpose=str(body["purpose"]),
+            bytes=nbytes,
+            mime_type=str(body["mime_type"]),
+            created_at=now,
+            expires_at=now + UPLOAD_TTL,
+            file_expires_after=expires_after,
+        )
+        self.state.uploads[upload.id] = upload
+        call.entry["upload_id"] = upload.id
+        return call.json(200, upload.wire())
+
+    def _complete_upload(self, call: Call, upload: StoredUpload, body: dict[str, Any]) -> Response:
+        part_ids = body.get("part_ids")
+        if not isinstance(part_ids, list) or not all(isinstance(p, str) for p in part_ids):
+            return call.invalid(
+                "Missing required parameter: 'part_ids'.",
+                param="part_ids",
+                code="missing_required_parameter",
+            )
+        if len(set(part_ids)) != len(part_ids):
+            return call.invalid("'part_ids' names a part twice.", param="part_ids")
+        for part_id in part_ids:
+            if part_id not in upload.parts:
+                return call.invalid(f"No part {part_id} in upload {upload.id}.", param="part_ids")
+        total = sum(upload.parts[p][1] for p in part_ids)
+        if total != upload.bytes:
+            return call.invalid(
+                f"The number of bytes uploaded ({total}) does not match the number of bytes "
+                f"declared at creation ({upload.bytes}).",
+                param="part_ids",
+                code="bytes_mismatch",
+            )
+        tmp = self.state.new_tmp_path()
+        sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        with tmp.open("wb") as out:
+            for part_id in part_ids:
+                with _open_blob(upload.parts[part_id][0]) as fh:
+                    while data := fh.read(CHUNK):
+                        sha.update(data)
+                        md5.update(data)
+                        out.write(data)
+        wanted = body.get("md5")
+        if wanted and str(wanted).lower() != md5.hexdigest():
+            tmp.unlink()
+            return call.invalid(
+                f"The md5 checksum ({wanted}) does not match the parts ({md5.hexdigest()}).",
+                param="md5",
+                code="md5_mismatch",
+            )
+        now = int(time.time())
+        if call.surface == "openai":
+            file_id = new_openai_file_id()
+            status, steps = "processed", []
+            expires = upload.file_expires_after
+            if expires is None and upload.purpose == "batch":
+                expires = OPENAI_BATCH_DEFAULT_TTL
+        else:
+            file_id = new_azure_file_id(upload.purpose)
+            status = self.state.config["azure_initial_status"]
+            steps = list(self.state.config["azure_status_steps"])
+            expires = upload.file_expires_after
+        dest = self.state.blob_dir / file_id
+        os.replace(tmp, dest)
+        f = StoredFile(
+            id=file_id,
+            surface=call.surface,
+            purpose=upload.purpose,
+            filename=upload.filename,
+            bytes=total,
+            created_at=now,
+            seq=self.state.next_seq(),
+            path=dest,
+            sha256=sha.hexdigest(),
+            status=status,
+            steps=steps,
+            expires_at=now + expires if expires is not None else None,
+            content_type=upload.mime_type,
+            origin="upload",
+        )
+        self.state.files[file_id] = f
+        call.entry["file_id"] = file_id
+        upload.file = f
+        upload.status = "completed"
+        self._drop_upload_parts(upload)
+        return call.json(200, upload.wire())
+
+    def _drop_upload_parts(self, upload: StoredUpload) -> None:
+        for path, _ in upload.parts.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        upload.parts.clear()
+
     # -- list / retrieve / content ---------------------------------------------------------------
     def list(self, call: Call) -> Response:
         q = call.request.query_params
@@ -1336,6 +1679,8 @@ class FakeUpstream:
             return _json(200, {"config": st.config})
         if action == "files" and method == "GET":
             return _json(200, {"data": [f.admin() for f in st.files.values()]})
+        if action == "uploads" and method == "GET":
+            return _json(200, {"data": [u.admin() for u in st.uploads.values()]})
         if action == "azure-status" and method == "POST":
             return self._force_status(await _admin_json(request))
         if action == "seed" and method == "POST":
@@ -1539,7 +1884,20 @@ def create_app(
                 endpoint(a, {"GET": "content"}),
                 methods=["GET"],
             ),
+            Route(f"{prefix}/uploads", endpoint(a, {"POST": "upload_create"}), methods=["POST"]),
         ]
+        for action, op in (
+            ("parts", "upload_part"),
+            ("complete", "upload_complete"),
+            ("cancel", "upload_cancel"),
+        ):
+            routes.append(
+                Route(
+                    f"{prefix}/uploads/{{upload_id}}/{action}",
+                    endpoint(a, {"POST": cast(Op, op)}),
+                    methods=["POST"],
+                )
+            )
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes += [
         Route("/v1/{rest:path}", fake.openai_unknown, methods=all_methods),

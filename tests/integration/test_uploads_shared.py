@@ -207,38 +207,57 @@ def routed(fake: Fake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     srv.stop()
 
 
-@pytest.mark.parametrize("how", ["query", "body", "prefix", "azure"])
+def batch_lines(n: int) -> bytes:
+    return b"".join(
+        b'{"custom_id": "r%d", "method": "POST", "url": "/v1/chat/completions", '
+        b'"body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}}\n' % i
+        for i in range(n)
+    )
+
+
+# Assembled here and sent through the provider's Files API on complete: Azure's GA
+# dated API (2024-10-21) has no Uploads API, and batch/fine-tune JSONL is validated
+# on complete. (Uploads to OpenAI and Azure v1 are forwarded: test_uploads_forwarded.py.)
+@pytest.mark.parametrize("how", ["azure", "batch-query", "batch-prefix"])
 def test_provider_target_gets_the_assembled_file(
     fake: Fake, routed: ServerProcess, how: str
 ) -> None:
     fake.reset()
     rng = random.Random(how)
-    chunks = [rng.randbytes(rng.randrange(1, 300_000)) for _ in range(5)]
-    data = b"".join(chunks)
+    purpose = "assistants" if how == "azure" else "batch"
+    mime = "text/plain" if how == "azure" else "application/jsonl"
+    if how == "azure":
+        chunks = [rng.randbytes(rng.randrange(1, 300_000)) for _ in range(5)]
+        data = b"".join(chunks)
+    else:
+        data = batch_lines(3000)
+        cuts = sorted(rng.sample(range(1, len(data)), 4))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
     with httpx.Client(base_url=routed.base_url, headers=routed.headers, timeout=60) as c:
         before = blob_names(routed.data_dir)
-        if how == "prefix":
+        if how == "batch-prefix":
             client = sdk(routed, base="/openai/v1")
             upload = client.uploads.create(
-                bytes=len(data), filename="remote.bin", mime_type="text/plain", purpose="assistants"
+                bytes=len(data), filename="remote.jsonl", mime_type=mime, purpose="batch"
             )
             uid = upload.id
             parts = [client.uploads.parts.create(upload_id=uid, data=d).id for d in chunks]
             assert blob_names(routed.data_dir) - before == set(parts)
+            assert fake.requests() == []
             done_model = client.uploads.complete(upload_id=uid, part_ids=parts, md5=md5(data))
             done = check_upload(done_model.model_dump(), "completed")
         else:
-            query = {"custom_llm_provider": "openai"} if how == "query" else {}
-            field = {"custom_llm_provider": "azure" if how == "azure" else "openai"}
+            query = {"custom_llm_provider": "openai"} if how == "batch-query" else {}
+            field = {"custom_llm_provider": "azure"} if how == "azure" else {}
             r = c.post(
                 "/v1/uploads",
                 params=query,
                 json={
-                    "filename": "remote.bin",
-                    "purpose": "assistants",
+                    "filename": "remote.jsonl",
+                    "purpose": purpose,
                     "bytes": len(data),
-                    "mime_type": "text/plain",
-                    **({} if how == "query" else field),
+                    "mime_type": mime,
+                    **field,
                 },
             )
             assert r.status_code == 200, r.text
@@ -249,10 +268,11 @@ def test_provider_target_gets_the_assembled_file(
             done = completed(c, uid, parts, md5(data))
         file = done["file"]
         assert FILEGATE_ID.fullmatch(file["id"]), file
-        assert file["bytes"] == len(data) and file["filename"] == "remote.bin"
+        assert file["bytes"] == len(data) and file["filename"] == "remote.jsonl"
         # One create upstream, with the whole assembled file and an exact Content-Length.
         (entry,) = fake.requests(op="create")
         assert entry["api"] == ("azure-classic" if how == "azure" else "openai")
+        assert fake.requests(op="upload_create") == []
         assert entry["content_length"] is not None
         assert entry["content_length"] == entry["body_bytes"]
         assert entry["transfer_encoding"] in (None, "")
@@ -260,8 +280,8 @@ def test_provider_target_gets_the_assembled_file(
         sent = entry["multipart"]["file"]
         assert sent["size"] == len(data)
         assert sent["sha256"] == hashlib.sha256(data).hexdigest()
-        assert sent["filename"] == "remote.bin"
-        assert entry["multipart"]["values"]["purpose"] == "assistants"
+        assert sent["filename"] == "remote.jsonl"
+        assert entry["multipart"]["values"]["purpose"] == purpose
         (remote,) = fake.files()
         assert remote["sha256"] == hashlib.sha256(data).hexdigest()
         # The client sees only the filegate id; the bytes come back through the gateway.
@@ -275,12 +295,34 @@ def test_provider_target_gets_the_assembled_file(
         assert fake.files() == []
 
 
+def test_batch_upload_for_a_provider_is_validated_on_complete(
+    fake: Fake, routed: ServerProcess
+) -> None:
+    fake.reset()
+    data = batch_lines(3) + b"not json\n"
+    with httpx.Client(base_url=routed.base_url, headers=routed.headers, timeout=60) as c:
+        uid = create(
+            c,
+            len(data),
+            purpose="batch",
+            mime_type="application/jsonl",
+            custom_llm_provider="openai",
+        )["id"]
+        parts = [add_part(c, uid, data[:100]), add_part(c, uid, data[100:])]
+        r = complete(c, uid, parts)
+        assert r.status_code == 400, r.text
+        assert "line 4" in r.text
+        assert fake.requests() == []
+        assert upload_row(routed.data_dir, uid)["status"] == "pending"
+
+
 def test_provider_target_refusing_keeps_the_upload(fake: Fake, routed: ServerProcess) -> None:
     """An upstream failure on complete stores nothing; the upload can be completed again."""
     fake.reset()
     data = b"retry me"
     with httpx.Client(base_url=routed.base_url, headers=routed.headers, timeout=60) as c:
-        uid = create(c, len(data), custom_llm_provider="openai")["id"]
+        # Azure's GA dated API has no Uploads API: the file goes through /files on complete.
+        uid = create(c, len(data), purpose="assistants", custom_llm_provider="azure")["id"]
         part = add_part(c, uid, data)
         fake.fault(op="create", status=500, times=5)
         r = complete(c, uid, [part])

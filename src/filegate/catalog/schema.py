@@ -113,6 +113,7 @@ uploads = sa.Table(
     sa.Column("file_expires_after", sa.BigInteger, nullable=True),
     sa.Column("targets", sa.Text, nullable=False),
     sa.Column("file_id", Id, nullable=True),
+    sa.Column("provider_upload_id", sa.String(512), nullable=True),
     sa.Index("ix_uploads_status_expires", "status", "expires_at"),
 )
 
@@ -123,5 +124,6 @@ upload_parts = sa.Table(
     sa.Column("upload_id", Id, sa.ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("provider_part_id", sa.String(512), nullable=True),
     sa.Index("ix_upload_parts_upload", "upload_id"),
 )

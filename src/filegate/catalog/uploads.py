@@ -29,13 +29,18 @@ def _upload(row: sa.Row[Any]) -> Upload:
         file_expires_after=m["file_expires_after"],
         targets=orjson.loads(m["targets"]),
         file_id=m["file_id"],
+        provider_upload_id=m["provider_upload_id"],
     )
 
 
 def _part(row: sa.Row[Any]) -> UploadPart:
     m = row._mapping
     return UploadPart(
-        id=m["id"], upload_id=m["upload_id"], created_at=m["created_at"], bytes=m["bytes"]
+        id=m["id"],
+        upload_id=m["upload_id"],
+        created_at=m["created_at"],
+        bytes=m["bytes"],
+        provider_part_id=m["provider_part_id"],
     )
 
 
@@ -65,6 +70,7 @@ class SQLUploadStore:
             file_expires_after=upload.file_expires_after,
             targets=orjson.dumps(upload.targets).decode(),
             file_id=upload.file_id,
+            provider_upload_id=upload.provider_upload_id,
         )
         await self._run.write(lambda conn: conn.execute(stmt))
 
@@ -99,6 +105,7 @@ class SQLUploadStore:
                     upload_id=part.upload_id,
                     created_at=part.created_at,
                     bytes=part.bytes,
+                    provider_part_id=part.provider_part_id,
                 )
             )
             return True

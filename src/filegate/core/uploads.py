@@ -4,21 +4,53 @@ Parts are stored as blobs in the shared blob store and recorded in the
 catalog, so any gateway process can take any part. Completing streams the
 named parts, in order, into an ordinary file (through FileService, with its
 size, hashing, JSONL checks, quotas and provider copies), then drops them.
+
+Forwarding: an upload with exactly one target, a provider deployment with its
+own Uploads API (OpenAI, Azure v1 or a dated preview version), is mirrored
+there instead. The provider upload is created with ours; each part is spooled
+to a temporary local file only while it is sent upstream (so the upstream
+request has an exact Content-Length and can be retried), then the spool is
+dropped and the provider's part id is kept behind ours; complete maps the part
+ids in order and completes upstream (the provider checks the md5 and bytes),
+and the file is recorded with a Location only, no blob. Cancel and the expiry
+sweep cancel upstream too. Several targets, the embedded store, Vertex and
+Azure's GA dated versions keep the assemble-and-create path.
+
+Batch and fine-tune uploads are never forwarded: their JSONL is validated on
+complete, with line numbers, and parts (which may split lines, arrive out of
+order and at different processes) cannot be validated one by one; nor can the
+file be read back and checked after an upstream complete, since a refused file
+would leave the upload completed upstream and impossible to complete again.
+So they keep their parts here and take the assembled path (OpenAI takes batch
+input files only up to 200 MB, well inside its 512 MB Files-API limit).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Protocol
 
+from filegate.core import jsonl
 from filegate.core.ids import new_id
-from filegate.core.service import FileService
+from filegate.core.params import BATCH_DEFAULT_EXPIRY
+from filegate.core.service import LEASE_SECONDS, BlobSource, FileService, combined_status
 from filegate.core.targets import Target
-from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
-from filegate.records import ExpiresAfter, FileRecord, Quota, Scope, Upload, UploadPart
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest, PayloadTooLarge
+from filegate.providers.base import UploadingProvider, uploading
+from filegate.records import (
+    ExpiresAfter,
+    FileRecord,
+    FileState,
+    Location,
+    Quota,
+    Scope,
+    Upload,
+    UploadPart,
+)
 
 log = logging.getLogger("filegate")
 
@@ -129,6 +161,16 @@ class UploadService:
                 "'filename' must be 1 to 1024 bytes long.", param="filename", code="invalid_value"
             )
         self.files.check_targets(targets, purpose, expires_after)
+        remote = self._forwarding(purpose, targets)
+        provider_upload_id = None
+        if remote is not None:
+            provider_upload_id = await remote.create_upload(
+                filename=filename,
+                purpose=purpose,
+                nbytes=nbytes,
+                mime_type=mime,
+                expires_after=expires_after,
+            )
         upload_id, created = new_id("upload_")
         upload = Upload(
             id=upload_id,
@@ -142,9 +184,42 @@ class UploadService:
             team=scope.team,
             file_expires_after=expires_after.seconds if expires_after else None,
             targets=[t.deployment for t in targets],
+            provider_upload_id=provider_upload_id,
         )
-        await self.store.add(upload)
+        try:
+            await self.store.add(upload)
+        except BaseException:
+            if remote is not None and provider_upload_id is not None:
+                await self._cancel_upstream(remote, provider_upload_id)
+            raise
         return upload
+
+    def _forwarding(self, purpose: str, targets: list[Target]) -> UploadingProvider | None:
+        """The provider to forward an upload to, or None for the assembled path."""
+        if len(targets) != 1 or targets[0].embedded:
+            return None
+        if jsonl.validator_for(purpose) is not None:
+            return None  # validated on complete: see the module docstring
+        return uploading(self.files.provider(targets[0].deployment))
+
+    def _remote(self, upload: Upload) -> tuple[UploadingProvider, str] | None:
+        """The provider holding a forwarded upload, and its id there."""
+        if upload.provider_upload_id is None:
+            return None
+        remote = uploading(self.files.provider(upload.targets[0]))
+        if remote is None:
+            raise InvalidRequest(
+                f"Deployment {upload.targets[0]!r} no longer takes uploads.",
+                code="unknown_deployment",
+            )
+        return remote, upload.provider_upload_id
+
+    async def _cancel_upstream(self, remote: UploadingProvider, provider_upload_id: str) -> None:
+        try:
+            await remote.cancel_upload(provider_upload_id)
+        except FilegateError as exc:
+            # It expires upstream on its own (OpenAI: an hour after it was made).
+            log.warning("could not cancel upstream upload %s: %s", provider_upload_id, exc)
 
     async def get(self, scope: Scope, upload_id: str) -> Upload:
         upload = await self.store.get(upload_id, scope)
@@ -161,6 +236,17 @@ class UploadService:
         if upload.status != "pending":
             raise _not_open(upload)
         part_id, created = new_id("part_")
+        remote = self._remote(upload)
+        if remote is not None:
+            part = await self._forward_part(upload, part_id, created, chunks, *remote)
+            added = await self.store.add_part(
+                part, self.now(), max_total=2 * upload.bytes + MAX_PART_BYTES
+            )
+            if added is not True:
+                # The part upstream is never named on complete; nothing to undo.
+                self._refuse_part(upload, added)
+                raise _not_open(await self.get(scope, upload_id))
+            return part
         stored = await self.files.blobs.put(part_id, _capped(chunks, MAX_PART_BYTES))
         part = UploadPart(id=part_id, upload_id=upload.id, created_at=created, bytes=stored.size)
         # Parts beyond what any completion could use are refused: a client may
@@ -170,16 +256,53 @@ class UploadService:
         )
         if added is not True:
             await self.files.blobs.delete(part.blob_key)
-            if added == "full":
-                raise InvalidRequest(
-                    f"Upload {upload.id} already holds more parts than its {upload.bytes} "
-                    "bytes can use.",
-                    param="data",
-                    code="upload_parts_exceeded",
-                )
+            self._refuse_part(upload, added)
             # Completed, cancelled or expired while this part streamed in.
             raise _not_open(await self.get(scope, upload_id))
         return part
+
+    @staticmethod
+    def _refuse_part(upload: Upload, added: bool | str) -> None:
+        if added == "full":
+            raise InvalidRequest(
+                f"Upload {upload.id} already holds more parts than its {upload.bytes} "
+                "bytes can use.",
+                param="data",
+                code="upload_parts_exceeded",
+            )
+
+    async def _forward_part(
+        self,
+        upload: Upload,
+        part_id: str,
+        created: int,
+        chunks: AsyncIterable[bytes],
+        remote: UploadingProvider,
+        provider_upload_id: str,
+    ) -> UploadPart:
+        """Send a part upstream as it arrives; keep only the provider's part id.
+
+        The part waits in the spool (never in the blob store) while it is sent:
+        the upstream request needs its exact length before the first byte, and
+        a retry after a 5xx or a dropped connection must read it again. The
+        spool copy goes as soon as the upstream has answered.
+        """
+        spool = self.files.spool
+        key = f"upload-part-{part_id}"
+        try:
+            stored = await spool.put(key, _capped(chunks, MAX_PART_BYTES))
+            provider_part_id = await remote.add_upload_part(
+                provider_upload_id, BlobSource(spool, key, stored.size)
+            )
+        finally:
+            await spool.delete(key)
+        return UploadPart(
+            id=part_id,
+            upload_id=upload.id,
+            created_at=created,
+            bytes=stored.size,
+            provider_part_id=provider_part_id,
+        )
 
     async def complete(
         self,
@@ -206,7 +329,11 @@ class UploadService:
         if not await self.store.transition(upload.id, "pending", "completing", now=self.now()):
             raise _not_open(await self.get(scope, upload_id))
         try:
-            record = await self._assemble(scope, upload, parts, md5, targets, quota)
+            remote = self._remote(upload)
+            if remote is not None:
+                record = await self._complete_upstream(upload, parts, md5, targets, quota, *remote)
+            else:
+                record = await self._assemble(scope, upload, parts, md5, targets, quota)
         except BaseException:
             await self.store.transition(upload.id, "completing", "pending")
             raise
@@ -281,6 +408,78 @@ class UploadService:
                 )
             return await pending.finish(upload.purpose, expires, targets)
 
+    async def _complete_upstream(
+        self,
+        upload: Upload,
+        parts: list[UploadPart],
+        md5: str | None,
+        targets: list[Target],
+        quota: Quota | None,
+        remote: UploadingProvider,
+        provider_upload_id: str,
+    ) -> FileRecord:
+        """Complete a forwarded upload upstream and record its file (a Location, no blob)."""
+        service, catalog = self.files, self.files.catalog
+        file_id, created = new_id()
+        record = FileRecord(
+            id=file_id,
+            filename=upload.filename,
+            purpose=upload.purpose,
+            created_at=created,
+            bytes=upload.bytes,
+            content_type=upload.mime_type,
+            owner=upload.owner,
+            team=upload.team,
+            state=FileState.WRITING,
+            lease_until=service.now() + LEASE_SECONDS,
+        )
+        # Inserted first: quotas are checked before anything is made upstream,
+        # and if this process dies after the upstream complete, the sweep finds
+        # the copy through the WRITING record and deletes it.
+        await catalog.insert(record, quota)
+        loc: Location | None = None
+        try:
+            part_ids = [p.provider_part_id or "" for p in parts]
+            remote_file = await remote.complete_upload(provider_upload_id, part_ids, md5)
+            (target,) = targets
+            loc = Location(
+                target.deployment,
+                target.provider,
+                remote_file.id,
+                remote_file.status,
+                remote_file.status_details,
+            )
+            await catalog.add_location(record.id, loc)
+            if remote_file.bytes and remote_file.bytes != upload.bytes:
+                raise InvalidRequest(
+                    f"The upstream made a file of {remote_file.bytes} bytes, not {upload.bytes}.",
+                    code="bytes_mismatch",
+                )
+            record.locations = [loc]
+            record.status, record.status_details = combined_status(record.locations)
+            if upload.file_expires_after is not None:
+                record.expires_at = record.created_at + upload.file_expires_after
+            elif remote_file.expires_at:
+                record.expires_at = int(remote_file.expires_at)
+            elif upload.purpose == "batch":
+                record.expires_at = record.created_at + BATCH_DEFAULT_EXPIRY
+            if not await catalog.publish(record, quota):
+                raise InvalidRequest(
+                    "The upload took too long to complete and was discarded.",
+                    code="upload_timeout",
+                )
+        except BaseException:
+            try:
+                if loc is not None:
+                    await service._delete_copy(loc)
+                await catalog.remove(record.id)
+            except Exception:
+                log.exception("could not undo file %s; the sweep will", record.id)
+            raise
+        record.state = FileState.READY
+        record.lease_until = None
+        return record
+
     async def cancel(self, scope: Scope, upload_id: str) -> Upload:
         upload = await self.get(scope, upload_id)
         if upload.status != "pending" or not await self.store.transition(
@@ -288,12 +487,16 @@ class UploadService:
         ):
             raise _not_open(await self.get(scope, upload_id))
         await self._drop_parts(upload)
+        remote = self._remote(upload)
+        if remote is not None:
+            await self._cancel_upstream(*remote)
         upload.status = "cancelled"
         return upload
 
     async def _drop_parts(self, upload: Upload) -> None:
         for part in await self.store.parts(upload.id):
-            await self.files.blobs.delete(part.blob_key)
+            if part.provider_part_id is None:
+                await self.files.blobs.delete(part.blob_key)
             await self.store.drop_parts(upload.id, [part.id])
 
     async def sweep(self, batch: int = 100) -> int:
@@ -301,8 +504,13 @@ class UploadService:
         now = self.now()
         handled = 0
         for upload in await self.store.stale(now, COMPLETING_GRACE, batch):
-            if upload.status in ("pending", "completing"):
-                await self.store.transition(upload.id, upload.status, "expired")
+            if upload.status in ("pending", "completing") and await self.store.transition(
+                upload.id, upload.status, "expired"
+            ):
+                with contextlib.suppress(FilegateError):
+                    remote = self._remote(upload)
+                    if remote is not None:
+                        await self._cancel_upstream(*remote)
             try:
                 await self._drop_parts(upload)
             except Exception:

@@ -12,6 +12,11 @@ from filegate.providers.openai import EXPIRES_MAX, EXPIRES_MIN, OpenAIProvider
 # batch-file window of 14 to 30 days.
 _V1_VERSIONS = ("v1", "preview", "latest")
 _DATED_EXPIRES = (14 * 24 * 3600, 30 * 24 * 3600)
+# The Uploads API (/openai/uploads) is in the dated preview versions from
+# 2024-08-01-preview on (Azure's "Upload File - Start" reference) and in v1
+# (/openai/v1/uploads); GA dated versions such as 2024-10-21 have none, and an
+# upload to such a deployment is assembled here and sent through /files.
+_UPLOADS_SINCE = "2024-08-01"
 DEFAULT_API_VERSION = "2024-10-21"
 
 
@@ -65,6 +70,13 @@ class AzureOpenAIProvider(OpenAIProvider):
             transport=transport,
         )
         self.wire.params = params
+        self._uploads = version in _V1_VERSIONS or (
+            version.endswith("-preview") and version[:10] >= _UPLOADS_SINCE
+        )
+
+    @property
+    def supports_uploads(self) -> bool:
+        return self._uploads
 
     async def list_files(
         self, *, purpose: str | None, limit: int | None, order: str | None, after: str | None

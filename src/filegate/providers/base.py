@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from filegate.records import ByteRange, ExpiresAfter
 
@@ -108,3 +108,49 @@ class Provider(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class UploadingProvider(Protocol):
+    """A provider with its own Uploads API (OpenAI's, Azure's); optional.
+
+    Ids returned here are the provider's and stay behind filegate's own.
+    """
+
+    @property
+    def supports_uploads(self) -> bool:
+        """False when this deployment's API version has no Uploads API."""
+        ...
+
+    async def create_upload(
+        self,
+        *,
+        filename: str,
+        purpose: str,
+        nbytes: int,
+        mime_type: str,
+        expires_after: ExpiresAfter | None,
+    ) -> str:
+        """Start an upload upstream; return the provider's upload id."""
+        ...
+
+    async def add_upload_part(self, upload_id: str, source: UploadSource) -> str:
+        """Send one part; return the provider's part id."""
+        ...
+
+    async def complete_upload(
+        self, upload_id: str, part_ids: Sequence[str], md5: str | None
+    ) -> ProviderFile:
+        """Complete with the provider's part ids in file order; return the file made."""
+        ...
+
+    async def cancel_upload(self, upload_id: str) -> None: ...
+
+
+def uploading(provider: Provider) -> UploadingProvider | None:
+    """``provider`` as an :class:`UploadingProvider`, if this deployment has an Uploads API."""
+    if getattr(provider, "supports_uploads", False) is True and all(
+        callable(getattr(provider, name, None))
+        for name in ("create_upload", "add_upload_part", "complete_upload", "cancel_upload")
+    ):
+        return cast(UploadingProvider, provider)
+    return None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx2
+import orjson
 
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
@@ -52,6 +53,9 @@ class OpenAIProvider:
 
     def _path(self, *parts: str) -> str:
         return "/".join(("/files", *parts))
+
+    def _upload_path(self, *parts: str) -> str:
+        return "/".join(("/uploads", *parts))
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.purposes:
@@ -160,8 +164,95 @@ class OpenAIProvider:
             kept.pop("content-length", None)
         return ProviderContent(status, kept, stream, response.aclose)
 
+    # -- the Uploads API (UploadingProvider) --------------------------------------------------
+
+    @property
+    def supports_uploads(self) -> bool:
+        return True
+
+    async def create_upload(
+        self,
+        *,
+        filename: str,
+        purpose: str,
+        nbytes: int,
+        mime_type: str,
+        expires_after: ExpiresAfter | None,
+    ) -> str:
+        self.check_purpose(purpose)
+        body: dict[str, Any] = {
+            "filename": filename,
+            "purpose": purpose,
+            "bytes": nbytes,
+            "mime_type": mime_type,
+        }
+        if expires_after is not None:
+            self.check_expires_after(expires_after)
+            body["expires_after"] = {
+                "anchor": expires_after.anchor,
+                "seconds": expires_after.seconds,
+            }
+        doc = await self.wire.json(
+            "POST", self._upload_path(), body=_json_body(body), retry_unsafe=False, headers=_JSON
+        )
+        return self._id(doc, "upload")
+
+    async def add_upload_part(self, upload_id: str, source: UploadSource) -> str:
+        ctype, length, body = multipart_body(
+            [], "blob", "application/octet-stream", source, field="data"
+        )
+        doc = await self.wire.json(
+            "POST",
+            self._upload_path(upload_id, "parts"),
+            body=body,
+            retry_unsafe=False,
+            headers={"Content-Type": ctype, "Content-Length": str(length)},
+        )
+        return self._id(doc, "upload part")
+
+    async def complete_upload(
+        self, upload_id: str, part_ids: Sequence[str], md5: str | None
+    ) -> ProviderFile:
+        body: dict[str, Any] = {"part_ids": list(part_ids)}
+        if md5:
+            body["md5"] = md5
+        doc = await self.wire.json(
+            "POST",
+            self._upload_path(upload_id, "complete"),
+            body=_json_body(body),
+            retry_unsafe=False,
+            headers=_JSON,
+        )
+        file = doc.get("file")
+        if not isinstance(file, dict):
+            raise UpstreamError(f"{self.name}: the completed upload carries no file.")
+        return self._file(file)
+
+    async def cancel_upload(self, upload_id: str) -> None:
+        await self.wire.json(
+            "POST", self._upload_path(upload_id, "cancel"), body=_json_body({}), headers=_JSON
+        )
+
+    def _id(self, doc: dict[str, Any], what: str) -> str:
+        value = doc.get("id")
+        if not isinstance(value, str) or not value:
+            raise UpstreamError(f"{self.name}: the upstream answered without an {what} id.")
+        return value
+
     async def aclose(self) -> None:
         await self.wire.aclose()
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _json_body(doc: dict[str, Any]) -> Callable[[], AsyncIterator[bytes]]:
+    data = orjson.dumps(doc)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data
+
+    return body
 
 
 async def _slice(stream: AsyncIterator[bytes], byte_range: ByteRange) -> AsyncIterator[bytes]:

@@ -48,12 +48,18 @@ _PASSED_THROUGH: dict[int, type[FilegateError]] = {
 
 
 def multipart_body(
-    fields: list[tuple[str, str]], filename: str, content_type: str, source: UploadSource
+    fields: list[tuple[str, str]],
+    filename: str,
+    content_type: str,
+    source: UploadSource,
+    *,
+    field: str = "file",
 ) -> tuple[str, int, Callable[[], AsyncIterator[bytes]]]:
     """A multipart/form-data body streamed from ``source``, with its exact length.
 
-    Returns the Content-Type, the Content-Length and a factory that makes a
-    fresh body iterator for each attempt.
+    The bytes go in form field ``field`` (``file`` for Files, ``data`` for an
+    upload part). Returns the Content-Type, the Content-Length and a factory
+    that makes a fresh body iterator for each attempt.
     """
     boundary = secrets.token_hex(16)
     head = bytearray()
@@ -64,7 +70,7 @@ def multipart_body(
     # plus RFC 5987's filename* for servers that prefer it.
     quoted = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
     head += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"; '
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{quoted}"; '
         f"filename*=UTF-8''{quote(filename, safe='')}\r\n"
         f"Content-Type: {content_type}\r\n\r\n"
     ).encode()
