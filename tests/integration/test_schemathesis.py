@@ -11,12 +11,14 @@ Two schemas drive it:
 
 Checks: no 5xx, status codes, content types, headers and bodies as documented,
 schema-invalid requests rejected with 4xx, requests without a key or with a
-wrong one refused. Generation is seeded and bounded, so a run repeats exactly
-and takes about half a minute.
+wrong one refused. Real files and uploads are swapped in for generated ids, so
+those operations answer 200 too. Generation is seeded and bounded, so a run
+repeats exactly and takes about a minute.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,9 @@ OPENAI_SPEC_QUIRKS: tuple[Callable[[dict[str, Any]], None], ...] = (
     _spec_quirk_download_media_type,
 )
 
+# The statuses negative_data_rejection takes as "refused" (schemathesis' default).
+REJECTED = ["400", "401", "403", "404", "405", "406", "409", "415", "422", "428", "429", "5xx"]
+
 # positive_data_acceptance ("every schema-valid request succeeds") is off for OpenAI's
 # spec: the spec is looser than its own prose and the API's rules. `limit` has no
 # bounds there (1..10,000 is only in its description), batch/fine-tune uploads must be
@@ -111,13 +116,28 @@ OPENAI_SPEC_CHECKS_OFF = {"positive_data_acceptance"}
 OPENAI_SPEC_OPERATIONS: list[dict[str, Any]] = []
 
 # Our document states every rule a schema can, so positive_data_acceptance stays on,
-# except for uploads: that a batch/fine-tune file's content must be JSONL of a certain
-# shape is a rule about the bytes of the file, beyond what a schema can say.
+# except where a valid request depends on more than its own shape:
+# * createFile: that a batch/fine-tune file's content must be JSONL of a certain shape
+#   is a rule about the bytes of the file, beyond what a schema can say;
+# * the admin operations below name teams and keys, and a schema cannot say which teams
+#   or keys exist (an unknown one is a 400, e.g. `unknown_team`).
+# The Uploads operations keep it: `upload_id`s are swapped for real uploads, and a
+# complete's `part_ids` for that upload's real parts (`_use_known_files`).
 OUR_CHECKS_OFF: set[str] = set()
 OUR_OPERATIONS: list[dict[str, Any]] = [
     {
         "include-operation-id-regex": "^createFile",
         "checks": {"positive_data_acceptance": {"enabled": False}},
+    },
+    {
+        "include-operation-id-regex": "^(generateKey|updateKey|keyInfo|deleteTeams)$",
+        "checks": {"positive_data_acceptance": {"enabled": False}},
+    },
+    {
+        # A declared `bytes` over the limit is refused with 413 (as OpenAI does), which
+        # the check's default list of rejection statuses lacks.
+        "include-operation-id-regex": "^createUpload",
+        "checks": {"negative_data_rejection": {"expected-statuses": [*REJECTED, "413"]}},
     },
     {
         "include-operation-id-regex": "(Alias|ForProvider)$",
@@ -163,8 +183,41 @@ def _upload(server: Any, purpose: str, name: str, data: bytes, **form: str) -> s
     return file_id
 
 
-# Real files, filled in by `known_files` before the first case is generated.
-KNOWN: dict[str, list[str]] = {"read": [], "delete": []}
+# Real files and uploads, filled in by `known_files` before the first case is generated.
+KNOWN: dict[str, list[str]] = {"read": [], "delete": [], "uploads": []}
+SERVER: list[Any] = []
+
+
+def _post_json(path: str, body: dict[str, Any]) -> dict[str, Any]:
+    (server,) = SERVER
+    resp = httpx.post(f"{server.api_url}{path}", headers=server.headers, json=body, timeout=30)
+    assert resp.status_code == 200, resp.text
+    out: dict[str, Any] = resp.json()
+    return out
+
+
+def _new_upload(nbytes: int) -> str:
+    body = {
+        "filename": "st.txt",
+        "purpose": "user_data",
+        "bytes": nbytes,
+        "mime_type": "text/plain",
+    }
+    upload_id: str = _post_json("/uploads", body)["id"]
+    return upload_id
+
+
+def _new_part(upload_id: str, data: bytes) -> str:
+    (server,) = SERVER
+    resp = httpx.post(
+        f"{server.api_url}/uploads/{upload_id}/parts",
+        headers=server.headers,
+        files={"data": ("part", data, "application/octet-stream")},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    part_id: str = resp.json()["id"]
+    return part_id
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -190,13 +243,42 @@ def known_files(server: Any) -> None:
         _upload(server, "batch", "batch.jsonl", batch + b"\n"),
     ]
     KNOWN["delete"] = [_upload(server, "user_data", f"del-{i}.txt", b"bye") for i in range(8)]
+    # Pending uploads for parts: declared large, so no number of small parts fills them,
+    # and never completed or cancelled (cancel and complete get fresh ones per case).
+    SERVER[:] = [server]
+    KNOWN["uploads"] = [_new_upload(2**30) for _ in range(3)]
+
+
+def _completable(case: Case, data: bytes, with_md5: bool) -> Case:
+    """`case` aimed at a fresh upload holding `data` in one part, naming that part."""
+    upload_id = _new_upload(len(data))
+    body: dict[str, Any] = {"part_ids": [_new_part(upload_id, data)] if data else []}
+    if with_md5:
+        body["md5"] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    case.path_parameters = {**case.path_parameters, "upload_id": upload_id}
+    case.body = body
+    return case
 
 
 def _use_known_files(schema: BaseSchema) -> BaseSchema:
-    """Swap a generated `file_id` for a real one in about half the cases."""
+    """Swap a generated `file_id` or `upload_id` for a real one in about half the cases.
+
+    Parts go to the pending uploads made up front; each cancel gets an upload of its
+    own (a second cancel is rightly refused), and so does each complete, with its real
+    part ids in the body (the parts must add up to the upload's size).
+    """
 
     @schema.hook
     def flatmap_path_parameters(ctx: Any, path_parameters: dict[str, Any]) -> Any:
+        if path_parameters and "upload_id" in path_parameters:
+            if ctx.operation.path.endswith("/parts"):
+                pool = st.sampled_from(KNOWN["uploads"])
+            elif ctx.operation.path.endswith("/cancel"):
+                pool = st.builds(_new_upload, st.just(1))
+            else:
+                return st.just(path_parameters)  # complete: see flatmap_case
+            real = pool.map(lambda uid: {**path_parameters, "upload_id": uid})
+            return st.one_of(st.just(path_parameters), real)
         if not path_parameters or "file_id" not in path_parameters:
             return st.just(path_parameters)
         pool = KNOWN["delete"] if ctx.operation.method.lower() == "delete" else KNOWN["read"]
@@ -204,6 +286,18 @@ def _use_known_files(schema: BaseSchema) -> BaseSchema:
             return st.just(path_parameters)
         real = st.sampled_from(pool).map(lambda fid: {**path_parameters, "file_id": fid})
         return st.one_of(st.just(path_parameters), real)
+
+    @schema.hook
+    def flatmap_case(ctx: Any, case: Case) -> Any:
+        meta = case.meta
+        if not ctx.operation.path.endswith("/complete") or meta is None:
+            return st.just(case)
+        if meta.generation.mode.is_negative:
+            return st.just(case)  # refused whichever upload it names
+        real = st.builds(
+            _completable, st.just(case), st.sampled_from([b"", b"done"]), st.booleans()
+        )
+        return st.one_of(st.just(case), real)
 
     return schema
 

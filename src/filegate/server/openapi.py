@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of the gateway, served at ``/openapi.json``.
 
 The document is written by hand, as plain data, to describe exactly what the
-routes in ``server/files.py`` and ``server/health.py`` accept and answer —
+routes in ``server/files.py`` and ``server/health.py`` accept and answer (the
+Uploads routes are in ``openapi_uploads.py``, the admin ones in
+``openapi_admin.py``) —
 field facts follow OpenAI's own spec, the extras (Range, aliases, provider
 prefixes, routing fields, error statuses) are ours. What a request may name as
 its target depends on the deployments configured, so the document is built
@@ -24,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from filegate import __version__
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
 from filegate.records import EMBEDDED, PURPOSES
-from filegate.server import openapi_admin, swagger_ui
+from filegate.server import openapi_admin, openapi_uploads, swagger_ui
 
 if TYPE_CHECKING:
     from filegate.core.targets import TargetTable
@@ -49,13 +51,13 @@ FILE_OBJECT_PURPOSES = (
     "evals",
 )
 
-# Each Files operation is served under these prefixes:
-# (prefix, operationId suffix, tag, summary suffix).
+# Each Files and Uploads operation is served under these prefixes:
+# (prefix, operationId suffix, tag suffix, summary suffix).
 PREFIXES = (
-    ("/v1", "", "Files", ""),
-    ("", "Alias", "Files (aliases)", " (alias without /v1)"),
-    ("/{provider}/v1", "ForProvider", "Files (provider prefix)", " at one provider"),
-    ("/{provider}", "ForProviderAlias", "Files (provider prefix)", " at one provider (no /v1)"),
+    ("/v1", "", "", ""),
+    ("", "Alias", " (aliases)", " (alias without /v1)"),
+    ("/{provider}/v1", "ForProvider", " (provider prefix)", " at one provider"),
+    ("/{provider}", "ForProviderAlias", " (provider prefix)", " at one provider (no /v1)"),
 )
 TAGS = (
     ("Files", "OpenAI's Files API."),
@@ -65,6 +67,7 @@ TAGS = (
         "The same operations under a provider prefix (`/openai/v1/files`, ...): LiteLLM's "
         "way of choosing the provider, like `custom_llm_provider`.",
     ),
+    *openapi_uploads.TAGS,
     ("Health", "Probes for orchestrators; no API key."),
 )
 
@@ -72,8 +75,9 @@ TAGS = (
 UPSTREAM_ERRORS = (403, 409, 429, 502, 504)
 
 _DESCRIPTION = """\
-filegate speaks OpenAI's Files API: point the official `openai` SDK at
-`http://HOST:4000/v1` and `files.create`, `list`, `retrieve`, `delete` and `content`
+filegate speaks OpenAI's Files and Uploads APIs: point the official `openai` SDK at
+`http://HOST:4000/v1` and `files.create`, `list`, `retrieve`, `delete` and `content`,
+and `uploads.create`, `parts.create`, `complete`, `cancel` and `upload_file_chunked`
 work as they do against OpenAI.
 
 **Authentication.** When the gateway has a master key (`FILEGATE_MASTER_KEY`), send it
@@ -93,8 +97,9 @@ delete and every key change lands in the audit trail (`GET /audit`).
 `x-request-id` header. Any method a path does not list gets 405 with an `Allow` header;
 an unknown path gets 404.
 
-**Paths.** Each `/v1/files…` operation is also served without the `/v1` prefix
-(`/files…`), and both under a provider prefix (`/openai/v1/files…`, `/openai/files…`).
+**Paths.** Each `/v1/files…` and `/v1/uploads…` operation is also served without the
+`/v1` prefix (`/files…`), and both under a provider prefix (`/openai/v1/files…`,
+`/openai/files…`).
 
 **Routing.** A file goes to filegate's own storage or to a configured provider
 deployment. Clients choose as LiteLLM's do: `custom_llm_provider` (form field, query
@@ -334,12 +339,25 @@ def _schemas(routing: Routing) -> JSON:
                     "expire after 30 days unless told otherwise; others persist until "
                     "deleted.",
                 },
+                "expires_after": {
+                    **_schema("FileExpirationAfter"),
+                    "description": "The same expiry as one JSON-encoded part, "
+                    '`{"anchor": "created_at", "seconds": 3600}` (as clients generated from '
+                    "OpenAI's spec send it; the openai SDK sends the bracketed fields). "
+                    "Not together with `expires_after[anchor]` or `expires_after[seconds]`.",
+                },
                 **_routing_fields(routing),
             },
             "required": ["file", "purpose"],
             "dependentRequired": {
                 "expires_after[anchor]": ["expires_after[seconds]"],
                 "expires_after[seconds]": ["expires_after[anchor]"],
+            },
+            # The JSON part rules the bracketed fields out.
+            "dependentSchemas": {
+                "expires_after": {
+                    "properties": {"expires_after[anchor]": False, "expires_after[seconds]": False}
+                }
             },
         },
         "Error": {
@@ -692,7 +710,10 @@ def _file_operations(routing: Routing) -> list[tuple[str, str, str, JSON]]:
             "content": {
                 "multipart/form-data": {
                     "schema": _schema("CreateFileRequest"),
-                    "encoding": {"file": {"contentType": "application/octet-stream"}},
+                    "encoding": {
+                        "file": {"contentType": "application/octet-stream"},
+                        "expires_after": {"contentType": "application/json"},
+                    },
                 }
             },
         },
@@ -782,23 +803,28 @@ def _file_operations(routing: Routing) -> list[tuple[str, str, str, JSON]]:
 
 def _paths(routing: Routing) -> JSON:
     paths: JSON = {}
-    for prefix, id_suffix, tag, summary_suffix in PREFIXES:
-        for operation_id, suffix, method, operation in _file_operations(routing):
-            item: JSON = {
-                "operationId": operation_id + id_suffix,
-                "tags": [tag],
-                **operation,
-                "summary": operation["summary"] + summary_suffix,
-                "security": [{"BearerAuth": []}],
-            }
-            if prefix.startswith("/{provider}"):
-                item["parameters"] = [_param("Provider"), *operation["parameters"]]
-                # A prefix that names no provider at all is an unknown path.
-                responses = {**operation["responses"], "404": _response("NotFound")}
-                item["responses"] = dict(sorted(responses.items()))
-            if prefix != "/v1":
-                item["x-alias-of"] = f"/v1{suffix}"
-            paths.setdefault(prefix + suffix, {})[method] = item
+    groups = (
+        ("Files", _file_operations(routing)),
+        ("Uploads", openapi_uploads.operations(_routing_params())),
+    )
+    for prefix, id_suffix, tag_suffix, summary_suffix in PREFIXES:
+        for tag, operations in groups:
+            for operation_id, suffix, method, operation in operations:
+                item: JSON = {
+                    "operationId": operation_id + id_suffix,
+                    "tags": [tag + tag_suffix],
+                    **operation,
+                    "summary": operation["summary"] + summary_suffix,
+                    "security": [{"BearerAuth": []}],
+                }
+                if prefix.startswith("/{provider}"):
+                    item["parameters"] = [_param("Provider"), *operation["parameters"]]
+                    # A prefix that names no provider at all is an unknown path.
+                    responses = {"404": _response("NotFound"), **operation["responses"]}
+                    item["responses"] = dict(sorted(responses.items()))
+                if prefix != "/v1":
+                    item["x-alias-of"] = f"/v1{suffix}"
+                paths.setdefault(prefix + suffix, {})[method] = item
 
     liveliness: JSON = {
         "operationId": "liveliness",
@@ -851,10 +877,13 @@ def build_document(routing: Routing = EMBEDDED_ONLY) -> JSON:
         "tags": [{"name": name, "description": text} for name, text in TAGS],
         "paths": _paths(routing),
         "components": {
-            "schemas": _schemas(routing),
+            "schemas": {
+                **_schemas(routing),
+                **openapi_uploads.schemas(_routing_fields(routing)),
+            },
             "parameters": _parameters(routing),
             "headers": _headers(routing),
-            "responses": _responses(),
+            "responses": {**_responses(), **openapi_uploads.responses()},
             "securitySchemes": {
                 "BearerAuth": {
                     "type": "http",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,7 +13,7 @@ from starlette.routing import Route
 from filegate.core.params import parse_expires_after, parse_purpose
 from filegate.core.uploads import MAX_PART_BYTES
 from filegate.errors import InvalidRequest, PayloadTooLarge
-from filegate.server.admin import read_json
+from filegate.server.admin import _integral, read_json
 from filegate.server.files import FORM_OVERHEAD, Call, _call
 from filegate.server.multipart import MultipartReader
 from filegate.server.responses import JSONResponse
@@ -22,19 +22,24 @@ if TYPE_CHECKING:
     from filegate.server.app import Gateway
 
 
+# Strict, as the OpenAPI document types the fields: "5" and false are no integers
+# (5.0 is one, as in JSON Schema).
+Integer = Annotated[int, BeforeValidator(_integral)]
+
+
 class ExpiresAfterBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     anchor: str
-    seconds: int
+    seconds: Integer
 
 
 class CreateUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     filename: str
     purpose: str
-    bytes: int = Field(ge=0)
+    bytes: Integer = Field(ge=0)
     mime_type: str
     expires_after: ExpiresAfterBody | None = None
     # LiteLLM's routing fields, as on /v1/files.
@@ -44,7 +49,7 @@ class CreateUpload(BaseModel):
 
 
 class CompleteUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     part_ids: list[str]
     md5: str | None = None
