@@ -1,15 +1,20 @@
-"""Helpers shared by the benchmark scripts (bench_gateway.py, bench_providers.py).
+"""Helpers shared by the benchmark scripts (bench_gateway.py, bench_providers.py,
+bench_uploads.py, bench_storage.py).
 
-Processes (spawn, wait until ready, stop), small-request load tests (``wrk``, or an
-asyncio httpx client when wrk is missing), large transfers timed with ``curl`` while a
-background thread samples the server's RSS, machine info and the result table.
-The scripts import this module by name: run them as ``python benchmarks/NAME.py``.
+Processes (spawn, wait until ready, stop; filegate and the floor sink), small-request
+load tests (``wrk``, or an asyncio httpx client when wrk is missing), large transfers
+timed with ``curl`` while a background thread samples the server's RSS and CPU, the
+run's frame (options, preflight checks, temp dir, clean-up on error or Ctrl-C), machine
+info, the result table and the JSON file. The scripts import this module by name: run
+them as ``python benchmarks/NAME.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import re
@@ -19,10 +24,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -121,6 +127,30 @@ def wait_ready(server: Server, path: str, timeout: float = 60.0) -> None:
         raise
 
 
+def launch(
+    name: str,
+    port: int,
+    cmd: Sequence[str],
+    env: dict[str, str],
+    log_path: Path,
+    data_dir: Path,
+    ready_path: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Server:
+    """Spawn ``cmd`` (listening on ``port``) and wait until ``ready_path`` answers 200."""
+    server = Server(
+        name,
+        f"http://127.0.0.1:{port}",
+        spawn(cmd, env, log_path),
+        log_path,
+        data_dir,
+        dict(headers or {}),
+    )
+    wait_ready(server, ready_path, timeout=timeout)
+    return server
+
+
 def start_filegate(
     root: Path, max_file_size: int, extra_env: Mapping[str, str] | None = None
 ) -> Server:
@@ -141,17 +171,33 @@ def start_filegate(
         }
     )
     cmd = [sys.executable, "-m", "filegate", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    log_path = root / "filegate.log"
-    server = Server(
+    return launch(
         "filegate",
-        f"http://127.0.0.1:{port}",
-        spawn(cmd, env, log_path),
-        log_path,
+        port,
+        cmd,
+        env,
+        root / "filegate.log",
         data_dir,
+        "/health/readiness",
         {"Authorization": f"Bearer {MASTER_KEY}"},
     )
-    wait_ready(server, "/health/readiness")
-    return server
+
+
+def start_floor(root: Path) -> Server:
+    """``benchmarks/floor_sink.py`` (the floor) on a free port, storing under ``root``."""
+    port = free_port()
+    data_dir = root / "floor-data"
+    cmd = [
+        sys.executable,
+        str(HERE / "floor_sink.py"),
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+    ]
+    return launch("floor", port, cmd, clean_env(), root / "floor.log", data_dir, "/ping")
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -370,7 +416,60 @@ def idle_rss(pid: int, settle: float = 0.3) -> int:
 
 
 @dataclass
-class Transfer:
+class Usage:
+    """What one process spent during a ``measure`` block: RSS (idle before, peak), CPU."""
+
+    idle: int = 0
+    peak: int = 0
+    samples: int = 0
+    cpu_user_s: float = 0.0
+    cpu_sys_s: float = 0.0
+
+    def fields(self) -> dict[str, Any]:
+        """The ``rss_*`` and ``cpu_*`` fields of a Transfer (or any result like it)."""
+        return {
+            "rss_idle_mb": self.idle / MB,
+            "rss_peak_mb": self.peak / MB,
+            "rss_growth_mb": max(0, self.peak - self.idle) / MB,
+            "rss_samples": self.samples,
+            "cpu_user_s": self.cpu_user_s,
+            "cpu_sys_s": self.cpu_sys_s,
+        }
+
+
+@contextlib.contextmanager
+def measure(pid: int) -> Iterator[Usage]:
+    """The idle RSS first, then the RSS (sampled) and CPU seconds of ``pid`` in the block."""
+    proc = psutil.Process(pid)
+    usage = Usage(idle=idle_rss(pid))
+    cpu_before = proc.cpu_times()
+    with RssSampler(pid) as sampler:
+        yield usage
+    cpu_after = proc.cpu_times()
+    usage.peak, usage.samples = sampler.peak, sampler.samples
+    usage.cpu_user_s = cpu_after.user - cpu_before.user
+    usage.cpu_sys_s = cpu_after.system - cpu_before.system
+
+
+class Rates:
+    """``cpu_s`` and ``mb_per_s`` of a measured result (a dataclass with these fields)."""
+
+    seconds: float
+    bytes: int
+    cpu_user_s: float
+    cpu_sys_s: float
+
+    @property
+    def cpu_s(self) -> float:
+        return self.cpu_user_s + self.cpu_sys_s
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / MB / self.seconds if self.seconds else float("nan")
+
+
+@dataclass
+class Transfer(Rates):
     server: str
     op: str
     rep: int
@@ -385,14 +484,6 @@ class Transfer:
     cpu_user_s: float
     cpu_sys_s: float
 
-    @property
-    def cpu_s(self) -> float:
-        return self.cpu_user_s + self.cpu_sys_s
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / MB / self.seconds if self.seconds else float("nan")
-
 
 _CURL_FORMAT = "%{http_code} %{time_total} %{size_upload} %{size_download}"
 
@@ -406,13 +497,10 @@ def curl_timed(
     for name, value in server.headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd += args
-    baseline = idle_rss(server.pid)
-    cpu_before = psutil.Process(server.pid).cpu_times()
-    with RssSampler(server.pid) as sampler:
+    with measure(server.pid) as usage:
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=1900)
         wall = time.perf_counter() - t0
-    cpu_after = psutil.Process(server.pid).cpu_times()
     if out.returncode != 0:
         body_file.unlink(missing_ok=True)
         raise RuntimeError(f"curl failed ({out.returncode}): {out.stderr}\n{server.log_tail()}")
@@ -434,14 +522,40 @@ def curl_timed(
         wall_seconds=wall,
         bytes=expect_bytes,
         http_code=int(code_s),
-        rss_idle_mb=baseline / MB,
-        rss_peak_mb=sampler.peak / MB,
-        rss_growth_mb=max(0, sampler.peak - baseline) / MB,
-        rss_samples=sampler.samples,
-        cpu_user_s=cpu_after.user - cpu_before.user,
-        cpu_sys_s=cpu_after.system - cpu_before.system,
+        **usage.fields(),
     )
     return transfer, body
+
+
+def upload_form(
+    server: Server, src: Path, purpose: str = "user_data", ctype: str = "application/octet-stream"
+) -> list[str]:
+    """curl arguments for ``POST /v1/files`` of ``src`` (streamed from disk), as the
+    quick start sends it."""
+    return [
+        "-F",
+        f"purpose={purpose}",
+        "-F",
+        f"file=@{src};filename={src.name};type={ctype}",
+        f"{server.base_url}/v1/files",
+    ]
+
+
+def floor_upload(floor: Server, src: Path, name: str) -> list[str]:
+    """curl arguments for the floor's ``POST /upload`` of ``src`` as a raw body.
+
+    ``-T`` streams from disk, where ``--data-binary @file`` would first read the whole
+    file into curl's memory.
+    """
+    return [
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-T",
+        str(src),
+        f"{floor.base_url}/upload?name={name}",
+    ]
 
 
 def make_big_file(path: Path, size: int) -> float:
@@ -538,3 +652,128 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     sep = "-+-".join("-" * w for w in widths)
     return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def small_requests_json(small: Mapping[str, LoadResult]) -> dict[str, dict[str, Any]]:
+    """Load results for the JSON report, wrk's own output under ``wrk_output``."""
+    return {
+        k: {kk: vv for kk, vv in asdict(v).items() if kk != "raw"} | {"wrk_output": v.raw}
+        for k, v in small.items()
+    }
+
+
+def targets_line(summary: Mapping[str, Any]) -> str:
+    verdicts = [t["pass"] for t in summary["targets"].values()]
+    return f"targets: {sum(verdicts)}/{len(verdicts)} PASS" + (
+        "" if all(verdicts) else " (see FAIL rows)"
+    )
+
+
+def write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def add_load_args(p: argparse.ArgumentParser) -> None:
+    """Options of the small-request and large-transfer phases (gateway, providers)."""
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per load test [10]")
+    p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per load test [2]")
+    p.add_argument("--reps", type=int, default=3, help="repetitions per large transfer [3]")
+    p.add_argument("--connections", type=int, default=32, help="load-test connections [32]")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
+
+
+def add_client_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--client",
+        choices=("auto", "wrk", "httpx"),
+        default="auto",
+        help="load client: wrk if installed (auto), else an asyncio httpx client",
+    )
+
+
+def add_output_args(p: argparse.ArgumentParser, name: str) -> None:
+    """``--tmp-dir`` and ``--out`` (default ``benchmarks/results/NAME.json``)."""
+    p.add_argument(
+        "--tmp-dir", type=Path, default=None, help="where temp data goes [system temp dir]"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "results" / f"{name}.json",
+        help=f"JSON results file [benchmarks/results/{name}.json]",
+    )
+
+
+def tools_ok(client: str | None, curl_for: str | None) -> bool:
+    """wrk when ``client`` is wrk, curl when ``curl_for`` says what for; else say so."""
+    if client == "wrk" and not shutil.which("wrk"):
+        print("wrk not found; use --client httpx", file=sys.stderr)
+        return False
+    if curl_for is not None and not shutil.which("curl"):
+        print(f"curl not found; {curl_for}", file=sys.stderr)
+        return False
+    return True
+
+
+def temp_base(tmp_dir: Path | None, need: int) -> Path | None:
+    """The temp dir (created); None, saying so, when it has less than ``need`` bytes free."""
+    base = tmp_dir or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(base).free
+    if free < need:
+        print(f"not enough disk in {base}: {free / MB:,.0f} MiB free, need {need / MB:,.0f}")
+        return None
+    return base
+
+
+def new_report(settings: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report's head: start time, command line, settings, machine."""
+    return {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "settings": settings,
+        "machine": machine_info(),
+    }
+
+
+def note_end(report: dict[str, Any], say_head_moved: bool = True) -> None:
+    """Record the commit and load average at the end (and say if HEAD moved)."""
+    end_commit = git_head()
+    report["machine"]["git_commit_at_end"] = end_commit
+    report["machine"]["load_avg_at_end"] = list(os.getloadavg())
+    if say_head_moved and end_commit != report["machine"]["git_commit"]:
+        print(f"NOTE: HEAD moved during the run (now {end_commit[:12]})")
+
+
+def check_alive(servers: Iterable[Server]) -> None:
+    for server in servers:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
+
+
+@contextlib.contextmanager
+def guarded_run(root: Path) -> Iterator[list[Server]]:
+    """The body of a run: the servers it appends are stopped and ``root`` deleted at the end.
+
+    An error (or Ctrl-C, or SIGTERM) is reported with the servers' log tails and not
+    raised: the caller knows the run failed because its body did not reach its end.
+    """
+    servers: list[Server] = []
+    try:
+        with interrupt_on_sigterm():
+            yield servers
+    except KeyboardInterrupt:
+        print("\ninterrupted; cleaning up", file=sys.stderr)
+    except Exception as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        for server in servers:
+            tail = server.log_tail()
+            if tail:
+                print(f"--- {server.name} log tail ---\n{tail}", file=sys.stderr)
+    finally:
+        stop_all(reversed(servers))
+        shutil.rmtree(root, ignore_errors=True)

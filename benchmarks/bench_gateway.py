@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -28,60 +25,39 @@ from typing import Any
 
 import httpx
 from _common import (
-    HERE,
     MB,
     LoadResult,
     Server,
     Transfer,
+    add_client_arg,
+    add_load_args,
+    add_output_args,
     best_median,
+    check_alive,
     curl_timed,
+    floor_upload,
     format_table,
-    free_port,
-    git_head,
+    guarded_run,
     idle_rss,
-    interrupt_on_sigterm,
-    machine_info,
     make_big_file,
     measure_load,
+    new_report,
+    note_end,
     pick_client,
-    spawn,
+    small_requests_json,
     start_filegate,
-    stop_all,
-    wait_ready,
+    start_floor,
+    targets_line,
+    temp_base,
+    tools_ok,
+    upload_form,
+    write_json,
 )
 
 # Targets from issue 2 ("Tests and proof", benchmarks/).
 TARGET_RETRIEVE_RPS = 1500.0
 TARGET_TRANSFER_RATIO = 1.5
 TARGET_RSS_GROWTH_MB = 50.0
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def start_floor(root: Path) -> Server:
-    port = free_port()
-    data_dir = root / "floor-data"
-    cmd = [
-        sys.executable,
-        str(HERE / "floor_sink.py"),
-        "--port",
-        str(port),
-        "--dir",
-        str(data_dir),
-        "--log-level",
-        "warning",
-    ]
-    log_path = root / "floor.log"
-    server = Server(
-        "floor",
-        f"http://127.0.0.1:{port}",
-        spawn(cmd, dict(os.environ), log_path),
-        log_path,
-        data_dir,
-    )
-    wait_ready(server, "/ping")
-    return server
 
 
 # --------------------------------------------------------------------------- large transfers
@@ -102,13 +78,7 @@ def run_transfers(
             filegate,
             "upload",
             rep,
-            [
-                "-F",
-                "purpose=user_data",
-                "-F",
-                f"file=@{big};filename=big.bin;type=application/octet-stream",
-                f"{filegate.base_url}/v1/files",
-            ],
+            upload_form(filegate, big),
             size,
         )
         record = json.loads(body)
@@ -124,15 +94,7 @@ def run_transfers(
             floor,
             "upload",
             rep,
-            [
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/octet-stream",
-                "-T",
-                str(big),
-                f"{floor.base_url}/upload?name={floor_name}",
-            ],
+            floor_upload(floor, big, floor_name),
             size,
         )
         results.append(t)
@@ -317,29 +279,12 @@ HEADER = ("operation", "filegate", "floor", "ratio", "target", "verdict")
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--size-mb", type=int, default=1024, help="large file size in MiB [1024]")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per load test [10]")
-    p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per load test [2]")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per large transfer [3]")
-    p.add_argument("--connections", type=int, default=32, help="load-test connections [32]")
-    p.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
+    add_load_args(p)
     p.add_argument("--list-files", type=int, default=100, help="files stored for list [100]")
-    p.add_argument(
-        "--client",
-        choices=("auto", "wrk", "httpx"),
-        default="auto",
-        help="load client: wrk if installed (auto), else an asyncio httpx client",
-    )
+    add_client_arg(p)
     p.add_argument("--skip-small", action="store_true", help="skip the small-request phase")
     p.add_argument("--skip-large", action="store_true", help="skip the large-transfer phase")
-    p.add_argument(
-        "--tmp-dir", type=Path, default=None, help="where temp data goes [system temp dir]"
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=HERE / "results" / "gateway.json",
-        help="JSON results file [benchmarks/results/gateway.json]",
-    )
+    add_output_args(p, "gateway")
     return p.parse_args(argv)
 
 
@@ -389,28 +334,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     size = args.size_mb * MB
     client = pick_client(args.client)
-    if client == "wrk" and not shutil.which("wrk"):
-        print("wrk not found; use --client httpx", file=sys.stderr)
+    if not tools_ok(client, None if args.skip_large else "it is needed for the large transfers"):
         return 2
-    if not args.skip_large and not shutil.which("curl"):
-        print("curl not found; it is needed for the large transfers", file=sys.stderr)
-        return 2
-
-    base = args.tmp_dir or Path(tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(base).free
     # The source file, filegate's current and next copy, the floor's copy, a margin.
-    need = 4 * size + 512 * MB
-    if not args.skip_large and free < need:
-        print(f"not enough disk in {base}: {free / MB:,.0f} MiB free, need {need / MB:,.0f}")
+    base = temp_base(args.tmp_dir, 0 if args.skip_large else 4 * size + 512 * MB)
+    if base is None:
         return 2
 
     root = Path(tempfile.mkdtemp(prefix="filegate-bench-", dir=base))
-    servers: list[Server] = []
-    report: dict[str, Any] = {
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "settings": {
+    report = new_report(
+        {
             "size_bytes": size,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
@@ -426,80 +359,53 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "the Python client itself limits the rates"
             ),
             "tmp_dir": str(base),
-        },
-        "machine": machine_info(),
-    }
+        }
+    )
     print(f"filegate benchmark: temp dir {root}, load client {client}")
     if client != "wrk":
         print("  NOTE: wrk not used; small-request numbers come from an asyncio httpx client")
     ok = False
-    try:
-        with interrupt_on_sigterm():
-            filegate = start_filegate(root, max_file_size=size + 64 * MB)
-            servers.append(filegate)
-            floor = start_floor(root)
-            servers.append(floor)
-            report["idle_rss_mb"] = {
-                "filegate": idle_rss(filegate.pid) / MB,
-                "floor": idle_rss(floor.pid) / MB,
-            }
-            small: dict[str, LoadResult] = {}
-            transfers: list[Transfer] = []
-            if not args.skip_small:
-                print(
-                    f"small requests ({client}, {args.connections} connections, "
-                    f"{args.duration:g} s each):",
-                    flush=True,
-                )
-                small = small_phase(filegate, floor, args, client)
-            if not args.skip_large:
-                big = root / "big.bin"
-                print(f"writing a {args.size_mb} MiB random file ...", end="", flush=True)
-                print(f" {make_big_file(big, size):.1f} s", flush=True)
-                print(f"large transfers ({args.reps} reps, curl):", flush=True)
-                transfers = run_transfers(filegate, floor, big, size, args.reps)
-            for server in servers:
-                if server.proc.poll() is not None:
-                    raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
-            rows, summary = summarize(small, transfers, args.list_files)
-            report["small_requests"] = {
-                k: {kk: vv for kk, vv in asdict(v).items() if kk != "raw"} | {"wrk_output": v.raw}
-                for k, v in small.items()
-            }
-            report["transfers"] = [
-                asdict(t) | {"mib_per_s": t.mb_per_s, "cpu_s": t.cpu_s} for t in transfers
-            ]
-            report["summary"] = summary
-            report["table"] = rows
-            end_commit = git_head()
-            report["machine"]["git_commit_at_end"] = end_commit
-            report["machine"]["load_avg_at_end"] = list(os.getloadavg())
-            if end_commit != report["machine"]["git_commit"]:
-                print(f"NOTE: HEAD moved during the run (now {end_commit[:12]})")
-            table = format_table(HEADER, rows)
-            print()
-            print(table)
-            verdicts = [t["pass"] for t in summary["targets"].values()]
-            print()
+    with guarded_run(root) as servers:
+        filegate = start_filegate(root, max_file_size=size + 64 * MB)
+        servers.append(filegate)
+        floor = start_floor(root)
+        servers.append(floor)
+        report["idle_rss_mb"] = {
+            "filegate": idle_rss(filegate.pid) / MB,
+            "floor": idle_rss(floor.pid) / MB,
+        }
+        small: dict[str, LoadResult] = {}
+        transfers: list[Transfer] = []
+        if not args.skip_small:
             print(
-                f"targets: {sum(verdicts)}/{len(verdicts)} PASS"
-                + ("" if all(verdicts) else " (see FAIL rows)")
+                f"small requests ({client}, {args.connections} connections, "
+                f"{args.duration:g} s each):",
+                flush=True,
             )
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"results written to {args.out}")
-            ok = True
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-    except Exception as exc:
-        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
-        for server in servers:
-            tail = server.log_tail()
-            if tail:
-                print(f"--- {server.name} log tail ---\n{tail}", file=sys.stderr)
-    finally:
-        stop_all(reversed(servers))
-        shutil.rmtree(root, ignore_errors=True)
+            small = small_phase(filegate, floor, args, client)
+        if not args.skip_large:
+            big = root / "big.bin"
+            print(f"writing a {args.size_mb} MiB random file ...", end="", flush=True)
+            print(f" {make_big_file(big, size):.1f} s", flush=True)
+            print(f"large transfers ({args.reps} reps, curl):", flush=True)
+            transfers = run_transfers(filegate, floor, big, size, args.reps)
+        check_alive(servers)
+        rows, summary = summarize(small, transfers, args.list_files)
+        report["small_requests"] = small_requests_json(small)
+        report["transfers"] = [
+            asdict(t) | {"mib_per_s": t.mb_per_s, "cpu_s": t.cpu_s} for t in transfers
+        ]
+        report["summary"] = summary
+        report["table"] = rows
+        note_end(report)
+        table = format_table(HEADER, rows)
+        print()
+        print(table)
+        print()
+        print(targets_line(summary))
+        write_json(args.out, report)
+        print(f"results written to {args.out}")
+        ok = True
     return 0 if ok else 1
 
 

@@ -33,29 +33,36 @@ from typing import Any
 import httpx
 import psutil
 from _common import (
-    HERE,
     MB,
     REPO,
     LoadResult,
     RssSampler,
     Server,
     Transfer,
+    add_client_arg,
+    add_load_args,
+    add_output_args,
     best_median,
+    check_alive,
     clean_env,
     curl_timed,
     format_table,
     free_port,
-    git_head,
+    guarded_run,
     idle_rss,
-    interrupt_on_sigterm,
-    machine_info,
+    launch,
     make_big_file,
     measure_load,
+    new_report,
+    note_end,
     pick_client,
-    spawn,
+    small_requests_json,
     start_filegate,
-    stop_all,
-    wait_ready,
+    targets_line,
+    temp_base,
+    tools_ok,
+    upload_form,
+    write_json,
 )
 
 UPSTREAM_KEY = "sk-upstream"  # the fake's default OpenAI key
@@ -102,17 +109,16 @@ def start_upstream(root: Path) -> Server:
         "--log-level",
         "warning",
     ]
-    log_path = root / "upstream.log"
-    server = Server(
+    return launch(
         "direct",
-        f"http://127.0.0.1:{port}",
-        spawn(cmd, clean_env(), log_path),
-        log_path,
+        port,
+        cmd,
+        clean_env(),
+        root / "upstream.log",
         state,
+        "/__admin/health",
         {"Authorization": f"Bearer {UPSTREAM_KEY}"},
     )
-    wait_ready(server, "/__admin/health")
-    return server
 
 
 def start_gateway(root: Path, upstream: Server, max_file_size: int) -> Server:
@@ -218,17 +224,17 @@ def start_litellm(root: Path, litellm: Path, upstream: Server, timeout: float) -
         "--log_config",
         str(log_config),
     ]
-    log_path = root / "litellm.log"
-    server = Server(
+    return launch(
         "litellm",
-        f"http://127.0.0.1:{port}",
-        spawn(cmd, env, log_path),
-        log_path,
+        port,
+        cmd,
+        env,
+        root / "litellm.log",
         data_dir,
+        "/health/liveliness",
         {"Authorization": f"Bearer {LITELLM_KEY}"},
+        timeout=timeout,
     )
-    wait_ready(server, "/health/liveliness", timeout=timeout)
-    return server
 
 
 def clear_upstream_log(upstream: Server) -> None:
@@ -435,13 +441,7 @@ def run_transfers(
                     upstream,
                     "upload",
                     rep,
-                    [
-                        "-F",
-                        f"purpose={purpose}",
-                        "-F",
-                        f"file=@{src};filename={src.name};type={ctype}",
-                        f"{server.base_url}/v1/files",
-                    ],
+                    upload_form(server, src, purpose, ctype),
                     size,
                 )
                 record = json.loads(body)
@@ -658,11 +658,7 @@ def summarize(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--size-mb", type=int, default=200, help="large file size in MiB [200]")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per load test [10]")
-    p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per load test [2]")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per large transfer [3]")
-    p.add_argument("--connections", type=int, default=32, help="load-test connections [32]")
-    p.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
+    add_load_args(p)
     p.add_argument(
         "--wrk-timeout",
         type=float,
@@ -683,23 +679,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=300.0,
         help="seconds to wait for LiteLLM's proxy to come up [300]",
     )
-    p.add_argument(
-        "--client",
-        choices=("auto", "wrk", "httpx"),
-        default="auto",
-        help="load client: wrk if installed (auto), else an asyncio httpx client",
-    )
+    add_client_arg(p)
     p.add_argument("--skip-small", action="store_true", help="skip retrieve and list")
     p.add_argument("--skip-large", action="store_true", help="skip uploads and downloads")
-    p.add_argument(
-        "--tmp-dir", type=Path, default=None, help="where temp data goes [system temp dir]"
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=HERE / "results" / "providers.json",
-        help="JSON results file [benchmarks/results/providers.json]",
-    )
+    add_output_args(p, "providers")
     return p.parse_args(argv)
 
 
@@ -708,11 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = args.size_mb * MB
     batch_size = min(size, BATCH_MAX_BYTES)
     client = pick_client(args.client)
-    if client == "wrk" and not shutil.which("wrk"):
-        print("wrk not found; use --client httpx", file=sys.stderr)
-        return 2
-    if not args.skip_large and not shutil.which("curl"):
-        print("curl not found; it is needed for the large transfers", file=sys.stderr)
+    if not tools_ok(client, None if args.skip_large else "it is needed for the large transfers"):
         return 2
     litellm = None if args.no_litellm else find_litellm(args.litellm)
     litellm_note = (
@@ -723,22 +702,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else f"LiteLLM: not found ({DEFAULT_LITELLM} or litellm on PATH); its columns are empty"
     )
 
-    base = args.tmp_dir or Path(tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(base).free
     # Two source files; per purpose at most four copies at the upstream plus one in flight,
     # filegate's spool and Starlette's spool in LiteLLM; a margin.
-    need = 2 * size + 7 * size + 512 * MB
-    if not args.skip_large and free < need:
-        print(f"not enough disk in {base}: {free / MB:,.0f} MiB free, need {need / MB:,.0f}")
+    base = temp_base(args.tmp_dir, 0 if args.skip_large else 2 * size + 7 * size + 512 * MB)
+    if base is None:
         return 2
 
     root = Path(tempfile.mkdtemp(prefix="filegate-bench-providers-", dir=base))
-    servers: list[Server] = []
-    report: dict[str, Any] = {
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "settings": {
+    report = new_report(
+        {
             "size_bytes": size,
             "batch_size_bytes": batch_size,
             "duration_s": args.duration,
@@ -751,10 +723,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "client": client,
             "tmp_dir": str(base),
             "litellm": str(litellm) if litellm else None,
-        },
-        "machine": machine_info(),
-        "notes": [litellm_note],
-    }
+        }
+    )
+    report["notes"] = [litellm_note]
     if litellm:
         report["machine"]["litellm_version"] = litellm_version(litellm)
     print(f"provider benchmark: temp dir {root}, load client {client}")
@@ -762,111 +733,83 @@ def main(argv: Sequence[str] | None = None) -> int:
     if client != "wrk":
         print("  NOTE: wrk not used; small-request numbers come from an asyncio httpx client")
     ok = False
-    try:
-        with interrupt_on_sigterm():
-            upstream = start_upstream(root)
-            servers.append(upstream)
-            filegate = start_gateway(root, upstream, max_file_size=size + 64 * MB)
-            servers.append(filegate)
-            paths: dict[str, Server] = {"direct": upstream, "filegate": filegate}
-            if litellm:
-                print("  starting LiteLLM's proxy (it takes a while) ...", end="", flush=True)
-                t0 = time.perf_counter()
-                paths["litellm"] = start_litellm(
-                    root, litellm, upstream, args.litellm_start_timeout
-                )
-                servers.append(paths["litellm"])
-                print(f" {time.perf_counter() - t0:.0f} s", flush=True)
-                report["litellm_config"] = litellm_config(upstream)
-                report["notes"].append(
-                    "LiteLLM runs without a database (no database_url, DATABASE_URL unset): "
-                    "its /v1/files routes work without one. Create uses files_settings; "
-                    "retrieve, list, content and delete use OPENAI_API_KEY and OPENAI_BASE_URL "
-                    "from its environment (both point at the fake)."
-                )
-            report["idle_rss_mb"] = {name: idle_rss(s.pid) / MB for name, s in paths.items()}
-            small: dict[str, LoadResult] = {}
-            shapes: dict[str, ListShape] = {}
-            measured: list[Measured] = []
-            if not args.skip_small:
-                print(
-                    f"small requests ({client}, {args.connections} connections, "
-                    f"{args.duration:g} s each):",
-                    flush=True,
-                )
-                small, shapes = small_phase(paths, upstream, args, client)
-                if "litellm" in shapes and shapes["litellm"].items != shapes["filegate"].items:
-                    report["notes"].append(
-                        f"LiteLLM's list answers {shapes['litellm'].items} files for ?limit=20: "
-                        "it does not pass limit on to the upstream, whose default is 10,000."
-                    )
-            if not args.skip_large:
-                big, batch = root / "big.bin", root / "batch.jsonl"
-                print(f"writing a {args.size_mb} MiB random file ...", end="", flush=True)
-                print(f" {make_big_file(big, size):.1f} s", flush=True)
-                print(f"writing a {batch_size / MB:,.1f} MiB batch file ...", end="", flush=True)
-                t0 = time.perf_counter()
-                lines = make_batch_file(batch, batch_size)
-                print(f" {lines:,} lines, {time.perf_counter() - t0:.1f} s", flush=True)
-                report["settings"]["batch_lines"] = lines
-                print(f"large transfers ({args.reps} reps, curl):", flush=True)
-                sources = {"user_data": (big, size), "batch": (batch, batch_size)}
-                measured = run_transfers(paths, upstream, sources, args.reps)
-            for server in servers:
-                if server.proc.poll() is not None:
-                    raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
-            rows, summary = summarize(small, shapes, measured, list(paths), args.list_files)
-            report["small_requests"] = {
-                k: {kk: vv for kk, vv in asdict(v).items() if kk != "raw"} | {"wrk_output": v.raw}
-                for k, v in small.items()
-            }
-            report["transfers"] = [
-                asdict(m.transfer)
-                | {
-                    "via": m.via,
-                    "purpose": m.purpose,
-                    "mib_per_s": m.transfer.mb_per_s,
-                    "cpu_s": m.transfer.cpu_s,
-                    "upstream_rss_idle_mb": m.upstream_rss_idle_mb,
-                    "upstream_rss_peak_mb": m.upstream_rss_peak_mb,
-                    "upstream_rss_growth_mb": m.upstream_rss_growth_mb,
-                }
-                for m in measured
-            ]
-            report["summary"] = summary
-            report["table"] = rows
-            end_commit = git_head()
-            report["machine"]["git_commit_at_end"] = end_commit
-            report["machine"]["load_avg_at_end"] = list(os.getloadavg())
-            if end_commit != report["machine"]["git_commit"]:
-                print(f"NOTE: HEAD moved during the run (now {end_commit[:12]})")
-            print()
-            print(format_table(HEADER, rows))
-            print()
-            verdicts = [t["pass"] for t in summary["targets"].values()]
-            print(
-                f"targets: {sum(verdicts)}/{len(verdicts)} PASS"
-                + ("" if all(verdicts) else " (see FAIL rows)")
+    with guarded_run(root) as servers:
+        upstream = start_upstream(root)
+        servers.append(upstream)
+        filegate = start_gateway(root, upstream, max_file_size=size + 64 * MB)
+        servers.append(filegate)
+        paths: dict[str, Server] = {"direct": upstream, "filegate": filegate}
+        if litellm:
+            print("  starting LiteLLM's proxy (it takes a while) ...", end="", flush=True)
+            t0 = time.perf_counter()
+            paths["litellm"] = start_litellm(root, litellm, upstream, args.litellm_start_timeout)
+            servers.append(paths["litellm"])
+            print(f" {time.perf_counter() - t0:.0f} s", flush=True)
+            report["litellm_config"] = litellm_config(upstream)
+            report["notes"].append(
+                "LiteLLM runs without a database (no database_url, DATABASE_URL unset): "
+                "its /v1/files routes work without one. Create uses files_settings; "
+                "retrieve, list, content and delete use OPENAI_API_KEY and OPENAI_BASE_URL "
+                "from its environment (both point at the fake)."
             )
-            for key, why in summary["skipped_targets"].items():
-                print(f"  skipped: {key} ({why})")
-            for note in report["notes"]:
-                print(f"note: {note}")
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"results written to {args.out}")
-            ok = True
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-    except Exception as exc:
-        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
-        for server in servers:
-            tail = server.log_tail()
-            if tail:
-                print(f"--- {server.name} log tail ---\n{tail}", file=sys.stderr)
-    finally:
-        stop_all(reversed(servers))
-        shutil.rmtree(root, ignore_errors=True)
+        report["idle_rss_mb"] = {name: idle_rss(s.pid) / MB for name, s in paths.items()}
+        small: dict[str, LoadResult] = {}
+        shapes: dict[str, ListShape] = {}
+        measured: list[Measured] = []
+        if not args.skip_small:
+            print(
+                f"small requests ({client}, {args.connections} connections, "
+                f"{args.duration:g} s each):",
+                flush=True,
+            )
+            small, shapes = small_phase(paths, upstream, args, client)
+            if "litellm" in shapes and shapes["litellm"].items != shapes["filegate"].items:
+                report["notes"].append(
+                    f"LiteLLM's list answers {shapes['litellm'].items} files for ?limit=20: "
+                    "it does not pass limit on to the upstream, whose default is 10,000."
+                )
+        if not args.skip_large:
+            big, batch = root / "big.bin", root / "batch.jsonl"
+            print(f"writing a {args.size_mb} MiB random file ...", end="", flush=True)
+            print(f" {make_big_file(big, size):.1f} s", flush=True)
+            print(f"writing a {batch_size / MB:,.1f} MiB batch file ...", end="", flush=True)
+            t0 = time.perf_counter()
+            lines = make_batch_file(batch, batch_size)
+            print(f" {lines:,} lines, {time.perf_counter() - t0:.1f} s", flush=True)
+            report["settings"]["batch_lines"] = lines
+            print(f"large transfers ({args.reps} reps, curl):", flush=True)
+            sources = {"user_data": (big, size), "batch": (batch, batch_size)}
+            measured = run_transfers(paths, upstream, sources, args.reps)
+        check_alive(servers)
+        rows, summary = summarize(small, shapes, measured, list(paths), args.list_files)
+        report["small_requests"] = small_requests_json(small)
+        report["transfers"] = [
+            asdict(m.transfer)
+            | {
+                "via": m.via,
+                "purpose": m.purpose,
+                "mib_per_s": m.transfer.mb_per_s,
+                "cpu_s": m.transfer.cpu_s,
+                "upstream_rss_idle_mb": m.upstream_rss_idle_mb,
+                "upstream_rss_peak_mb": m.upstream_rss_peak_mb,
+                "upstream_rss_growth_mb": m.upstream_rss_growth_mb,
+            }
+            for m in measured
+        ]
+        report["summary"] = summary
+        report["table"] = rows
+        note_end(report)
+        print()
+        print(format_table(HEADER, rows))
+        print()
+        print(targets_line(summary))
+        for key, why in summary["skipped_targets"].items():
+            print(f"  skipped: {key} ({why})")
+        for note in report["notes"]:
+            print(f"note: {note}")
+        write_json(args.out, report)
+        print(f"results written to {args.out}")
+        ok = True
     return 0 if ok else 1
 
 

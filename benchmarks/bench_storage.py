@@ -45,22 +45,21 @@ from urllib.parse import quote
 
 import httpx
 import obstore
-import psutil
 from _common import (
     MB,
     REPO,
-    RssSampler,
     Server,
     Transfer,
     best_median,
     curl_timed,
     format_table,
     git_head,
-    idle_rss,
     interrupt_on_sigterm,
     machine_info,
     make_big_file,
+    measure,
     start_filegate,
+    write_json,
 )
 from obstore.store import AzureStore, S3Store
 
@@ -288,14 +287,10 @@ def open_backend(name: str, root: Path) -> Backend:
 
 def direct_timed(server: str, op: str, rep: int, run: Callable[[], None], nbytes: int) -> Transfer:
     """One direct transfer in this process, with this process's RSS and CPU sampled."""
-    me = psutil.Process()
-    baseline = idle_rss(me.pid)
-    cpu_before = me.cpu_times()
-    with RssSampler(me.pid) as sampler:
+    with measure(os.getpid()) as usage:
         t0 = time.perf_counter()
         run()
         seconds = time.perf_counter() - t0
-    cpu_after = me.cpu_times()
     return Transfer(
         server=server,
         op=op,
@@ -304,12 +299,7 @@ def direct_timed(server: str, op: str, rep: int, run: Callable[[], None], nbytes
         wall_seconds=seconds,
         bytes=nbytes,
         http_code=200,
-        rss_idle_mb=baseline / MB,
-        rss_peak_mb=sampler.peak / MB,
-        rss_growth_mb=max(0, sampler.peak - baseline) / MB,
-        rss_samples=sampler.samples,
-        cpu_user_s=cpu_after.user - cpu_before.user,
-        cpu_sys_s=cpu_after.system - cpu_before.system,
+        **usage.fields(),
     )
 
 
@@ -539,8 +529,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "backends": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_json(args.out, doc)
     print(f"\nwrote {args.out}")
     return 0
 

@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -40,25 +39,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from _common import (
-    HERE,
     MB,
-    RssSampler,
+    Rates,
     Server,
     Transfer,
-    clean_env,
+    add_output_args,
+    check_alive,
     curl_timed,
+    floor_upload,
     format_table,
-    free_port,
-    git_head,
+    guarded_run,
     idle_rss,
-    interrupt_on_sigterm,
-    machine_info,
-    spawn,
+    measure,
+    new_report,
+    note_end,
     start_filegate,
-    stop_all,
-    wait_ready,
+    start_floor,
+    temp_base,
+    tools_ok,
+    upload_form,
+    write_json,
 )
 
 # Issue 7 sets no speed target for the Uploads API; memory is the one bound it names.
@@ -66,27 +67,6 @@ TARGET_RSS_GROWTH_MB = 100.0
 
 
 # --------------------------------------------------------------------------- setup
-
-
-def start_floor(root: Path) -> Server:
-    port = free_port()
-    data_dir = root / "floor-data"
-    cmd = [
-        sys.executable,
-        str(HERE / "floor_sink.py"),
-        "--port",
-        str(port),
-        "--dir",
-        str(data_dir),
-        "--log-level",
-        "warning",
-    ]
-    log_path = root / "floor.log"
-    server = Server(
-        "floor", f"http://127.0.0.1:{port}", spawn(cmd, clean_env(), log_path), log_path, data_dir
-    )
-    wait_ready(server, "/ping")
-    return server
 
 
 def make_source(root: Path, size: int, part_size: int) -> tuple[Path, list[Path], str]:
@@ -135,7 +115,7 @@ def stored_sha256(filegate: Server, file_id: str) -> str:
 
 
 @dataclass
-class Run:
+class Run(Rates):
     """One way of moving the file: its time and what the server spent on it."""
 
     method: str
@@ -153,14 +133,6 @@ class Run:
     parts: int = 0
     file_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def cpu_s(self) -> float:
-        return self.cpu_user_s + self.cpu_sys_s
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / MB / self.seconds if self.seconds else float("nan")
 
 
 def from_transfer(method: str, t: Transfer) -> Run:
@@ -185,15 +157,7 @@ def run_floor(floor: Server, big: Path, size: int, rep: int) -> Run:
         floor,
         "upload",
         rep,
-        [
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "-T",
-            str(big),
-            f"{floor.base_url}/upload?name=big.bin",
-        ],
+        floor_upload(floor, big, "big.bin"),
         size,
     )
     if target.stat().st_size != size:
@@ -207,13 +171,7 @@ def run_multipart(filegate: Server, big: Path, size: int, sha256: str, rep: int)
         filegate,
         "upload",
         rep,
-        [
-            "-F",
-            "purpose=user_data",
-            "-F",
-            f"file=@{big};filename=big.bin;type=application/octet-stream",
-            f"{filegate.base_url}/v1/files",
-        ],
+        upload_form(filegate, big),
         size,
     )
     run = from_transfer("multipart", t)
@@ -255,12 +213,9 @@ def run_uploads(
     filegate: Server, parts: list[Path], size: int, sha256: str, parallel: int, rep: int
 ) -> Run:
     method = "uploads_sequential" if parallel == 1 else f"uploads_parallel_{parallel}"
-    proc = psutil.Process(filegate.pid)
-    baseline = idle_rss(filegate.pid)
-    cpu_before = proc.cpu_times()
     with (
+        measure(filegate.pid) as usage,
         httpx.Client(base_url=filegate.base_url, headers=filegate.headers, timeout=1800) as http,
-        RssSampler(filegate.pid) as sampler,
     ):
         t0 = time.perf_counter()
         r = http.post(
@@ -288,19 +243,13 @@ def run_uploads(
         t2 = time.perf_counter()
         if r.status_code != 200:
             raise RuntimeError(f"complete gave HTTP {r.status_code}: {r.text[:500]}")
-    cpu_after = proc.cpu_times()
     done = r.json()
     run = Run(
         method=method,
         rep=rep,
         seconds=t2 - t0,
         bytes=size,
-        rss_idle_mb=baseline / MB,
-        rss_peak_mb=sampler.peak / MB,
-        rss_growth_mb=max(0, sampler.peak - baseline) / MB,
-        rss_samples=sampler.samples,
-        cpu_user_s=cpu_after.user - cpu_before.user,
-        cpu_sys_s=cpu_after.system - cpu_before.system,
+        **usage.fields(),
         parts_seconds=t1 - t0,
         complete_seconds=t2 - t1,
         parts=len(part_ids),
@@ -417,15 +366,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--part-mb", type=int, default=64, help="part size in MiB, at most 64 [64]")
     p.add_argument("--parallel", type=int, default=4, help="parts in flight at once [4]")
     p.add_argument("--reps", type=int, default=1, help="repetitions of each method [1]")
-    p.add_argument(
-        "--tmp-dir", type=Path, default=None, help="where temp data goes [system temp dir]"
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=HERE / "results" / "uploads.json",
-        help="JSON results file [benchmarks/results/uploads.json]",
-    )
+    add_output_args(p, "uploads")
     args = p.parse_args(argv)
     if not 1 <= args.part_mb <= 64:
         p.error("--part-mb must be 1 to 64 (the Uploads API's part limit)")
@@ -437,111 +378,81 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     size, part_size = args.size_mb * MB, args.part_mb * MB
-    if not shutil.which("curl"):
-        print("curl not found; it sends every upload", file=sys.stderr)
+    if not tools_ok(None, "it sends every upload"):
         return 2
-    base = args.tmp_dir or Path(tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
     # The file, its parts, filegate's parts and assembled file, the floor's copy, a margin.
-    need = 5 * size + 512 * MB
-    free = shutil.disk_usage(base).free
-    if free < need:
-        print(f"not enough disk in {base}: {free / MB:,.0f} MiB free, need {need / MB:,.0f}")
+    base = temp_base(args.tmp_dir, 5 * size + 512 * MB)
+    if base is None:
         return 2
 
     root = Path(tempfile.mkdtemp(prefix="filegate-bench-uploads-", dir=base))
-    servers: list[Server] = []
     methods = ["floor", "multipart", "uploads_sequential", f"uploads_parallel_{args.parallel}"]
-    report: dict[str, Any] = {
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "settings": {
+    report = new_report(
+        {
             "size_bytes": size,
             "part_bytes": part_size,
             "parallel": args.parallel,
             "reps": args.reps,
             "client": "curl (every body streamed from disk)",
             "tmp_dir": str(base),
-        },
-        "machine": machine_info(),
-    }
+        }
+    )
     print(f"uploads benchmark: temp dir {root}")
     ok = False
-    try:
-        with interrupt_on_sigterm():
-            print(f"writing a {args.size_mb} MiB random file and its parts ...", end="", flush=True)
-            t0 = time.perf_counter()
-            big, parts, sha256 = make_source(root, size, part_size)
-            print(f" {time.perf_counter() - t0:.1f} s ({len(parts)} parts)", flush=True)
-            filegate = start_filegate(root, max_file_size=size + 64 * MB)
-            servers.append(filegate)
-            floor = start_floor(root)
-            servers.append(floor)
-            report["idle_rss_mb"] = {
-                "filegate": idle_rss(filegate.pid) / MB,
-                "floor": idle_rss(floor.pid) / MB,
-            }
-            runners: dict[str, Callable[[int], Run]] = {
-                "floor": lambda rep: run_floor(floor, big, size, rep),
-                "multipart": lambda rep: run_multipart(filegate, big, size, sha256, rep),
-                "uploads_sequential": lambda rep: run_uploads(
-                    filegate, parts, size, sha256, 1, rep
-                ),
-                methods[3]: lambda rep: run_uploads(
-                    filegate, parts, size, sha256, args.parallel, rep
-                ),
-            }
-            runs: list[Run] = []
-            # Interleaved, and each repetition starts with the next method, so a slow
-            # phase of a noisy machine (or the disk still flushing) hits every method.
-            for rep in range(1, args.reps + 1):
-                shift = (rep - 1) % len(methods)
-                for method in methods[shift:] + methods[:shift]:
-                    run = runners[method](rep)
-                    runs.append(run)
-                    phases = (
-                        f" (parts {run.parts_seconds:.2f} s + complete "
-                        f"{run.complete_seconds:.2f} s)"
-                        if run.parts_seconds is not None and run.complete_seconds is not None
-                        else ""
-                    )
-                    print(
-                        f"  rep {rep} {label(method, args.part_mb):45s} {run.seconds:7.2f} s "
-                        f"{run.mb_per_s:6.0f} MiB/s  RSS +{run.rss_growth_mb:5.1f} MiB{phases}",
-                        flush=True,
-                    )
-            for server in servers:
-                if server.proc.poll() is not None:
-                    raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
-            rows, summary = summarize(runs, methods, args.part_mb)
-            report["runs"] = [asdict(r) | {"mib_per_s": r.mb_per_s, "cpu_s": r.cpu_s} for r in runs]
-            report["summary"] = summary
-            report["table"] = rows
-            report["machine"]["git_commit_at_end"] = git_head()
-            report["machine"]["load_avg_at_end"] = list(os.getloadavg())
-            print()
-            print(format_table(HEADER, rows))
-            verdicts = [t["pass"] for t in summary["targets"].values()]
-            print()
-            print(
-                f"server RSS growth < {TARGET_RSS_GROWTH_MB:.0f} MiB: "
-                f"{sum(verdicts)}/{len(verdicts)} PASS"
-            )
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"results written to {args.out}")
-            ok = True
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-    except Exception as exc:
-        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
-        for server in servers:
-            tail = server.log_tail()
-            if tail:
-                print(f"--- {server.name} log tail ---\n{tail}", file=sys.stderr)
-    finally:
-        stop_all(reversed(servers))
-        shutil.rmtree(root, ignore_errors=True)
+    with guarded_run(root) as servers:
+        print(f"writing a {args.size_mb} MiB random file and its parts ...", end="", flush=True)
+        t0 = time.perf_counter()
+        big, parts, sha256 = make_source(root, size, part_size)
+        print(f" {time.perf_counter() - t0:.1f} s ({len(parts)} parts)", flush=True)
+        filegate = start_filegate(root, max_file_size=size + 64 * MB)
+        servers.append(filegate)
+        floor = start_floor(root)
+        servers.append(floor)
+        report["idle_rss_mb"] = {
+            "filegate": idle_rss(filegate.pid) / MB,
+            "floor": idle_rss(floor.pid) / MB,
+        }
+        runners: dict[str, Callable[[int], Run]] = {
+            "floor": lambda rep: run_floor(floor, big, size, rep),
+            "multipart": lambda rep: run_multipart(filegate, big, size, sha256, rep),
+            "uploads_sequential": lambda rep: run_uploads(filegate, parts, size, sha256, 1, rep),
+            methods[3]: lambda rep: run_uploads(filegate, parts, size, sha256, args.parallel, rep),
+        }
+        runs: list[Run] = []
+        # Interleaved, and each repetition starts with the next method, so a slow
+        # phase of a noisy machine (or the disk still flushing) hits every method.
+        for rep in range(1, args.reps + 1):
+            shift = (rep - 1) % len(methods)
+            for method in methods[shift:] + methods[:shift]:
+                run = runners[method](rep)
+                runs.append(run)
+                phases = (
+                    f" (parts {run.parts_seconds:.2f} s + complete {run.complete_seconds:.2f} s)"
+                    if run.parts_seconds is not None and run.complete_seconds is not None
+                    else ""
+                )
+                print(
+                    f"  rep {rep} {label(method, args.part_mb):45s} {run.seconds:7.2f} s "
+                    f"{run.mb_per_s:6.0f} MiB/s  RSS +{run.rss_growth_mb:5.1f} MiB{phases}",
+                    flush=True,
+                )
+        check_alive(servers)
+        rows, summary = summarize(runs, methods, args.part_mb)
+        report["runs"] = [asdict(r) | {"mib_per_s": r.mb_per_s, "cpu_s": r.cpu_s} for r in runs]
+        report["summary"] = summary
+        report["table"] = rows
+        note_end(report, say_head_moved=False)
+        print()
+        print(format_table(HEADER, rows))
+        verdicts = [t["pass"] for t in summary["targets"].values()]
+        print()
+        print(
+            f"server RSS growth < {TARGET_RSS_GROWTH_MB:.0f} MiB: "
+            f"{sum(verdicts)}/{len(verdicts)} PASS"
+        )
+        write_json(args.out, report)
+        print(f"results written to {args.out}")
+        ok = True
     return 0 if ok else 1
 
 

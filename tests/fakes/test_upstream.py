@@ -7,28 +7,28 @@ driven with the official ``openai`` SDK (``OpenAI`` and ``AzureOpenAI``) and raw
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import openai
-import psutil  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
-UPSTREAM = Path(__file__).with_name("upstream.py")
-OPENAI_KEY = "sk-upstream"
-AZURE_KEY = "azure-key"
-AAD_TOKEN = "aad-token"
-AZURE_VERSION = "2024-10-21"
+from tests.conftest import RssSampler
+from tests.integration.upstream_support import (
+    AAD_TOKEN,
+    AZURE_KEY,
+    CLASSIC_VERSION,
+    OPENAI_KEY,
+    Fake,
+    running_fake,
+)
+
+AZURE_VERSION = CLASSIC_VERSION
 AZURE_401 = {
     "error": {
         "code": "401",
@@ -39,106 +39,10 @@ AZURE_401 = {
 }
 
 
-def _free_port_from_conftest() -> Callable[[], int]:
-    """tests/conftest.py's ``free_port`` (import-mode=importlib keeps tests/ off sys.path)."""
-    path = Path(__file__).parents[1] / "conftest.py"
-    for module in list(sys.modules.values()):  # pytest has normally loaded it already
-        if getattr(module, "__file__", None) == str(path) and hasattr(module, "free_port"):
-            loaded: Callable[[], int] = module.free_port
-            return loaded
-    spec = importlib.util.spec_from_file_location("_filegate_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    free_port: Callable[[], int] = module.free_port
-    return free_port
-
-
-free_port = _free_port_from_conftest()
-
-
-@dataclass
-class Fake:
-    url: str
-    proc: subprocess.Popen[bytes]
-    state_dir: Path
-    log_path: Path
-
-    def admin(self, method: str, action: str, body: Any = None) -> Any:
-        r = httpx.request(method, f"{self.url}/__admin/{action}", json=body, timeout=10)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def fault(self, **spec: Any) -> None:
-        self.admin("POST", "faults", spec)
-
-    def requests(self, **filters: str) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self.admin("GET", "requests")["requests"]
-        return [e for e in entries if all(e.get(k) == v for k, v in filters.items())]
-
-    def files(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.admin("GET", "files")["data"]
-        return data
-
-    def seed(self, **spec: Any) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.admin("POST", "seed", spec)["data"]
-        return data
-
-    def rss(self) -> int:
-        return int(psutil.Process(self.proc.pid).memory_info().rss)
-
-    def oai(self, **kwargs: Any) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=f"{self.url}/v1",
-            api_key=kwargs.pop("api_key", OPENAI_KEY),
-            max_retries=0,
-            **kwargs,
-        )
-
-    def azure(self, **kwargs: Any) -> openai.AzureOpenAI:
-        if "azure_ad_token" not in kwargs:
-            kwargs.setdefault("api_key", AZURE_KEY)
-        return openai.AzureOpenAI(
-            azure_endpoint=self.url,
-            api_version=kwargs.pop("api_version", AZURE_VERSION),
-            max_retries=0,
-            **kwargs,
-        )
-
-    def azure_v1(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/openai/v1", api_key=AZURE_KEY, max_retries=0)
-
-
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    base = tmp_path_factory.mktemp("fake-upstream")
-    port = free_port()
-    log_path = base / "upstream.log"
-    cmd = [sys.executable, str(UPSTREAM), "--port", str(port), "--state-dir", str(base / "state")]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    f = Fake(f"http://127.0.0.1:{port}", proc, base / "state", log_path)
-    deadline = time.monotonic() + 20
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"fake upstream exited:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{f.url}/__admin/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"fake upstream did not start:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    yield f
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
+        yield f
 
 
 @pytest.fixture(autouse=True)
@@ -691,27 +595,6 @@ def test_fault_content_drop_mid_download(fake: Fake) -> None:
 # =================================================================================================
 
 
-class PeakRss:
-    def __init__(self, fake: Fake) -> None:
-        self.fake = fake
-        self.peak = fake.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.fake.rss())
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def test_64mb_upload_and_download_with_flat_memory(fake: Fake, tmp_path: Path) -> None:
     size = 64 << 20
     src = tmp_path / "big.jsonl"
@@ -724,7 +607,7 @@ def test_64mb_upload_and_download_with_flat_memory(fake: Fake, tmp_path: Path) -
     fake.oai().files.create(file=("warm.txt", b"warm"), purpose="user_data")  # warm-up
     baseline = fake.rss()
     headers = {"authorization": f"Bearer {OPENAI_KEY}"}
-    with PeakRss(fake) as peak, src.open("rb") as fh:
+    with RssSampler(fake.proc.pid, interval=0.01) as peak, src.open("rb") as fh:
         r = httpx.post(
             f"{fake.url}/v1/files",
             data={"purpose": "batch"},
@@ -739,7 +622,7 @@ def test_64mb_upload_and_download_with_flat_memory(fake: Fake, tmp_path: Path) -
 
     digest = hashlib.sha256()
     with (
-        PeakRss(fake) as peak,
+        RssSampler(fake.proc.pid, interval=0.01) as peak,
         httpx.stream(
             "GET", f"{fake.url}/v1/files/{r.json()['id']}/content", headers=headers
         ) as resp,

@@ -21,6 +21,15 @@ if _HERE not in sys.path:
 
 
 @pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The fake OpenAI / Azure upstream (upstream_support.Fake), shared by a test module."""
+    from upstream_support import running_fake
+
+    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
 def module_server_factory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., Any]]:

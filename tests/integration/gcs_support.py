@@ -6,7 +6,6 @@ import base64
 import importlib.util
 import json
 import platform
-import socket
 import subprocess
 import threading
 import time
@@ -28,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.conftest import free_port, stop_process
+
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 
 
@@ -43,12 +44,6 @@ def verify_rs256(assertion: str, public_key: Any) -> tuple[dict[str, Any], dict[
 
 
 _ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fake_gcs_binary() -> Path:
@@ -109,12 +104,7 @@ class FakeGCS:
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 @contextmanager

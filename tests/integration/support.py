@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 import uuid
@@ -106,6 +107,36 @@ def multipart_stream(
     for p in after:
         yield p.head(boundary) + p.data() + b"\r\n"
     yield f"--{boundary}--\r\n".encode()
+
+
+def seeded_chunks(seed: int, size: int, hasher: Any, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """``size`` pseudo-random bytes, ``chunk`` at a time (each one numbered), hashed as they
+    are produced: a large body that never sits in memory."""
+    block = random.Random(seed).randbytes(chunk)
+    for i in range(size // chunk):
+        piece = i.to_bytes(8, "big") + block[8:]
+        hasher.update(piece)
+        yield piece
+
+
+def streamed_upload(
+    fields: Iterable[Part], file_part: Part, chunks: Iterable[bytes], size: int
+) -> tuple[Iterator[bytes], dict[str, str]]:
+    """A multipart body whose file's ``size`` bytes come from ``chunks``, and its headers
+    (Content-Type, an exact Content-Length): the body is produced as it is sent."""
+    boundary = new_boundary()
+    pieces = list(multipart_stream(fields, file_part, [], [], boundary))
+
+    def body() -> Iterator[bytes]:
+        yield from pieces[:-2]  # the fields and the file part's headers
+        yield from chunks
+        yield from pieces[-2:]  # the end of the file part and the closing boundary
+
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(sum(len(p) for p in pieces) + size),
+    }
+    return body(), headers
 
 
 def stray_files(data_dir: Path) -> list[Path]:

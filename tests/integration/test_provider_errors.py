@@ -22,7 +22,6 @@ from upstream_support import (
     client,
     config_kwargs,
     post_file,
-    running_fake,
     sdk,
     spool_files,
     start_servers,
@@ -34,12 +33,6 @@ from tests.conftest import ServerProcess
 
 DATA = os.urandom(1 << 20)
 ATTEMPTS = 2  # max_retries: 1
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from upstream_support import Fake, openai_env, spool_files
 
 from tests.conftest import ServerProcess, start_server
-from tests.integration.upstream_support import Fake, openai_env, running_fake, spool_files
 
 DATA = b"".join(b"line %06d of a relayed file\n" % i for i in range(40_000))
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("relay-fake")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from upstream_support import (
     client,
     config_kwargs,
     post_file,
-    running_fake,
     sdk,
     spool_files,
     start_servers,
@@ -74,12 +73,6 @@ litellm_settings:
 router_settings:
   routing_strategy: simple-shuffle
 """
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

@@ -9,25 +9,21 @@ check the SHA-256.
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from support import Part, multipart_stream, new_boundary
+from support import Part, seeded_chunks, streamed_upload
 from upstream_support import (
     CLEAN_ENV,
     Fake,
-    RssSampler,
     client,
     openai_env,
-    running_fake,
     spool_files,
     start_servers,
     stop_servers,
 )
 
-from tests.conftest import ServerProcess
+from tests.conftest import RssSampler, ServerProcess
 
 MB = 1024 * 1024
 SIZE = 256 * MB
@@ -36,26 +32,11 @@ MAX_GROWTH = 50 * MB
 
 
 @pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
-
-
-@pytest.fixture(scope="module")
 def srv(fake: Fake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("streaming")
     started = start_servers(base, {"oa": {"env": {**CLEAN_ENV, **openai_env(fake)}}})
     yield started["oa"]
     stop_servers(started)
-
-
-def payload(hasher: Any) -> Iterator[bytes]:
-    """SIZE pseudo-random bytes, one MB at a time, hashed as they are produced."""
-    block = random.Random(20261125).randbytes(CHUNK)
-    for i in range(SIZE // CHUNK):
-        chunk = i.to_bytes(8, "big") + block[8:]
-        hasher.update(chunk)
-        yield chunk
 
 
 def test_256mb_through_the_gateway_to_a_provider_in_constant_memory(
@@ -73,32 +54,14 @@ def test_256mb_through_the_gateway_to_a_provider_in_constant_memory(
         baseline = RssSampler(srv.proc.pid).peak
 
         sent = hashlib.sha256()
-        boundary = new_boundary()
-        pieces = list(
-            multipart_stream(
-                [Part("purpose", "user_data")],
-                Part("file", filename="big.bin", content_type="application/octet-stream"),
-                [],
-                [],
-                boundary,
-            )
+        body, headers = streamed_upload(
+            [Part("purpose", "user_data")],
+            Part("file", filename="big.bin", content_type="application/octet-stream"),
+            seeded_chunks(20261125, SIZE, sent, CHUNK),
+            SIZE,
         )
-        length = sum(len(p) for p in pieces) + SIZE
-
-        def body() -> Iterator[bytes]:
-            yield from pieces[:-2]  # the purpose part and the file part's headers
-            yield from payload(sent)
-            yield from pieces[-2:]  # the end of the file part and the closing boundary
-
         with RssSampler(srv.proc.pid) as up:
-            r = c.post(
-                "/v1/files",
-                content=body(),
-                headers={
-                    "Content-Type": f"multipart/form-data; boundary={boundary}",
-                    "Content-Length": str(length),
-                },
-            )
+            r = c.post("/v1/files", content=body, headers=headers)
         assert r.status_code == 200, r.text
         obj = r.json()
         assert obj["bytes"] == SIZE

@@ -30,7 +30,6 @@ from upstream_support import (
     config_kwargs,
     openai_env,
     post_file,
-    running_fake,
     sdk,
     spool_files,
     start_servers,
@@ -41,12 +40,6 @@ from upstream_support import (
 from tests.conftest import ServerProcess
 
 DATA = b"".join(b"line %05d of a file kept at a provider\n" % i for i in range(2500))
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,6 @@ from upstream_support import (
     Fake,
     config_kwargs,
     deployments_yaml,
-    running_fake,
     spool_files,
 )
 
@@ -49,12 +48,6 @@ PART_ID = re.compile(r"part_[0-9A-HJKMNP-TV-Z]{26}")
 PREVIEW_VERSION = "2025-04-01-preview"
 # Deployments whose uploads are forwarded, and the fake's api for each.
 FORWARDED = {"openai": "openai", "azure-v1": "azure-v1", "azure-preview": "azure-classic"}
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

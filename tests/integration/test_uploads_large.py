@@ -22,7 +22,8 @@ import httpx
 import psutil
 from support import sdk
 from uploads_support import blob_names, blob_path, part_rows
-from upstream_support import RssSampler
+
+from tests.conftest import RssSampler
 
 MIB = 1024 * 1024
 PART = 64 * MIB

@@ -36,7 +36,6 @@ from upstream_support import (
     FILEGATE_ID,
     Fake,
     config_kwargs,
-    running_fake,
     sdk,
     spool_files,
 )
@@ -188,12 +187,6 @@ def test_the_sweep_clears_expired_uploads(shared: tuple[Path, list[ServerProcess
 
 
 # --------------------------------------------------------------------------- provider targets
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fake]:
-    with running_fake(tmp_path_factory.mktemp("fake-upstream")) as f:
-        yield f
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import hashlib
 import json
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,12 +26,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from gcs_support import GOOGLE_TOKEN_AUDIENCE, FakeGCS, running_fake_gcs, running_token_server
-from support import Part, multipart_stream, new_boundary, upload
+from support import Part, seeded_chunks, streamed_upload, upload
 
 from filegate.errors import UpstreamError
 from filegate.providers import google_auth
 from filegate.providers.vertex_ai import VertexAIProvider
 from filegate.providers.vertex_batch import custom_id_from_labels
+from tests.conftest import RssSampler
 
 BUCKET = "filegate-vertex"
 PREFIX = "batches/"
@@ -393,38 +393,6 @@ def test_missing_bucket_stops_start_up(server_factory: Callable[..., Any]) -> No
     assert "GCS_BUCKET_NAME" in srv.log()
 
 
-class RssSampler:
-    """The peak resident set size of a process, sampled in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        self._proc = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.peak = self.samples = 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            self.samples += 1
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def payload(size: int, hasher: Any) -> Iterator[bytes]:
-    block = random.Random(20261125).randbytes(MB)
-    for i in range(size // MB):
-        chunk = i.to_bytes(8, "big") + block[8:]
-        hasher.update(chunk)
-        yield chunk
-
-
 def test_256mb_upload_in_flat_memory(gcs: FakeGCS, server_factory: Callable[..., Any]) -> None:
     srv = server_factory(env=vertex_env(gcs))
     size = 256 * MB
@@ -433,27 +401,14 @@ def test_256mb_upload_in_flat_memory(gcs: FakeGCS, server_factory: Callable[...,
         assert client.get(f"/v1/files/{warm['id']}/content").content == b"w" * MB
         baseline = psutil.Process(srv.proc.pid).memory_info().rss
         sent = hashlib.sha256()
-        boundary = new_boundary()
-        pieces = list(
-            multipart_stream(
-                [Part("purpose", "user_data")], Part("file", filename="big.bin"), [], [], boundary
-            )
+        body, headers = streamed_upload(
+            [Part("purpose", "user_data")],
+            Part("file", filename="big.bin"),
+            seeded_chunks(20261125, size, sent, MB),
+            size,
         )
-
-        def body() -> Iterator[bytes]:
-            yield from pieces[:-2]
-            yield from payload(size, sent)
-            yield from pieces[-2:]
-
-        with RssSampler(srv.proc.pid) as up:
-            resp = client.post(
-                "/vertex_ai/v1/files",
-                content=body(),
-                headers={
-                    "Content-Type": f"multipart/form-data; boundary={boundary}",
-                    "Content-Length": str(sum(len(p) for p in pieces) + size),
-                },
-            )
+        with RssSampler(srv.proc.pid, interval=0.05) as up:
+            resp = client.post("/vertex_ai/v1/files", content=body, headers=headers)
         assert resp.status_code == 200, resp.text
         file_id = resp.json()["id"]
         stored = {o["name"]: o for o in gcs.objects(BUCKET, PREFIX)}
@@ -461,7 +416,7 @@ def test_256mb_upload_in_flat_memory(gcs: FakeGCS, server_factory: Callable[...,
 
         received = hashlib.sha256()
         with (
-            RssSampler(srv.proc.pid) as down,
+            RssSampler(srv.proc.pid, interval=0.05) as down,
             client.stream("GET", f"/v1/files/{file_id}/content") as s,
         ):
             assert s.status_code == 200

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import httpx
 import openai
 import psutil
 
-from tests.conftest import ServerProcess, free_port, start_server, wait_ready
+from tests.conftest import ServerProcess, free_port, start_server, stop_process, wait_ready
 
 UPSTREAM = Path(__file__).parents[1] / "fakes" / "upstream.py"
 OPENAI_KEY = "sk-upstream"
@@ -83,14 +82,34 @@ class Fake:
         data: list[dict[str, Any]] = self.admin("POST", "seed", spec)["data"]
         return data
 
+    def rss(self) -> int:
+        return int(psutil.Process(self.proc.pid).memory_info().rss)
+
+    def oai(self, **kwargs: Any) -> openai.OpenAI:
+        """The official client straight at the fake's OpenAI surface."""
+        return openai.OpenAI(
+            base_url=f"{self.url}/v1",
+            api_key=kwargs.pop("api_key", OPENAI_KEY),
+            max_retries=0,
+            **kwargs,
+        )
+
+    def azure(self, **kwargs: Any) -> openai.AzureOpenAI:
+        """The official Azure client straight at the fake's classic Azure surface."""
+        if "azure_ad_token" not in kwargs:
+            kwargs.setdefault("api_key", AZURE_KEY)
+        return openai.AzureOpenAI(
+            azure_endpoint=self.url,
+            api_version=kwargs.pop("api_version", CLASSIC_VERSION),
+            max_retries=0,
+            **kwargs,
+        )
+
+    def azure_v1(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.url}/openai/v1", api_key=AZURE_KEY, max_retries=0)
+
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
 
 
 @contextmanager
@@ -237,32 +256,6 @@ def spool_files(server: ServerProcess) -> list[Path]:
 
 def upstream_creates(fake: Fake, **filters: Any) -> list[dict[str, Any]]:
     return fake.requests(op="create", **filters)
-
-
-class RssSampler:
-    """Samples a process's resident set size in a thread; ``peak`` is the largest seen."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        self._proc = psutil.Process(pid)
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.peak = self._proc.memory_info().rss
-        self.samples = 0
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            self.samples += 1
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def post_file(
