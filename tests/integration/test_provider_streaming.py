@@ -87,7 +87,7 @@ def test_256mb_through_the_gateway_to_a_provider_in_constant_memory(
                 size += len(chunk)
         assert size == SIZE and received.hexdigest() == want
 
-        assert up.samples > 10 and down.samples > 10
+        assert up.samples >= 3 and down.samples >= 3  # sampled while the bytes moved
         assert up.peak - baseline < MAX_GROWTH, (
             f"upload grew the server's RSS by {(up.peak - baseline) / MB:.1f} MB"
         )
