@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -20,6 +21,7 @@ from filegate.core.targets import Target
 from filegate.providers.base import UploadSource
 from filegate.records import ExpiresAfter
 
+log = logging.getLogger("filegate")
 QUEUE_CHUNKS = 8
 StartCopy = Callable[[Target, UploadSource, ExpiresAfter | None], Coroutine[Any, Any, None]]
 
@@ -88,6 +90,9 @@ class Relay:
             if not started:
                 started = True
                 size = self._size_hint()
+                log.debug(
+                    "relay to %s: predicted size %s", [t.deployment for t in self.targets], size
+                )
                 if size is not None:
                     for target in self.targets:
                         tee = TeeSource(size, self._spooled)
@@ -108,6 +113,7 @@ class Relay:
         if not self.active:
             return
         if source.size != self._tees[0].size:
+            log.debug("relay off: predicted %d bytes, got %d", self._tees[0].size, source.size)
             await self.cancel()
             return
         self._spool = source
