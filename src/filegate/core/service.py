@@ -210,7 +210,7 @@ class FileService:
             # The provider's own framing wins: its bytes are what will be sent.
             length = content.headers.get("content-length")
             return Opened(
-                _closing(content),
+                content.chunks(),
                 int(length) if length and length.isdigit() else None,
                 content.headers.get("content-range"),
             )
@@ -289,14 +289,6 @@ class FileService:
         # Already gone upstream is what we wanted.
         with contextlib.suppress(FileNotFound):
             await self.provider(loc.deployment).delete_file(loc.provider_file_id)
-
-
-async def _closing(content: ProviderContent) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in content.stream:
-            yield chunk
-    finally:
-        await content.aclose()
 
 
 class PendingUpload:

@@ -57,6 +57,14 @@ class ProviderContent:
         if self._close is not None:
             await self._close()
 
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The bytes; the download is closed when they end or the reader stops."""
+        try:
+            async for chunk in self.stream:
+                yield chunk
+        finally:
+            await self.aclose()
+
 
 class UploadSource(Protocol):
     """Bytes of known size that can be read more than once (for retries)."""

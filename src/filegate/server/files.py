@@ -6,7 +6,7 @@ Each route also answers under a provider prefix (``/openai/v1/files``,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -392,18 +392,10 @@ async def _raw_content(call: Call, request: Request, file_id: str) -> Response:
     header = request.headers.get("range")
     byte_range = parse_range(header, 2**63) if header else None
     content = await call.service.raw_content(target, file_id, byte_range)
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in content.stream:
-                yield chunk
-        finally:
-            await content.aclose()
-
     headers = {k: v for k, v in content.headers.items() if k.lower() != "content-type"}
     headers["X-Content-Type-Options"] = "nosniff"
     return StreamingResponse(
-        body(),
+        content.chunks(),
         status_code=content.status_code,
         headers=headers,
         media_type=content.headers.get("content-type", "application/octet-stream"),
