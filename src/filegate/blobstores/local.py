@@ -26,11 +26,14 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
 class LocalBlobStore:
-    def __init__(self, root: str | Path, *, durable: bool = True) -> None:
+    def __init__(self, root: str | Path, *, durable: bool = True, hashing: bool = True) -> None:
         self.root = Path(root)
         # A scratch store (the upload spool) skips fsync: its files never
-        # outlive the request that wrote them.
+        # outlive the request that wrote them. It skips the SHA-256 too, the
+        # largest CPU cost of a write, since the bytes it holds are served by
+        # the provider they are bound for, never by filegate.
         self.durable = durable
+        self.hashing = hashing
         self._blobs = self.root / "blobs"
         self._tmp = self.root / "tmp"
         self._blobs.mkdir(parents=True, exist_ok=True)
@@ -47,24 +50,28 @@ class LocalBlobStore:
         final = self._path(key)
         tmp = self._tmp / f"{key}.{secrets.token_hex(4)}.part"
         fh = await to_thread.run_sync(_open_new, tmp)
-        hasher = hashlib.sha256()
+        hasher = hashlib.sha256() if self.hashing else None
         total = 0
         try:
-            buf = bytearray()
+            # Chunks are handed over as they are, not joined: joining would copy
+            # every byte once more on the event loop.
+            batch: list[bytes] = []
+            pending = 0
             async for chunk in chunks:
-                buf += chunk
-                total += len(chunk)
-                if len(buf) >= WRITE_BATCH:
-                    # The batch changes hands: the thread owns it from here on.
-                    await to_thread.run_sync(_write, fh, hasher, buf)
-                    buf = bytearray()
-            if buf:
-                await to_thread.run_sync(_write, fh, hasher, buf)
+                batch.append(chunk)
+                pending += len(chunk)
+                if pending >= WRITE_BATCH:
+                    total += pending
+                    await to_thread.run_sync(_write, fh, hasher, batch)
+                    batch, pending = [], 0
+            if batch:
+                total += pending
+                await to_thread.run_sync(_write, fh, hasher, batch)
             await to_thread.run_sync(_commit, fh, tmp, final, self.durable)
         except BaseException:
             await to_thread.run_sync(_discard, fh, tmp)
             raise
-        return Stored(total, hasher.hexdigest())
+        return Stored(total, hasher.hexdigest() if hasher is not None else None)
 
     async def get(self, key: str, byte_range: ByteRange | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)
@@ -133,11 +140,13 @@ def _commit(fh: BinaryIO, tmp: Path, final: Path, durable: bool) -> None:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
 
 
-def _write(fh: BinaryIO, hasher: hashlib._Hash, data: bytearray) -> None:
+def _write(fh: BinaryIO, hasher: hashlib._Hash | None, batch: list[bytes]) -> None:
     # hashlib and file writes release the GIL: on a second core this overlaps
     # with the event loop receiving the next batch.
-    hasher.update(data)
-    fh.write(data)
+    if hasher is not None:
+        for chunk in batch:
+            hasher.update(chunk)
+    fh.writelines(batch)
 
 
 def _discard(fh: BinaryIO, tmp: Path) -> None:

@@ -93,9 +93,12 @@ class MultipartReader:
         def part_data(d: bytes, s: int, e: int) -> None:
             # The first data of a part comes straight from the chunk being
             # parsed, so its offset in the body is known exactly.
-            if self._begun not in self._data_starts and d is self._chunk:
+            own = d is self._chunk
+            if own and self._begun not in self._data_starts:
                 self._data_starts[self._begun] = self._fed + s
-            ev.append((_DATA, d[s:e]))
+            # Most of a large file arrives as whole network chunks: hand those
+            # on as they are (our own immutable bytes) rather than copy them.
+            ev.append((_DATA, d if own and s == 0 and e == len(d) else d[s:e]))
 
         self._parser = MultipartParser(
             boundary,
