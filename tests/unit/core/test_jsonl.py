@@ -140,6 +140,55 @@ def test_invalid_utf8_is_reported_as_such() -> None:
     assert error(BatchValidator, data) == "Invalid batch file: line 2 is not valid UTF-8."
 
 
+# The body of a batch line is skipped, not built; the skip must still catch
+# every fault a full parse would, in the body and in members nobody reads.
+_BODY_FAULTS = {
+    "a trailing comma": b'{"model": "m", "messages": [1, 2,]}',
+    "a bad escape": b'{"model": "m\\u12"}',
+    "a control character": b'{"model": "m\x01"}',
+    "NaN": b'{"temperature": NaN}',
+    "a leading zero": b'{"max_tokens": 016}',
+    "a lone surrogate": b'{"model": "\\ud800"}',
+    "unclosed": b'{"model": "m"',
+    "deep nesting": b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+}
+
+
+@pytest.mark.parametrize("fault", list(_BODY_FAULTS))
+@pytest.mark.parametrize("member", ["body", "metadata"])
+def test_faults_inside_skipped_members_are_invalid_json(fault: str, member: str) -> None:
+    line = (
+        b'{"custom_id": "b", "method": "POST", "url": "/v1/chat/completions", '
+        + (b'"body": {}, "metadata": ' if member == "metadata" else b'"body": ')
+        + _BODY_FAULTS[fault]
+        + b"}\n"
+    )
+    data = jsonl(request("a")) + line
+    assert error(BatchValidator, data, (None, 97)) == (
+        "Invalid batch file: line 2 is not valid JSON."
+    )
+    assert error(FineTuneValidator, data, (None, 97)) == (
+        "Invalid fine-tune file: line 2 is not valid JSON."
+    )
+
+
+@pytest.mark.parametrize("make", [BatchValidator, FineTuneValidator])
+def test_invalid_utf8_inside_a_skipped_body_is_reported(make: Factory) -> None:
+    bad = (
+        b'{"custom_id": "b", "method": "POST", "url": "/v1/chat/completions", '
+        b'"body": {"model": "m\xc3\x28"}}\n'
+    )
+    data = jsonl(request("a")) + bad
+    assert error(make, data).endswith("line 2 is not valid UTF-8.")
+
+
+def test_non_ascii_bodies_pass() -> None:
+    data = jsonl(
+        request("a", body={"model": "m", "messages": [{"content": "h\u00e9llo \u2603 \U0001f600"}]})
+    )
+    assert outcome(BatchValidator, data) is None
+
+
 @pytest.mark.parametrize(
     ("line", "kind"),
     [
