@@ -216,10 +216,13 @@ class ExpiresAfter:
 
 @dataclass(slots=True, frozen=True)
 class Stored:
-    """What a blob store wrote: the byte count and the SHA-256 hex digest."""
+    """What a blob store wrote: the byte count and the SHA-256 hex digest.
+
+    The digest is None from a store that was told not to hash (the spool).
+    """
 
     size: int
-    sha256: str
+    sha256: str | None
 
 
 @dataclass(slots=True, frozen=True)

@@ -83,6 +83,25 @@ def test_a_part_after_the_file_falls_back_to_the_spool(
     assert spool_files(gateway) == []
 
 
+def test_a_choice_of_the_embedded_store_after_the_file_moves_it_there(
+    c: httpx.Client, fake: Fake, gateway: ServerProcess
+) -> None:
+    """The bytes waited in the spool, bound for OpenAI (the default); the late
+    routing field sends them to filegate's own store, which hashes them."""
+    r = upload(
+        c,
+        ("purpose", b"user_data", None),
+        ("file", DATA, "late.txt"),
+        ("custom_llm_provider", b"filegate", None),
+    )
+    assert r.status_code == 200, r.text
+    assert fake.files() == []
+    got = c.get(f"/v1/files/{r.json()['id']}/content")
+    assert got.content == DATA
+    assert got.headers["etag"] == f'"{hashlib.sha256(DATA).hexdigest()}"'
+    assert spool_files(gateway) == []
+
+
 def test_expiry_sent_after_the_file_is_honoured(c: httpx.Client, fake: Fake) -> None:
     r = upload(
         c,

@@ -173,6 +173,18 @@ def test_every_operation_at_a_provider(
         assert [e["file_id"] for e in contents] == [provider_id, provider_id]
         assert contents[1]["headers"]["range"] == "bytes=10-29"
 
+        # The gateway did not hash bytes it does not serve itself; the id, under
+        # which the bytes never change, is the validator. A match costs no upstream call.
+        assert r.headers["etag"] == f'"{created.id}"'
+        r = c.get(f"/v1/files/{created.id}/content", headers={"If-None-Match": r.headers["etag"]})
+        assert r.status_code == 304 and r.content == b""
+        stale = c.get(
+            f"/v1/files/{created.id}/content",
+            headers={"Range": "bytes=0-9", "If-Range": '"other"'},
+        )
+        assert stale.status_code == 200 and stale.content == DATA
+        assert len(fake.requests(op="content")) == 3
+
     # delete: the upstream copy goes, then the id is gone
     deleted = cl.files.delete(created.id)
     assert (deleted.id, deleted.deleted) == (created.id, True)

@@ -421,9 +421,10 @@ class PendingUpload:
             record.expires_at = record.created_at + BATCH_DEFAULT_EXPIRY
         if any(t.embedded for t in self.targets):
             if staged is not self.service.blobs:
-                await self.service.blobs.put(
+                stored = await self.service.blobs.put(
                     record.id, BlobSource(staged, record.id, record.bytes).chunks()
                 )
+                record.sha256 = stored.sha256
             record.blob_key = record.id
         remote = [t for t in self.targets if not t.embedded]
         if remote:

@@ -46,7 +46,7 @@ async def open_gateway(settings: Settings) -> Gateway:
     blobs = open_blobstore(settings.resolved_storage_url)
     catalog = await SQLCatalog.open(settings.resolved_database_url)
     providers = {d.name: build_provider(d) for d in settings.deployments}
-    spool = LocalBlobStore(settings.data_dir / "spool", durable=False)
+    spool = LocalBlobStore(settings.data_dir / "spool", durable=False, hashing=False)
     service = FileService(
         catalog, blobs, max_file_size=settings.max_file_size, spool=spool, providers=providers
     )

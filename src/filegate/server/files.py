@@ -349,7 +349,9 @@ async def delete_file(request: Request) -> Response:
 
 
 def _etag(record: FileRecord) -> str:
-    return f'"{record.sha256}"'
+    # The bytes under a file id never change, so the id is a strong validator
+    # too, for files whose bytes filegate did not hash (kept at a provider).
+    return f'"{record.sha256 or record.id}"'
 
 
 async def file_content(request: Request) -> Response:

@@ -38,6 +38,14 @@ async def test_put_get_range_delete(tmp_path: Path) -> None:
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+async def test_a_scratch_store_without_hashing_keeps_the_same_bytes(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path, durable=False, hashing=False)
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    parts = [data[i : i + 300_000] for i in range(0, len(data), 300_000)]
+    assert await store.put("file-S1", gen(*parts)) == Stored(len(data), None)
+    assert await read(store, "file-S1") == data
+
+
 async def test_failed_source_leaves_nothing(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path)
 
