@@ -189,6 +189,36 @@ def test_non_ascii_bodies_pass() -> None:
     assert outcome(BatchValidator, data) is None
 
 
+# Blank lines, several values on one line, indents and CRLF, at the start, middle
+# and end: the answer is the same however the file is cut into chunks.
+_A, _B, _C = (orjson.dumps(request(i)) for i in "abc")
+_AWKWARD_LINES = {
+    "two values on a line": (_A + b"\n" + _B + b" " + _C + b"\n", "line 2 is not valid JSON"),
+    "two values and a blank": (_A + b"\n\n" + _B + _C + b"\n", "line 3 is not valid JSON"),
+    "two values, blank last": (_A + _B + b"\n" + _C + b"\n \n", "line 1 is not valid JSON"),
+    "two values, empty last": (_A + b"\n" + _B + _C + b"\n\n", "line 2 is not valid JSON"),
+    "two values, empty first": (b"\n" + _A + _B + b"\n", "line 2 is not valid JSON"),
+    "blank first": (b"\r\n" + _A + b"\n" + _B + b"\n", None),
+    "blank middle": (_A + b"\n\t\r\n" + _B + b"\n", None),
+    "blank last": (_A + b"\n" + _B + b"\n  \n", None),
+    "indented lines": (b"  " + _A + b"\n\t" + _B + b"\n", None),
+    "crlf": (_A + b"\r\n" + _B + b"\r\n" + _C + b"\r\n", None),
+    "bad middle": (_A + b"\n{]\n" + _B + b"\n", "line 2 is not valid JSON"),
+    "duplicate last": (_A + b"\n" + _B + b"\n" + _A + b"\n", "line 3 has a duplicate"),
+    "non-ascii": (orjson.dumps(request("\u00e9")) + b"\n" + _A + b"\n", None),
+}
+
+
+@pytest.mark.parametrize("case", list(_AWKWARD_LINES))
+def test_awkward_lines_give_one_answer_in_every_chunking(case: str) -> None:
+    data, expected = _AWKWARD_LINES[case]
+    got = outcome(BatchValidator, data, (None, 1, 7, len(data) - 1))
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and expected in got, got
+
+
 @pytest.mark.parametrize(
     ("line", "kind"),
     [
