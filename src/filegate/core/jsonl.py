@@ -9,7 +9,7 @@ as it arrives and keep only the unfinished last line between chunks.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, ClassVar, Final, NoReturn
+from typing import Annotated, Any, ClassVar, Final, Literal, NoReturn
 
 import msgspec
 import orjson
@@ -55,13 +55,23 @@ class _Object(msgspec.Struct):
     """Any JSON object. Its members are checked for syntax but not built."""
 
 
-class _BatchLine(msgspec.Struct):
-    """The members of a batch request line that are checked; the body is not built.
+class _Request(msgspec.Struct):
+    """A well-formed batch request line, checked by the decoder in one call.
 
-    Skipping the body (most of the bytes: the prompts) instead of building it
-    as objects makes checking a batch file several times cheaper than a full
-    parse, and the skip still checks its syntax.
+    The body (most of the bytes: the prompts) is skipped rather than built,
+    which still checks its syntax and makes checking a batch file several times
+    cheaper than a full parse. A line this refuses is looked at again, as a
+    _BatchLine, to say what is wrong with it.
     """
+
+    custom_id: Annotated[str, msgspec.Meta(min_length=1)]
+    method: Literal["POST"]
+    url: str
+    body: _Object
+
+
+class _BatchLine(msgspec.Struct):
+    """The members of any batch line, as they are: for explaining a refusal."""
 
     custom_id: Any = msgspec.UNSET
     method: Any = msgspec.UNSET
@@ -211,7 +221,7 @@ class JsonlValidator:
         self._check_record(value, line_no, self._records)
 
     def _explain(self, line: bytes, line_no: int) -> NoReturn:
-        """Why a line was refused; only reached on a bad line."""
+        """Why the decoder refused a line."""
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
@@ -222,6 +232,10 @@ class JsonlValidator:
             self._fail(line_no, "is not valid JSON")
         if not isinstance(value, dict):
             self._fail(line_no, f"is not a JSON object (found {_json_kind(value)})")
+        self._explain_object(line, line_no)
+
+    def _explain_object(self, line: bytes, line_no: int) -> NoReturn:
+        """Why the decoder refused a line that is a JSON object: the subclass's rules."""
         # Valid for orjson but not for the decoder (say, a number it refuses).
         self._fail(line_no, "is not valid JSON")
 
@@ -247,7 +261,8 @@ class BatchValidator(JsonlValidator):
     """Batch input files, following the limits of OpenAI's Batch API."""
 
     _label = "batch"
-    _decoder = msgspec.json.Decoder(_BatchLine)
+    _decoder = msgspec.json.Decoder(_Request)
+    _explainer: ClassVar[msgspec.json.Decoder[_BatchLine]] = msgspec.json.Decoder(_BatchLine)
 
     def __init__(
         self,
@@ -277,15 +292,15 @@ class BatchValidator(JsonlValidator):
         super()._consume(chunk[:room])
         self._fail(None, f"the file is larger than {_human_size(self._max_bytes)}")
 
-    def _check_record(self, record: _BatchLine, line_no: int, count: int) -> None:
+    def _check_record(self, record: _Request, line_no: int, count: int) -> None:
+        # The decoder checked each member; what is left spans lines.
         if count > self._max_lines:
             self._fail(line_no, f"exceeds the limit of {self._max_lines:,} requests")
+        self._check_unique(record.custom_id, line_no)
+        if record.url != self._url:
+            self._check_url(record.url, line_no, True)
 
-        custom_id = record.custom_id
-        if custom_id is _UNSET:
-            self._fail(line_no, "is missing custom_id")
-        if not isinstance(custom_id, str) or not custom_id:
-            self._fail(line_no, "has an invalid custom_id (must be a non-empty string)")
+    def _check_unique(self, custom_id: str, line_no: int) -> None:
         key: str | bytes = custom_id
         if len(custom_id) > _ID_KEEP_CHARS:
             key = hashlib.blake2b(
@@ -297,6 +312,22 @@ class BatchValidator(JsonlValidator):
                 line_no,
                 f"has a duplicate custom_id {_quote(custom_id)} (first seen on line {first})",
             )
+
+    def _explain_object(self, line: bytes, line_no: int) -> NoReturn:
+        try:
+            record = self._explainer.decode(line)
+        except (msgspec.MsgspecError, RecursionError):
+            self._fail(line_no, "is not valid JSON")
+        # The same rules, in the order their messages take precedence.
+        if self._records > self._max_lines:
+            self._fail(line_no, f"exceeds the limit of {self._max_lines:,} requests")
+
+        custom_id = record.custom_id
+        if custom_id is _UNSET:
+            self._fail(line_no, "is missing custom_id")
+        if not isinstance(custom_id, str) or not custom_id:
+            self._fail(line_no, "has an invalid custom_id (must be a non-empty string)")
+        self._check_unique(custom_id, line_no)
 
         method = record.method
         if method != "POST":
@@ -312,10 +343,10 @@ class BatchValidator(JsonlValidator):
         body = record.body
         if body is _UNSET:
             self._fail(line_no, "is missing body")
-        raw = memoryview(body)
-        if raw[:1].tobytes() != b"{":
-            kind = _json_kind(orjson.loads(raw))
+        kind = _json_kind(orjson.loads(memoryview(body)))
+        if kind != "an object":
             self._fail(line_no, f"has a body that is {kind}, not a JSON object")
+        self._fail(line_no, "is not a valid batch request")
 
     def _check_url(self, url: object, line_no: int, present: bool) -> None:
         if not present:

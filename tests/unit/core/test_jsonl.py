@@ -516,6 +516,26 @@ def test_batch_over_max_lines_fails_on_the_extra_line() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        # Each line breaks two rules; the message is the first rule's.
+        ([request("a"), request("b", method="GET")], "exceeds the limit of 1 requests"),
+        ([request("a", body=[])], "has a body that is an array"),
+        ([request("a"), request("a", method="GET")], "has a duplicate custom_id 'a'"),
+        ([request("a"), request(None, url="/v1/files")], "has an invalid custom_id"),
+        ([request("a", method="GET", url="/v1/files")], "has method 'GET'"),
+        ([request("a"), request("b", url="/v1/embeddings", body=1)], "has url '/v1/embeddings'"),
+    ],
+)
+def test_a_line_breaking_several_rules_gets_the_first_rules_message(
+    lines: list[dict[str, Any]], problem: str
+) -> None:
+    limit = 1 if "limit" in problem else 50_000
+    message = error(partial(BatchValidator, max_lines=limit), jsonl(*lines))
+    assert f"line {len(lines)} {problem}" in message, message
+
+
 def test_max_lines_counts_only_non_blank_lines() -> None:
     data = b"\n" + jsonl(request("a")) + b"  \n" + jsonl(request("b"), request("c"))
     make = partial(BatchValidator, max_lines=2)
