@@ -177,12 +177,53 @@ class JsonlValidator:
             line = bytes(self._partial)
             self._partial.clear()
             self._line(line, line.isascii())
-            start, end = end + 1, chunk.find(b"\n", end + 1)
-        while end >= 0:
-            self._line(view[start:end], ascii_only)
-            start, end = end + 1, chunk.find(b"\n", end + 1)
+            start = end + 1
+        last = chunk.rfind(b"\n")
+        if last >= start and not self._whole_lines(chunk, start, last, ascii_only):
+            end = chunk.find(b"\n", start)
+            while end >= 0:
+                self._line(view[start:end], ascii_only)
+                start, end = end + 1, chunk.find(b"\n", end + 1)
+        start = max(start, last + 1)
         if start < len(chunk):
             self._buffer(view[start:])
+
+    def _whole_lines(self, chunk: bytes, start: int, last: int, ascii_only: bool) -> bool:
+        """Check the lines of ``chunk[start:last]`` in one decoder call; False: not done.
+
+        One call for all the lines of a chunk costs less than one per line. The
+        decoder skips blank lines and takes several values on one line, so its
+        answer stands only for lines with no blank among them and exactly one
+        record each; anything else, errors included, goes line by line, which
+        gives the exact message and line number.
+        """
+        if last - start > self._max_line_bytes:
+            return False
+        # A blank line starts with whitespace (an empty one, with its newline);
+        # lines that merely start with whitespace, which is rare, go line by line too.
+        at, count = start, 1
+        while chunk[at] not in _SPACES:
+            at = chunk.find(b"\n", at, last) + 1
+            if not at:
+                break
+            count += 1
+        else:
+            return False
+        lines = memoryview(chunk)[start:last]
+        try:
+            if not ascii_only:
+                str(lines, "utf-8")
+            records = self._decoder.decode_lines(lines)
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+            return False
+        if len(records) != count:
+            return False
+        check = self._check_record
+        for line_no, record in enumerate(records, self._lines_done + 1):
+            self._records += 1
+            check(record, line_no, self._records)
+        self._lines_done += len(records)
+        return True
 
     def _buffer(self, data: memoryview) -> None:
         self._partial += data

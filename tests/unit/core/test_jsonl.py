@@ -209,6 +209,24 @@ _AWKWARD_LINES = {
 }
 
 
+def test_clean_chunks_are_checked_whole_not_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is taken when it can be: one decoder call per chunk."""
+    seen: list[int] = []
+    original = JsonlValidator._line
+
+    def counted(self: JsonlValidator, line: bytes | memoryview, ascii_only: bool) -> None:
+        seen.append(len(line))
+        original(self, line, ascii_only)
+
+    monkeypatch.setattr(JsonlValidator, "_line", counted)
+    data = batch_file(1000)
+    assert outcome(BatchValidator, data, (None,)) is None
+    assert seen == []
+    # Split in two, only the line cut in half goes on its own.
+    assert run(BatchValidator(), split(data, len(data) // 2 + 7)) is None
+    assert len(seen) == 1
+
+
 @pytest.mark.parametrize("case", list(_AWKWARD_LINES))
 def test_awkward_lines_give_one_answer_in_every_chunking(case: str) -> None:
     data, expected = _AWKWARD_LINES[case]
