@@ -568,9 +568,13 @@ def _headers(routing: Routing) -> JSON:
             else {"type": "string"},
         },
         "ETag": {
-            "description": "The quoted sha256 of the file's content.",
+            "description": "Quoted: the sha256 of the content filegate stores itself, or, "
+            "for a file kept at a provider, the file id (its bytes never change).",
             "required": ours,
-            "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'}
+            "schema": {
+                "type": "string",
+                "pattern": '^"([0-9a-f]{64}|file-[0-9A-HJKMNP-TV-Z]{26})"$',
+            }
             if ours
             else {"type": "string"},
         },
