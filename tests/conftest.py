@@ -99,7 +99,10 @@ def start_server(
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
     wait: bool = True,
+    host: str | None = "127.0.0.1",
 ) -> ServerProcess:
+    """``filegate serve`` on a free port; ``host=None`` leaves the bind address to the
+    server (loopback only without a master key; never used with one)."""
     port = free_port()
     data_dir = tmp_path / f"data-{port}"
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("FILEGATE_")}
@@ -108,9 +111,11 @@ def start_server(
         child_env["FILEGATE_MASTER_KEY"] = master_key
     child_env.update(env or {})
     log_path = tmp_path / f"server-{port}.log"
-    cmd = [sys.executable, "-m", "filegate", "serve", "--port", str(port), *(args or [])]
-    if master_key is None and "--host" not in (args or []):
-        pass  # the server binds 127.0.0.1 by itself without a key
+    # Tests bind loopback only (with a master key the server would bind every interface).
+    if host is None and master_key is not None:
+        raise ValueError("a server with a master key must be given a loopback host")
+    bind = ["--host", host] if host else []
+    cmd = [sys.executable, "-m", "filegate", "serve", "--port", str(port), *bind, *(args or [])]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(
