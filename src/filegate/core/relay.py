@@ -40,6 +40,17 @@ class TeeSource:
         if self._live:
             await self._queue.put(chunk)
 
+    def closed(self, _: object) -> None:
+        """``close`` as a done-callback of the copy's task."""
+        self.close()
+
+    def close(self) -> None:
+        """No more live reads: an attempt that ended, or a copy that ended without reading."""
+        self._live = False
+        # Emptying the queue frees a feeder waiting on it; later feeds are dropped.
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
     async def chunks(self) -> AsyncIterator[bytes]:
         self._reads += 1
         if self._reads == 1:
@@ -47,11 +58,8 @@ class TeeSource:
                 while (chunk := await self._queue.get()) is not None:
                     yield chunk
             finally:
-                # The attempt is over (done, failed or cancelled): stop taking
-                # chunks, and free a feeder that may be waiting on a full queue.
-                self._live = False
-                while not self._queue.empty():
-                    self._queue.get_nowait()
+                # The attempt is over (done, failed or cancelled).
+                self.close()
             return
         # A retry: from the complete spooled copy.
         source = await self._spooled()
@@ -97,9 +105,11 @@ class Relay:
                     for target in self.targets:
                         tee = TeeSource(size, self._spooled)
                         self._tees.append(tee)
-                        self._tasks.append(
-                            asyncio.create_task(self._start(target, tee, self.expires_after))
-                        )
+                        task = asyncio.create_task(self._start(target, tee, self.expires_after))
+                        # A copy may end (refused upstream) before it reads a
+                        # byte; the feeder must not wait on it then.
+                        task.add_done_callback(tee.closed)
+                        self._tasks.append(task)
             for tee in self._tees:
                 await tee.feed(chunk)
             yield chunk
