@@ -108,6 +108,10 @@ class Deployment(BaseModel):
     project: str | None = None
     timeout: float = Field(default=600.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
+    # OpenAI and Azure: a larger file goes through the provider's Uploads API,
+    # in parts of upload_part_bytes (OpenAI's limits: 512 MB, 64 MB).
+    files_api_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    upload_part_bytes: int = Field(default=64 * 1024 * 1024, gt=0, le=64 * 1024 * 1024)
     # Vertex AI: files live in a GCS bucket (under an optional prefix).
     vertex_project: str | None = None
     vertex_location: str | None = None

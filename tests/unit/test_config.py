@@ -85,3 +85,18 @@ def test_parse_size() -> None:
     for bad in ("", "MB", "1.5MB", "1 XB", True):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+def test_upload_sizes_per_deployment(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    base = "deployments:\n  - name: o\n    provider: openai\n    api_key: k\n"
+    cfg.write_text(base)
+    (d,) = load_settings(config_file=cfg, environ={}).deployments
+    assert (d.files_api_max_bytes, d.upload_part_bytes) == (512 * 1024**2, 64 * 1024**2)
+    cfg.write_text(base + "    files_api_max_bytes: 1000\n    upload_part_bytes: 300\n")
+    (d,) = load_settings(config_file=cfg, environ={}).deployments
+    assert (d.files_api_max_bytes, d.upload_part_bytes) == (1000, 300)
+    # OpenAI takes parts of at most 64 MB.
+    cfg.write_text(base + f"    upload_part_bytes: {64 * 1024**2 + 1}\n")
+    with pytest.raises(ConfigError, match="upload_part_bytes"):
+        load_settings(config_file=cfg, environ={})

@@ -6,7 +6,13 @@ import httpx2
 
 from filegate.errors import ConfigError
 from filegate.providers.base import ProviderPage
-from filegate.providers.openai import EXPIRES_MAX, EXPIRES_MIN, OpenAIProvider
+from filegate.providers.openai import (
+    EXPIRES_MAX,
+    EXPIRES_MIN,
+    FILES_API_MAX_BYTES,
+    UPLOAD_PART_BYTES,
+    OpenAIProvider,
+)
 
 # The v1 surface takes OpenAI's range; dated API versions take Azure's
 # batch-file window of 14 to 30 days.
@@ -37,6 +43,8 @@ class AzureOpenAIProvider(OpenAIProvider):
         transport: httpx2.AsyncBaseTransport | None = None,
         organization: str | None = None,
         project: str | None = None,
+        files_api_max_bytes: int = FILES_API_MAX_BYTES,
+        upload_part_bytes: int = UPLOAD_PART_BYTES,
     ) -> None:
         if not api_base:
             raise ConfigError("azure: api_base is required (e.g. https://NAME.openai.azure.com)")
@@ -68,6 +76,8 @@ class AzureOpenAIProvider(OpenAIProvider):
             max_retries=max_retries,
             extra_headers=headers,
             transport=transport,
+            files_api_max_bytes=files_api_max_bytes,
+            upload_part_bytes=upload_part_bytes,
         )
         self.wire.params = params
         self._uploads = version in _V1_VERSIONS or (

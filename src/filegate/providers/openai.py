@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -10,10 +11,15 @@ import orjson
 
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
+from filegate.providers.parts import Parts
 from filegate.providers.wire import WireClient, multipart_body
 from filegate.records import ByteRange, ExpiresAfter
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
+# OpenAI's limits: the Files API takes files up to 512 MB; larger ones go
+# through the Uploads API (up to 8 GB), in parts of at most 64 MB.
+FILES_API_MAX_BYTES = 512 * 1024 * 1024
+UPLOAD_PART_BYTES = 64 * 1024 * 1024
 # OpenAI's documented expires_after range: one hour to thirty days.
 EXPIRES_MIN, EXPIRES_MAX = 3600, 30 * 24 * 3600
 
@@ -34,7 +40,11 @@ class OpenAIProvider:
         max_retries: int = 2,
         extra_headers: dict[str, str] | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        files_api_max_bytes: int = FILES_API_MAX_BYTES,
+        upload_part_bytes: int = UPLOAD_PART_BYTES,
     ) -> None:
+        self.files_api_max_bytes = files_api_max_bytes
+        self.upload_part_bytes = upload_part_bytes
         headers = {"Accept": "application/json", **(extra_headers or {})}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -106,6 +116,14 @@ class OpenAIProvider:
                 ("expires_after[seconds]", str(expires_after.seconds)),
             ]
         fields += extra_fields
+        if source.size > self.files_api_max_bytes and not extra_fields:
+            return await self._create_in_parts(
+                source,
+                filename=filename,
+                purpose=purpose,
+                content_type=content_type,
+                expires_after=expires_after,
+            )
         ctype, length, body = multipart_body(fields, filename, content_type, source)
         doc = await self.wire.json(
             "POST",
@@ -115,6 +133,41 @@ class OpenAIProvider:
             headers={"Content-Type": ctype, "Content-Length": str(length)},
         )
         return self._file(doc)
+
+    async def _create_in_parts(
+        self,
+        source: UploadSource,
+        *,
+        filename: str,
+        purpose: str,
+        content_type: str,
+        expires_after: ExpiresAfter | None,
+    ) -> ProviderFile:
+        """A file too large for the Files API, through the Uploads API; the bytes are read once."""
+        if not self.supports_uploads:
+            raise InvalidRequest(
+                f"File is larger than the {self.files_api_max_bytes:,} bytes {self.name}'s "
+                "Files API takes, and this deployment's API version has no Uploads API.",
+                param="file",
+            )
+        upload_id = await self.create_upload(
+            filename=filename,
+            purpose=purpose,
+            nbytes=source.size,
+            mime_type=content_type,
+            expires_after=expires_after,
+        )
+        parts = Parts(source, self.upload_part_bytes)
+        try:
+            part_ids = [await self.add_upload_part(upload_id, part) for part in parts]
+            return await self.complete_upload(upload_id, part_ids, None)
+        except BaseException:
+            # Best effort: an upload left open expires upstream after an hour.
+            with contextlib.suppress(Exception):
+                await self.cancel_upload(upload_id)
+            raise
+        finally:
+            await parts.aclose()
 
     async def list_files(
         self, *, purpose: str | None, limit: int | None, order: str | None, after: str | None

@@ -41,6 +41,8 @@ def build_provider(
         "timeout": deployment.timeout,
         "max_retries": deployment.max_retries,
         "transport": transport,
+        "files_api_max_bytes": deployment.files_api_max_bytes,
+        "upload_part_bytes": deployment.upload_part_bytes,
     }
     if deployment.provider == "azure":
         kwargs["api_version"] = deployment.api_version
