@@ -14,11 +14,12 @@ from typing import BinaryIO
 
 from anyio import to_thread
 
+from filegate.blobstores._writer import FileWriter, fsync_dir
 from filegate.errors import StorageUnavailable
 from filegate.records import ByteRange, Stored
 
-# Disk I/O runs in worker threads; batching chunks to this size keeps the
-# number of thread hops small without holding much memory.
+# Disk I/O runs in threads; batching chunks to this size keeps the number of
+# hand-overs small without holding much memory.
 WRITE_BATCH = 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
@@ -49,9 +50,9 @@ class LocalBlobStore:
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> Stored:
         final = self._path(key)
         tmp = self._tmp / f"{key}.{secrets.token_hex(4)}.part"
-        fh = await to_thread.run_sync(_open_new, tmp)
         hasher = hashlib.sha256() if self.hashing else None
         total = 0
+        writer: FileWriter | None = None
         try:
             # Chunks are handed over as they are, not joined: joining would copy
             # every byte once more on the event loop.
@@ -61,15 +62,23 @@ class LocalBlobStore:
                 batch.append(chunk)
                 pending += len(chunk)
                 if pending >= WRITE_BATCH:
+                    if writer is None:
+                        writer = FileWriter(tmp, hasher)
+                    await writer.write(batch)
                     total += pending
-                    await to_thread.run_sync(_write, fh, hasher, batch)
                     batch, pending = [], 0
-            if batch:
-                total += pending
-                await to_thread.run_sync(_write, fh, hasher, batch)
-            await to_thread.run_sync(_commit, fh, tmp, final, self.durable)
+            total += pending
+            if writer is None:
+                # A small file: open, write and commit in one trip to a thread.
+                await to_thread.run_sync(_write_whole, tmp, final, hasher, batch, self.durable)
+            else:
+                if batch:
+                    await writer.write(batch)
+                durable = self.durable
+                await writer.finish(lambda fh: _commit(fh, tmp, final, durable))
         except BaseException:
-            await to_thread.run_sync(_discard, fh, tmp)
+            if writer is not None:
+                await writer.abort()
             raise
         return Stored(total, hasher.hexdigest() if hasher is not None else None)
 
@@ -135,32 +144,30 @@ def _commit(fh: BinaryIO, tmp: Path, final: Path, durable: bool) -> None:
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
         if durable:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
     except OSError as exc:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
 
 
-def _write(fh: BinaryIO, hasher: hashlib._Hash | None, batch: list[bytes]) -> None:
-    # hashlib and file writes release the GIL: on a second core this overlaps
-    # with the event loop receiving the next batch.
-    if hasher is not None:
-        for chunk in batch:
-            hasher.update(chunk)
-    fh.writelines(batch)
-
-
-def _discard(fh: BinaryIO, tmp: Path) -> None:
-    fh.close()
-    tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry itself is on disk.
-    fd = os.open(path, os.O_RDONLY)
+def _write_whole(
+    tmp: Path, final: Path, hasher: hashlib._Hash | None, batch: list[bytes], durable: bool
+) -> None:
+    fh = _open_new(tmp)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        if hasher is not None:
+            for chunk in batch:
+                hasher.update(chunk)
+        fh.writelines(batch)
+    except OSError as exc:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
+    try:
+        _commit(fh, tmp, final, durable)
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 async def _read_chunks(fh: BinaryIO, remaining: int) -> AsyncIterator[bytes]:
