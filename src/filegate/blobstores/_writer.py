@@ -11,6 +11,7 @@ batches in order, and the loop waits for it only when it falls more than
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import queue
@@ -91,7 +92,9 @@ class FileWriter:
                 fh.close()
                 self._path.unlink(missing_ok=True)
             error = None if isinstance(self._error, _Aborted) else self._error
-            self._loop.call_soon_threadsafe(_settle, self._ended, error)
+            # A loop already closed (the server stopped mid-upload) has no one waiting.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_settle, self._ended, error)
 
     def _fail(self, exc: OSError) -> None:
         if self._error is None:
