@@ -92,8 +92,7 @@ def sdk_for(gw: ServerProcess, deployment: str) -> openai.OpenAI:
 
 
 def remote_upload(fake: Fake) -> dict[str, Any]:
-    (upload,) = fake.admin("GET", "uploads")["data"]
-    assert isinstance(upload, dict)
+    (upload,) = fake.uploads()
     return upload
 
 
@@ -276,7 +275,7 @@ def test_upstream_refusing_the_upload_create(
         json={"filename": "x", "purpose": "user_data", "bytes": 1, "mime_type": "text/plain"},
     )
     assert r.status_code == 400, r.text
-    assert fake.admin("GET", "uploads")["data"] == []
+    assert fake.uploads() == []
 
 
 def test_several_targets_and_ga_azure_are_assembled(

@@ -78,6 +78,11 @@ class Fake:
         data: list[dict[str, Any]] = self.admin("GET", "files")["data"]
         return [f for f in data if all(f.get(k) == v for k, v in filters.items())]
 
+    def uploads(self) -> list[dict[str, Any]]:
+        """The fake's own uploads (its Uploads API), in the admin view."""
+        data: list[dict[str, Any]] = self.admin("GET", "uploads")["data"]
+        return data
+
     def seed(self, **spec: Any) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.admin("POST", "seed", spec)["data"]
         return data
