@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -75,10 +74,7 @@ class FileWriter:
             while not callable(item := self._queue.get()):
                 if self._error is None and fh is not None:
                     try:
-                        if self._hasher is not None:
-                            for chunk in item:
-                                self._hasher.update(chunk)
-                        fh.writelines(item)
+                        write_batch(fh, self._hasher, item)
                     except OSError as exc:
                         self._fail(exc)
                 self._room.release()
@@ -89,8 +85,7 @@ class FileWriter:
             self._error = self._error or exc
         finally:
             if fh is not None:
-                fh.close()
-                self._path.unlink(missing_ok=True)
+                discard(fh, self._path)
             error = None if isinstance(self._error, _Aborted) else self._error
             # A loop already closed (the server stopped mid-upload) has no one waiting.
             with contextlib.suppress(RuntimeError):
@@ -105,12 +100,21 @@ class _Aborted(RuntimeError):
     """The writer was told to stop; later writes are refused with this."""
 
 
-def _discarding(path: Path) -> _Done:
-    def discard(fh: BinaryIO) -> None:
-        fh.close()
-        path.unlink(missing_ok=True)
+def write_batch(fh: BinaryIO, hasher: hashlib._Hash | None, batch: list[bytes]) -> None:
+    # hashlib and file writes release the GIL: the event loop goes on meanwhile.
+    if hasher is not None:
+        for chunk in batch:
+            hasher.update(chunk)
+    fh.writelines(batch)
 
-    return discard
+
+def discard(fh: BinaryIO, path: Path) -> None:
+    fh.close()
+    path.unlink(missing_ok=True)
+
+
+def _discarding(path: Path) -> _Done:
+    return lambda fh: discard(fh, path)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -120,12 +124,3 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
-
-
-def fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry itself is on disk.
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

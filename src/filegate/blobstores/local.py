@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from anyio import to_thread
 
-from filegate.blobstores._writer import FileWriter, fsync_dir
+from filegate.blobstores._writer import FileWriter, discard, write_batch
 from filegate.errors import StorageUnavailable
 from filegate.records import ByteRange, Stored
 
@@ -144,7 +144,7 @@ def _commit(fh: BinaryIO, tmp: Path, final: Path, durable: bool) -> None:
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp, final)
         if durable:
-            fsync_dir(final.parent)
+            _fsync_dir(final.parent)
     except OSError as exc:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
 
@@ -154,20 +154,23 @@ def _write_whole(
 ) -> None:
     fh = _open_new(tmp)
     try:
-        if hasher is not None:
-            for chunk in batch:
-                hasher.update(chunk)
-        fh.writelines(batch)
-    except OSError as exc:
-        fh.close()
-        tmp.unlink(missing_ok=True)
-        raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
-    try:
+        try:
+            write_batch(fh, hasher, batch)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
         _commit(fh, tmp, final, durable)
     except BaseException:
-        fh.close()
-        tmp.unlink(missing_ok=True)
+        discard(fh, tmp)
         raise
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is only durable once the directory entry itself is on disk.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def _read_chunks(fh: BinaryIO, remaining: int) -> AsyncIterator[bytes]:
