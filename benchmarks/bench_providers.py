@@ -1,4 +1,4 @@
-"""Benchmark filegate in front of a provider: vs direct to the upstream and vs LiteLLM's proxy.
+"""Benchmark filegate in front of a provider: vs direct, vs the relay floor, vs LiteLLM's proxy.
 
     python benchmarks/bench_providers.py [--size-mb 200] [--duration 10] [--reps 3]
                                          [--litellm /tmp/litellm-venv/bin/litellm]
@@ -6,12 +6,13 @@
 
 Starts the fake OpenAI upstream (``tests/fakes/upstream.py``), ``filegate serve`` with
 ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` pointing at it (so its default target is OpenAI), and,
-when installed, LiteLLM's proxy with ``files_settings`` pointing at the same fake. Measures, in
-one run and with the same clients for all three paths, retrieve and list with ``wrk`` and
-uploads (purposes user_data and batch) and downloads of a large file with ``curl`` while
-sampling each server's RSS; prints a table with the ratios filegate/direct and
-filegate/LiteLLM and PASS/FAIL beside the targets of issue 3, writes every number to JSON, and
-stops what it started. See benchmarks/README.md.
+when installed, LiteLLM's proxy with ``files_settings`` pointing at the same fake; for the
+large transfers also ``floor_relay.py`` in front of the fake (the least a spooling relay does).
+Measures, in one run and with the same clients for every path, retrieve and list with ``wrk``
+and uploads (purposes user_data and batch) and downloads of a large file with ``curl`` while
+sampling each server's RSS; prints a table with the ratios floor/direct, filegate/direct,
+filegate/floor and filegate/LiteLLM and PASS/FAIL beside the targets of issue 3, writes every
+number to JSON, and stops what it started. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import httpx
 import psutil
 from _common import (
+    HERE,
     MB,
     REPO,
     LoadResult,
@@ -68,8 +70,8 @@ from _common import (
 UPSTREAM_KEY = "sk-upstream"  # the fake's default OpenAI key
 LITELLM_KEY = "sk-bench-litellm"
 DEFAULT_LITELLM = Path("/tmp/litellm-venv/bin/litellm")
-VIAS = ("direct", "filegate", "litellm")
-LABELS = {"direct": "direct", "filegate": "filegate", "litellm": "LiteLLM"}
+VIAS = ("direct", "floor", "filegate", "litellm")
+LABELS = {"direct": "direct", "floor": "floor", "filegate": "filegate", "litellm": "LiteLLM"}
 PURPOSES = ("user_data", "batch")
 # OpenAI's Batch API input limits, which filegate's batch validator enforces too.
 BATCH_MAX_LINES = 50_000
@@ -83,9 +85,12 @@ TARGET_RSS_GROWTH_MB = 50.0
 HEADER = (
     "operation",
     "direct",
+    "relay floor",
     "filegate",
     "LiteLLM",
+    "floor/direct",
     "fg/direct",
+    "fg/floor",
     "fg/LiteLLM",
     "target",
     "verdict",
@@ -93,6 +98,20 @@ HEADER = (
 
 
 # --------------------------------------------------------------------------- processes
+
+
+# glibc's malloc for the two reference servers (the fake upstream and the relay
+# floor): buffers up to 32 MiB from the heap, which is not trimmed below 256 MiB
+# free. Otherwise each 256 KiB network buffer is mapped and faulted in afresh,
+# and on this kind of VM 50,000 page faults cost a cold process ~0.2 s per
+# 200 MiB: "direct" then depended on whether the small-request phase had grown
+# the fake's heap first (0.30 s warm, 0.50 s cold). filegate and LiteLLM run
+# as shipped; filegate measured the same with these settings (its heap
+# recycles its buffers: a few thousand faults per upload either way).
+STEADY_MALLOC = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * MB),
+    "MALLOC_TRIM_THRESHOLD_": str(256 * MB),
+}
 
 
 def start_upstream(root: Path) -> Server:
@@ -113,7 +132,7 @@ def start_upstream(root: Path) -> Server:
         "direct",
         port,
         cmd,
-        clean_env(),
+        clean_env(STEADY_MALLOC),
         root / "upstream.log",
         state,
         "/__admin/health",
@@ -126,6 +145,27 @@ def start_gateway(root: Path, upstream: Server, max_file_size: int) -> Server:
         root,
         max_file_size,
         {"OPENAI_API_KEY": UPSTREAM_KEY, "OPENAI_BASE_URL": f"{upstream.base_url}/v1"},
+    )
+
+
+def start_floor_relay(root: Path, upstream: Server) -> Server:
+    """``benchmarks/floor_relay.py`` in front of the fake: the least a spooling relay does."""
+    port = free_port()
+    spool = root / "floor-relay-spool"
+    cmd = [
+        sys.executable,
+        str(HERE / "floor_relay.py"),
+        "--port",
+        str(port),
+        "--upstream",
+        upstream.base_url,
+        "--api-key",
+        UPSTREAM_KEY,
+        "--spool",
+        str(spool),
+    ]
+    return launch(
+        "floor", port, cmd, clean_env(STEADY_MALLOC), root / "floor-relay.log", spool, "/ping"
     )
 
 
@@ -467,6 +507,10 @@ def run_transfers(
 # --------------------------------------------------------------------------- report
 
 
+# The ratio, target and verdict cells of a row that has none.
+_BLANK_TAIL = ("",) * (len(HEADER) - 1 - len(VIAS))
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a is not None and b else ""
 
@@ -495,17 +539,10 @@ def summarize(
         verdict: str = "",
     ) -> None:
         cells = [fmt(v) if (v := values.get(via)) is not None else "-" for via in VIAS]
-        fg = values.get("filegate")
-        rows.append(
-            [
-                label,
-                *cells,
-                _ratio(fg, values.get("direct")) if ratios else "",
-                _ratio(fg, values.get("litellm")) if ratios else "",
-                target,
-                verdict,
-            ]
-        )
+        fg, floor, direct = values.get("filegate"), values.get("floor"), values.get("direct")
+        pairs = [(floor, direct), (fg, direct), (fg, floor), (fg, values.get("litellm"))]
+        shown = [_ratio(a, b) if ratios else "" for a, b in pairs]
+        rows.append([label, *cells, *shown, target, verdict])
 
     def num(v: float) -> str:
         return f"{v:,.0f}"
@@ -519,7 +556,7 @@ def summarize(
     if small:
         for op in ("retrieve", "list"):
             label = "retrieve" if op == "retrieve" else f"list ?limit=20 ({list_files} files)"
-            res = {via: small[f"{op}_{via}"] for via in vias}
+            res = {via: small[f"{op}_{via}"] for via in vias if f"{op}_{via}" in small}
             rps: dict[str, float | None] = {via: r.rps for via, r in res.items()}
             target = verdict = ""
             if op == "retrieve":
@@ -549,15 +586,12 @@ def summarize(
                         f"{res[v].p50_ms:.2f} / {res[v].p99_ms:.2f}" if v in res else "-"
                         for v in VIAS
                     ),
-                    "",
-                    "",
-                    "",
-                    "",
+                    *_BLANK_TAIL,
                 ]
             )
             errors = {via: r.errors for via, r in res.items() if r.errors}
             if errors:
-                rows.append([f"  {op}: errors / non-2xx {errors}!", *[""] * 7])
+                rows.append([f"  {op}: errors / non-2xx {errors}!", *[""] * (len(HEADER) - 1)])
             summary[op] = {
                 via: {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "errors": r.errors}
                 for via, r in res.items()
@@ -569,10 +603,7 @@ def summarize(
                     f"{shapes[v].items} ({str(shapes[v].has_more).lower()})" if v in shapes else "-"
                     for v in VIAS
                 ),
-                "",
-                "",
-                "",
-                "",
+                *_BLANK_TAIL,
             ]
         )
         summary["list_response"] = {via: asdict(s) for via, s in shapes.items()}
@@ -649,6 +680,12 @@ def summarize(
                 }
                 for via in got
             } | {"filegate_vs_direct_best": ratio_best}
+            if "floor" in got:
+                floor_best = bm["floor"][0]
+                summary[f"{op}_{purpose}"] |= {
+                    "floor_vs_direct_best": floor_best / bm["direct"][0],
+                    "filegate_vs_floor_best": bm["filegate"][0] / floor_best,
+                }
     return rows, summary
 
 
@@ -738,7 +775,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.append(upstream)
         filegate = start_gateway(root, upstream, max_file_size=size + 64 * MB)
         servers.append(filegate)
-        paths: dict[str, Server] = {"direct": upstream, "filegate": filegate}
+        floor = start_floor_relay(root, upstream)
+        servers.append(floor)
+        paths: dict[str, Server] = {"direct": upstream, "floor": floor, "filegate": filegate}
         if litellm:
             print("  starting LiteLLM's proxy (it takes a while) ...", end="", flush=True)
             t0 = time.perf_counter()
@@ -762,7 +801,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.duration:g} s each):",
                 flush=True,
             )
-            small, shapes = small_phase(paths, upstream, args, client)
+            # The floor only relays large transfers: it has no retrieve or list of its own.
+            served = {via: server for via, server in paths.items() if via != "floor"}
+            small, shapes = small_phase(served, upstream, args, client)
             if "litellm" in shapes and shapes["litellm"].items != shapes["filegate"].items:
                 report["notes"].append(
                     f"LiteLLM's list answers {shapes['litellm'].items} files for ?limit=20: "
