@@ -183,21 +183,29 @@ def start_filegate(
     )
 
 
+def launch_script(
+    name: str,
+    script: Path,
+    args: Sequence[str],
+    log_path: Path,
+    data_dir: Path,
+    ready_path: str,
+    env: Mapping[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Server:
+    """``python SCRIPT --port PORT ARGS...`` on a free port, with ``env`` added to ours."""
+    port = free_port()
+    cmd = [sys.executable, str(script), "--port", str(port), *args]
+    return launch(name, port, cmd, clean_env(env), log_path, data_dir, ready_path, headers)
+
+
 def start_floor(root: Path) -> Server:
     """``benchmarks/floor_sink.py`` (the floor) on a free port, storing under ``root``."""
-    port = free_port()
     data_dir = root / "floor-data"
-    cmd = [
-        sys.executable,
-        str(HERE / "floor_sink.py"),
-        "--port",
-        str(port),
-        "--dir",
-        str(data_dir),
-        "--log-level",
-        "warning",
-    ]
-    return launch("floor", port, cmd, clean_env(), root / "floor.log", data_dir, "/ping")
+    args = ["--dir", str(data_dir), "--log-level", "warning"]
+    return launch_script(
+        "floor", HERE / "floor_sink.py", args, root / "floor.log", data_dir, "/ping"
+    )
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

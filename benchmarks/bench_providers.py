@@ -53,6 +53,7 @@ from _common import (
     guarded_run,
     idle_rss,
     launch,
+    launch_script,
     make_big_file,
     measure_load,
     new_report,
@@ -103,7 +104,7 @@ HEADER = (
 # glibc's malloc for the two reference servers (the fake upstream and the relay
 # floor): buffers up to 32 MiB from the heap, which is not trimmed below 256 MiB
 # free. Otherwise each 256 KiB network buffer is mapped and faulted in afresh,
-# and on this kind of VM 50,000 page faults cost a cold process ~0.2 s per
+# and on this kind of VM its ~68,000 page faults cost a cold process ~0.2 s per
 # 200 MiB: "direct" then depended on whether the small-request phase had grown
 # the fake's heap first (0.30 s warm, 0.50 s cold). filegate and LiteLLM run
 # as shipped; filegate measured the same with these settings (its heap
@@ -116,26 +117,15 @@ STEADY_MALLOC = {
 
 def start_upstream(root: Path) -> Server:
     """The fake OpenAI upstream; as a Server it is the "direct" path."""
-    port = free_port()
     state = root / "upstream-state"
-    cmd = [
-        sys.executable,
-        str(REPO / "tests" / "fakes" / "upstream.py"),
-        "--port",
-        str(port),
-        "--state-dir",
-        str(state),
-        "--log-level",
-        "warning",
-    ]
-    return launch(
+    return launch_script(
         "direct",
-        port,
-        cmd,
-        clean_env(STEADY_MALLOC),
+        REPO / "tests" / "fakes" / "upstream.py",
+        ["--state-dir", str(state), "--log-level", "warning"],
         root / "upstream.log",
         state,
         "/__admin/health",
+        STEADY_MALLOC,
         {"Authorization": f"Bearer {UPSTREAM_KEY}"},
     )
 
@@ -150,22 +140,16 @@ def start_gateway(root: Path, upstream: Server, max_file_size: int) -> Server:
 
 def start_floor_relay(root: Path, upstream: Server) -> Server:
     """``benchmarks/floor_relay.py`` in front of the fake: the least a spooling relay does."""
-    port = free_port()
     spool = root / "floor-relay-spool"
-    cmd = [
-        sys.executable,
-        str(HERE / "floor_relay.py"),
-        "--port",
-        str(port),
-        "--upstream",
-        upstream.base_url,
-        "--api-key",
-        UPSTREAM_KEY,
-        "--spool",
-        str(spool),
-    ]
-    return launch(
-        "floor", port, cmd, clean_env(STEADY_MALLOC), root / "floor-relay.log", spool, "/ping"
+    args = ["--upstream", upstream.base_url, "--api-key", UPSTREAM_KEY, "--spool", str(spool)]
+    return launch_script(
+        "floor",
+        HERE / "floor_relay.py",
+        args,
+        root / "floor-relay.log",
+        spool,
+        "/ping",
+        STEADY_MALLOC,
     )
 
 
