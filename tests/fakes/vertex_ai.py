@@ -100,10 +100,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -807,12 +809,14 @@ def create_app(
         Route("/{rest:path}", _not_found_page, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     )
 
-    async def shutdown() -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
         for job in fake.jobs.values():
             fake.runner.stop(job)
         await fake.gcs.aclose()
 
-    app = Starlette(routes=routes, on_shutdown=[shutdown])
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.vertex = fake
     return app
 
