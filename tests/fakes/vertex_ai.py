@@ -689,7 +689,7 @@ class FakeVertex:
             if job is None:
                 return JSONResponse({"error": f"no job {body['name']}"}, status_code=404)
             if action == "advance":
-                job.wake.set()
+                await self.runner.advance(job)
             else:
                 state = body.get("state")
                 if state not in ALL_STATES:

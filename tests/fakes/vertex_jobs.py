@@ -65,6 +65,7 @@ class Job:
     error: dict[str, Any] | None = None
     outputs: dict[str, Any] = field(default_factory=dict)  # output-only fields Vertex adds
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    parked: asyncio.Event = field(default_factory=asyncio.Event)  # set while its task waits
     cancel_requested: bool = False
     task: asyncio.Task[None] | None = None
     succeeded: int = 0
@@ -183,9 +184,24 @@ class JobRunner:
     async def wait(self, job: Job, seconds: float) -> None:
         """Sleep ``seconds`` (for ever without auto_advance) or until advanced or cancelled."""
         timeout = float(seconds) if self.config()["auto_advance"] else None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(job.wake.wait(), timeout)
-        job.wake.clear()
+        job.parked.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(job.wake.wait(), timeout)
+        finally:
+            job.parked.clear()
+            job.wake.clear()
+
+    async def advance(self, job: Job) -> None:
+        """End the job's current wait, then return once it waits again or has ended."""
+        job.parked.clear()
+        job.wake.set()
+        task = job.task
+        if task is None or task.done():
+            return
+        parked = asyncio.ensure_future(job.parked.wait())
+        await asyncio.wait([parked, task], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        parked.cancel()
 
     def steps(self, job: Job) -> list[dict[str, Any]]:
         key = "batch_states" if job.kind == "batch" else "tuning_states"
@@ -208,6 +224,7 @@ class JobRunner:
             }
 
     async def finish_cancel(self, job: Job) -> None:
+        job.wake.clear()  # the cancel's own wake-up must not cut CANCELLING short
         await self.wait(job, float(self.config()["cancel_seconds"]))
         if job.kind == "batch" and job.offsets:
             await self.upload(job)
