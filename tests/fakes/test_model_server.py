@@ -64,16 +64,18 @@ def test_chat_answers_follow_the_request(fake: FakeModelServerProcess) -> None:
         response_format={"type": "json_object"},
     )
     assert json.loads(as_json.choices[0].message.content or "") == {"echo": "echo: j"}
-    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
     called = client.chat.completions.create(
         model="llama",
         messages=[{"role": "user", "content": "t"}],
-        tools=[tool],
-        tool_choice="required",  # type: ignore[list-item]
+        tools=[
+            {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+        ],
+        tool_choice="required",
     )
     choice = called.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
-    assert choice.message.tool_calls and choice.message.tool_calls[0].function.name == "lookup"  # type: ignore[union-attr]
+    calls = choice.message.tool_calls or []
+    assert [c.function.name for c in calls if c.type == "function"] == ["lookup"]
 
 
 def test_completions_embeddings_responses_models(fake: FakeModelServerProcess) -> None:

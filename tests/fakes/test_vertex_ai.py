@@ -114,7 +114,7 @@ def genai_client(fake: FakeVertexProcess) -> genai.Client:
         vertexai=True,
         project=VERTEX_PROJECT,
         location=LOCATION,
-        credentials=Credentials(token=VERTEX_TOKEN),
+        credentials=Credentials(token=VERTEX_TOKEN),  # type: ignore[no-untyped-call]
         http_options=types.HttpOptions(base_url=fake.url, api_version="v1"),
     )
 
@@ -526,7 +526,7 @@ def test_tuning_life_through_the_sdk(
         config=types.CreateTuningJobConfig(
             epoch_count=2,
             learning_rate_multiplier=0.5,
-            adapter_size="ADAPTER_SIZE_FOUR",
+            adapter_size=types.AdapterSize.ADAPTER_SIZE_FOUR,
             tuned_model_display_name="mine",
             validation_dataset=types.TuningValidationDataset(gcs_uri=valid),
         ),

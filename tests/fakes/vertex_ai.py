@@ -105,7 +105,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +225,7 @@ def _check_config(key: str, value: Any) -> None:
     def number(v: Any) -> bool:
         return not isinstance(v, bool) and isinstance(v, int | float) and v >= 0
 
-    ok = {
+    ok: Callable[[Any], bool] | None = {
         "tokens": strings,
         "token_prefixes": strings,
         "projects": strings,

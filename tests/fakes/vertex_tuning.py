@@ -79,7 +79,7 @@ def _distribution(values: list[int]) -> dict[str, Any]:
     def pct(q: float) -> float:
         return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
 
-    return prune(
+    out: dict[str, Any] = prune(
         {
             "sum": int64(sum(values)),
             "billableSum": int64(sum(values)),
@@ -91,6 +91,7 @@ def _distribution(values: list[int]) -> dict[str, Any]:
             "p95": pct(0.95),
         }
     )
+    return out
 
 
 @dataclass
