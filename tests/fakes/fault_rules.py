@@ -1,4 +1,4 @@
-"""Injectable faults shared by the fake Vertex AI and the fake model server.
+"""Injectable faults shared by the fake Vertex AI and the fake model server, and their admin call.
 
 A rule, as posted to ``/__admin/faults`` (one object or a list)::
 
@@ -18,8 +18,12 @@ normally. Rules are tried in the order they were added; the first that applies w
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 
 class AdminError(Exception):
@@ -155,3 +159,24 @@ class FaultBook:
 
     def clear(self) -> None:
         self.rules.clear()
+
+
+async def admin_json(request: Request) -> Any:
+    """An admin request's JSON body ({} when empty); AdminError when it is not JSON."""
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise AdminError(f"invalid JSON: {exc}") from exc
+
+
+async def faults_admin(book: FaultBook, request: Request) -> Response:
+    """``/__admin/faults``: POST adds rules, DELETE clears them, GET lists the pending ones."""
+    if request.method == "POST":
+        body = await admin_json(request)
+        specs = body if isinstance(body, list) else [body]
+        return JSONResponse({"faults": [book.add(s).describe() for s in specs]})
+    if request.method == "DELETE":
+        book.clear()
+        return JSONResponse({"ok": True})
+    return JSONResponse({"faults": [f.describe() for f in book.rules]})

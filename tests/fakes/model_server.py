@@ -75,7 +75,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes import model_responses
-from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule
+from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule, admin_json, faults_admin
 from tests.fakes.upstream import drop_connection
 
 ROUTES = {
@@ -378,17 +378,10 @@ class ModelServer:
                 {"requests": [e for e in self.log if q.get("op") in (None, e["op"])]}
             )
         if action == "faults":
-            if method == "POST":
-                body = await _admin_json(request)
-                specs = body if isinstance(body, list) else [body]
-                return JSONResponse({"faults": [self.faults.add(s).describe() for s in specs]})
-            if method == "DELETE":
-                self.faults.clear()
-                return JSONResponse({"ok": True})
-            return JSONResponse({"faults": [f.describe() for f in self.faults.rules]})
+            return await faults_admin(self.faults, request)
         if action == "config":
             if method == "POST":
-                self._set_config(await _admin_json(request))
+                self._set_config(await admin_json(request))
             return JSONResponse({"config": self.config})
         return JSONResponse({"error": f"unknown admin call {method} /__admin/{action}"}, 404)
 
@@ -464,14 +457,6 @@ async def _send(send: Send, status: int, body: bytes, headers: list[Any]) -> Non
     head = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _admin_json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as exc:
-        raise AdminError(f"invalid JSON: {exc}") from exc
 
 
 def create_app(**config: Any) -> ModelServer:

@@ -174,34 +174,34 @@ def test_batch_life_step_by_step(fake: FakeVertexProcess, gcs: FakeGCS, http: ht
 
 def test_genai_sdk_drives_batches(fake: FakeVertexProcess, gcs: FakeGCS) -> None:
     uri = put_lines(gcs, "in/sdk.jsonl", [chat_line("a", "sdk")])
-    client = genai_client(fake)
-    job = client.batches.create(
-        model="gemini-2.5-flash",
-        src=uri,
-        config={"dest": f"gs://{BUCKET}/sdk", "display_name": "sdk"},
-    )
-    assert job.name and NAME.fullmatch(job.name) and job.model == MODEL
-    assert job.state == types.JobState.JOB_STATE_PENDING
-    fake.wait_state(job.name, {SUCCEEDED})
-    got = client.batches.get(name=job.name)
-    assert got.state == types.JobState.JOB_STATE_SUCCEEDED and got.completion_stats
-    assert got.completion_stats.successful_count == 1 and got.dest and got.dest.gcs_uri
-    other = client.batches.create(
-        model="gemini-2.5-flash", src=uri, config={"dest": f"gs://{BUCKET}/sdk"}
-    )
-    assert other.name
-    listed = [j.name for j in client.batches.list(config={"page_size": 1})]
-    assert listed == [other.name, job.name]  # newest first, across two pages
-    client.batches.cancel(name=other.name)
-    assert client.batches.get(name=other.name).state == types.JobState.JOB_STATE_CANCELLING
-    fake.wait_state(other.name, {CANCELLED})
-    cancelled = client.batches.get(name=other.name)
-    assert cancelled.error and cancelled.error.code == 1
-    deleted = client.batches.delete(name=job.name)
-    assert deleted.done is True
-    with pytest.raises(genai.errors.ClientError) as err:
-        client.batches.get(name=job.name)
-    assert err.value.code == 404
+    with genai_client(fake) as client:
+        job = client.batches.create(
+            model="gemini-2.5-flash",
+            src=uri,
+            config={"dest": f"gs://{BUCKET}/sdk", "display_name": "sdk"},
+        )
+        assert job.name and NAME.fullmatch(job.name) and job.model == MODEL
+        assert job.state == types.JobState.JOB_STATE_PENDING
+        fake.wait_state(job.name, {SUCCEEDED})
+        got = client.batches.get(name=job.name)
+        assert got.state == types.JobState.JOB_STATE_SUCCEEDED and got.completion_stats
+        assert got.completion_stats.successful_count == 1 and got.dest and got.dest.gcs_uri
+        other = client.batches.create(
+            model="gemini-2.5-flash", src=uri, config={"dest": f"gs://{BUCKET}/sdk"}
+        )
+        assert other.name
+        listed = [j.name for j in client.batches.list(config={"page_size": 1})]
+        assert listed == [other.name, job.name]  # newest first, across two pages
+        client.batches.cancel(name=other.name)
+        assert client.batches.get(name=other.name).state == types.JobState.JOB_STATE_CANCELLING
+        fake.wait_state(other.name, {CANCELLED})
+        cancelled = client.batches.get(name=other.name)
+        assert cancelled.error and cancelled.error.code == 1
+        deleted = client.batches.delete(name=job.name)
+        assert deleted.done is True
+        with pytest.raises(genai.errors.ClientError) as err:
+            client.batches.get(name=job.name)
+        assert err.value.code == 404
 
 
 def test_list_pages_and_filters(fake: FakeVertexProcess, gcs: FakeGCS, http: httpx.Client) -> None:
@@ -519,44 +519,46 @@ def test_tuning_life_through_the_sdk(
 ) -> None:
     train = put_lines(gcs, "tune/train.jsonl", [example(f"q{i}", f"a {i}") for i in range(10)])
     valid = put_lines(gcs, "tune/valid.jsonl", [example("q", "a")])
-    client = genai_client(fake)
-    job = client.tunings.tune(
-        base_model="gemini-2.5-flash",
-        training_dataset=types.TuningDataset(gcs_uri=train),
-        config=types.CreateTuningJobConfig(
-            epoch_count=2,
-            learning_rate_multiplier=0.5,
-            adapter_size=types.AdapterSize.ADAPTER_SIZE_FOUR,
-            tuned_model_display_name="mine",
-            validation_dataset=types.TuningValidationDataset(gcs_uri=valid),
-        ),
-    )
-    assert job.name and re.fullmatch(
-        rf"projects/{VERTEX_PROJECT_NUMBER}/locations/{LOCATION}/tuningJobs/\d{{19}}", job.name
-    )
-    assert job.state == types.JobState.JOB_STATE_PENDING
-    wire = fake.requests(op="tuning_create")[0]["body"]
-    assert wire["supervisedTuningSpec"]["hyperParameters"]["adapterSize"] == "ADAPTER_SIZE_FOUR"
-    fake.wait_state(job.name, {SUCCEEDED})
-    done = client.tunings.get(name=job.name)
-    assert done.state == types.JobState.JOB_STATE_SUCCEEDED and done.tuned_model
-    assert done.tuned_model.model and re.fullmatch(
-        r"projects/123456789012/locations/us-central1/models/\d+@1", done.tuned_model.model
-    )
-    assert done.tuned_model.endpoint and "/endpoints/" in done.tuned_model.endpoint
-    assert done.tuned_model.checkpoints and len(done.tuned_model.checkpoints) == 2
-    stats = done.tuning_data_stats and done.tuning_data_stats.supervised_tuning_data_stats
-    assert stats and stats.tuning_dataset_example_count == 10
-    raw = http.get(f"{fake.url}/v1/{job.name}").json()
-    assert raw["tuningDataStats"]["supervisedTuningDataStats"]["tuningDatasetExampleCount"] == "10"
-    assert raw["supervisedTuningSpec"]["hyperParameters"]["epochCount"] == "2"
-    assert [j.name for j in client.tunings.list()] == [job.name]
-    # The tuned model serves batch prediction.
-    uri = put_lines(gcs, "in/tuned.jsonl", [chat_line("t", "tuned")])
-    batch = create(http, fake, batch_body(uri, model=done.tuned_model.model))
-    finished = fake.wait_state(batch["name"], ENDED)
-    assert finished["state"] == SUCCEEDED
-    assert read_output(gcs, finished)[0]["response"]["modelVersion"] == "gemini-2.5-flash"
+    with genai_client(fake) as client:
+        job = client.tunings.tune(
+            base_model="gemini-2.5-flash",
+            training_dataset=types.TuningDataset(gcs_uri=train),
+            config=types.CreateTuningJobConfig(
+                epoch_count=2,
+                learning_rate_multiplier=0.5,
+                adapter_size=types.AdapterSize.ADAPTER_SIZE_FOUR,
+                tuned_model_display_name="mine",
+                validation_dataset=types.TuningValidationDataset(gcs_uri=valid),
+            ),
+        )
+        assert job.name and re.fullmatch(
+            rf"projects/{VERTEX_PROJECT_NUMBER}/locations/{LOCATION}/tuningJobs/\d{{19}}", job.name
+        )
+        assert job.state == types.JobState.JOB_STATE_PENDING
+        wire = fake.requests(op="tuning_create")[0]["body"]
+        assert wire["supervisedTuningSpec"]["hyperParameters"]["adapterSize"] == "ADAPTER_SIZE_FOUR"
+        fake.wait_state(job.name, {SUCCEEDED})
+        done = client.tunings.get(name=job.name)
+        assert done.state == types.JobState.JOB_STATE_SUCCEEDED and done.tuned_model
+        assert done.tuned_model.model and re.fullmatch(
+            r"projects/123456789012/locations/us-central1/models/\d+@1", done.tuned_model.model
+        )
+        assert done.tuned_model.endpoint and "/endpoints/" in done.tuned_model.endpoint
+        assert done.tuned_model.checkpoints and len(done.tuned_model.checkpoints) == 2
+        stats = done.tuning_data_stats and done.tuning_data_stats.supervised_tuning_data_stats
+        assert stats and stats.tuning_dataset_example_count == 10
+        raw = http.get(f"{fake.url}/v1/{job.name}").json()
+        assert (
+            raw["tuningDataStats"]["supervisedTuningDataStats"]["tuningDatasetExampleCount"] == "10"
+        )
+        assert raw["supervisedTuningSpec"]["hyperParameters"]["epochCount"] == "2"
+        assert [j.name for j in client.tunings.list()] == [job.name]
+        # The tuned model serves batch prediction.
+        uri = put_lines(gcs, "in/tuned.jsonl", [chat_line("t", "tuned")])
+        batch = create(http, fake, batch_body(uri, model=done.tuned_model.model))
+        finished = fake.wait_state(batch["name"], ENDED)
+        assert finished["state"] == SUCCEEDED
+        assert read_output(gcs, finished)[0]["response"]["modelVersion"] == "gemini-2.5-flash"
 
 
 def test_tuning_errors_and_cancel(

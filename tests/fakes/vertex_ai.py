@@ -115,7 +115,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule
+from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule, admin_json, faults_admin
 from tests.fakes.upstream import NoResponse, drop_connection
 from tests.fakes.vertex_filter import compile_filter
 from tests.fakes.vertex_gcs import GCS
@@ -660,17 +660,10 @@ class FakeVertex:
             op = request.query_params.get("op")
             return JSONResponse({"requests": [e for e in self.log if op in (None, e["op"])]})
         if action == "faults":
-            if method == "POST":
-                body = await _admin_json(request)
-                specs = body if isinstance(body, list) else [body]
-                return JSONResponse({"faults": [self.faults.add(s).describe() for s in specs]})
-            if method == "DELETE":
-                self.faults.clear()
-                return JSONResponse({"ok": True})
-            return JSONResponse({"faults": [f.describe() for f in self.faults.rules]})
+            return await faults_admin(self.faults, request)
         if action == "config":
             if method == "POST":
-                body = await _admin_json(request)
+                body = await admin_json(request)
                 if not isinstance(body, dict):
                     raise AdminError("config must be a JSON object")
                 for key, value in body.items():
@@ -682,7 +675,7 @@ class FakeVertex:
             jobs = [j.admin() for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
             return JSONResponse({"jobs": [j for j in jobs if kind in (None, j["__kind"])]})
         if action in ("advance", "state") and method == "POST":
-            body = await _admin_json(request)
+            body = await admin_json(request)
             if not isinstance(body, dict) or not isinstance(body.get("name"), str):
                 raise AdminError("body must be {name, ...}")
             job = self.jobs.get(body["name"].rsplit("/", 1)[-1])
@@ -746,14 +739,6 @@ def _not_found_page(request: Request) -> Response:
 async def _until_disconnect(request: Request) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-async def _admin_json(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw) if raw else {}
-    except ValueError as exc:
-        raise AdminError(f"invalid JSON: {exc}") from exc
 
 
 def create_app(

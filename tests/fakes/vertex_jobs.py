@@ -164,8 +164,7 @@ class JobRunner:
         self.tuned_models: dict[str, str] = {}  # model id -> base model
 
     def start(self, job: Job) -> None:
-        run = self._run_batch if job.kind == "batch" else self._run_tuning
-        job.task = asyncio.get_running_loop().create_task(self._guard(job, run))
+        job.task = asyncio.get_running_loop().create_task(self._guard(job, self._run))
 
     def stop(self, job: Job) -> None:
         if job.task is not None and not job.task.done():
@@ -272,14 +271,16 @@ class JobRunner:
             job.outputs["outputInfo"] = {"gcsOutputDirectory": directory}
             job.output_uri = f"{directory}/predictions.jsonl"
 
-    async def _run_batch(self, job: Job) -> None:
+    async def _run(self, job: Job) -> None:
+        batch = job.kind == "batch"
         for step in self.steps(job):
             if job.cancel_requested:
                 break
             if step["state"] == RUNNING and job.start_time is None:
-                await self.check_inputs(job)
+                await (self.check_inputs(job) if batch else self.check_datasets(job))
                 self.enter_running(job)
-                await self.process(job)
+                if batch:
+                    await self.process(job)
             elif step["state"] != RUNNING:
                 job.touch(step["state"])
             if job.cancel_requested:
@@ -288,7 +289,10 @@ class JobRunner:
         if job.cancel_requested:
             await self.finish_cancel(job)
             return
-        await self.upload(job, ordered=True)
+        if batch:
+            await self.upload(job, ordered=True)
+        else:
+            self.complete_tuning(job)
         self.finish(job, SUCCEEDED)
 
     async def check_inputs(self, job: Job) -> None:
@@ -379,24 +383,6 @@ class JobRunner:
         await self.gcs.upload(job.output_uri, final)
 
     # -- tuning -----------------------------------------------------------------------------
-    async def _run_tuning(self, job: Job) -> None:
-        for step in self.steps(job):
-            if job.cancel_requested:
-                break
-            if step["state"] == RUNNING and job.start_time is None:
-                await self.check_datasets(job)
-                self.enter_running(job)
-            elif step["state"] != RUNNING:
-                job.touch(step["state"])
-            if job.cancel_requested:
-                break
-            await self.wait(job, step["seconds"])
-        if job.cancel_requested:
-            await self.finish_cancel(job)
-            return
-        self.complete_tuning(job)
-        self.finish(job, SUCCEEDED)
-
     async def check_datasets(self, job: Job) -> None:
         spec = job.spec["supervisedTuningSpec"]
         stats = DatasetStats()
