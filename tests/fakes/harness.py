@@ -1,6 +1,6 @@
 """Start the fake Vertex AI and the fake model server as processes, and talk to their admin APIs.
 
-::
+``running_fake_gcs`` is ``tests.integration.gcs_support``'s fake-gcs-server::
 
     with running_fake_gcs(tmp / "gcs.log") as gcs, running_fake_vertex(tmp, gcs.url) as vertex:
         vertex.config(auto_advance=False)

@@ -631,8 +631,7 @@ def test_admin_rejects_bad_settings(fake: FakeVertexProcess) -> None:
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("state_dir", ["x"])
-def test_module_runs_as_documented(state_dir: str, tmp_path: Path, gcs: FakeGCS) -> None:
+def test_command_line_settings(tmp_path: Path, gcs: FakeGCS) -> None:
     with running_fake_vertex(tmp_path, gcs.url, "--token", "other", "--project", "p2") as fake:
         r = httpx.get(
             f"{fake.url}/v1/projects/p2/locations/europe-west4/tuningJobs",
