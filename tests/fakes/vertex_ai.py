@@ -102,10 +102,9 @@ import asyncio
 import base64
 import contextlib
 import json
-import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +116,13 @@ from starlette.routing import Route
 
 from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule, admin_json, faults_admin
 from tests.fakes.upstream import NoResponse, drop_connection
+from tests.fakes.vertex_checks import PUBLISHER, TUNED, batch_violations, tuning_violations
+from tests.fakes.vertex_config import check_config, default_config
 from tests.fakes.vertex_filter import compile_filter
 from tests.fakes.vertex_gcs import GCS
 from tests.fakes.vertex_jobs import (
     ALL_STATES,
     CANCELLING,
-    RUNNING,
-    STEP_STATES,
     TERMINAL,
     Job,
     JobRunner,
@@ -141,7 +140,6 @@ from tests.fakes.vertex_wire import (
     google_json,
     invalid_fields,
     new_numeric_id,
-    snake,
 )
 
 OPS = (
@@ -182,83 +180,11 @@ PERMISSIONS = {
     "operation_get": "aiplatform.operations.get",
 }
 MAX_BODY = 4 * 1024 * 1024
-_STEP = [{"state": "JOB_STATE_PENDING", "seconds": 0.05}, {"state": RUNNING, "seconds": 0.1}]
-_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
-_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
-_PUBLISHER = re.compile(r"(?:projects/[^/]+/locations/[^/]+/)?publishers/google/models/([^/@]+)")
-_TUNED = re.compile(r"projects/[^/]+/locations/[^/]+/models/(\d+)(?:@[\w-]+)?")
 NOT_FOUND_HTML = (
     "<!DOCTYPE html>\n<html lang=en><meta charset=utf-8><title>Error 404 (Not Found)!!1</title>"
     "<p><b>404.</b> <ins>That's an error.</ins><p>The requested URL <code>{path}</code> was not "
     "found on this server.  <ins>That's all we know.</ins>"
 )
-
-
-def default_config() -> dict[str, Any]:
-    return {
-        "tokens": ["vertex-token"],
-        "token_prefixes": [],
-        "projects": ["test-project"],
-        "project_number": "123456789012",
-        "auto_advance": True,
-        "batch_states": [dict(s) for s in _STEP],
-        "tuning_states": [dict(s) for s in _STEP],
-        "cancel_seconds": 0.05,
-        "line_seconds": 0.0,
-        "flush_lines": 0,
-        "output_order": "shuffled",
-        "invalid_json_line": "fail_line",
-        "delete_seconds": 0.0,
-        "page_size": 100,
-        "max_page_size": 1000,
-        "max_active_batch_jobs": None,
-        "publisher_models": None,
-        "tuning_base_models": None,
-        "tuning_min_examples": 1,
-    }
-
-
-def _check_config(key: str, value: Any) -> None:
-    def strings(v: Any) -> bool:
-        return isinstance(v, list) and all(isinstance(s, str) for s in v)
-
-    def number(v: Any) -> bool:
-        return not isinstance(v, bool) and isinstance(v, int | float) and v >= 0
-
-    ok: Callable[[Any], bool] | None = {
-        "tokens": strings,
-        "token_prefixes": strings,
-        "projects": strings,
-        "project_number": lambda v: isinstance(v, str) and v.isdigit(),
-        "auto_advance": lambda v: isinstance(v, bool),
-        "cancel_seconds": number,
-        "line_seconds": number,
-        "delete_seconds": number,
-        "flush_lines": lambda v: isinstance(v, int) and v >= 0,
-        "output_order": lambda v: v in ("shuffled", "input", "reversed"),
-        "invalid_json_line": lambda v: v in ("fail_line", "fail_job"),
-        "page_size": lambda v: isinstance(v, int) and v >= 1,
-        "max_page_size": lambda v: isinstance(v, int) and v >= 1,
-        "max_active_batch_jobs": lambda v: v is None or (isinstance(v, int) and v >= 0),
-        "publisher_models": lambda v: v is None or strings(v),
-        "tuning_base_models": lambda v: v is None or strings(v),
-        "tuning_min_examples": lambda v: isinstance(v, int) and v >= 0,
-    }.get(key)
-    if key in ("batch_states", "tuning_states"):
-        if not isinstance(value, list) or not all(
-            isinstance(s, dict) and s.get("state") in STEP_STATES and number(s.get("seconds"))
-            for s in value
-        ):
-            raise AdminError(
-                f"{key} must be a list of {{state, seconds}} with {sorted(STEP_STATES)}"
-            )
-        if [s["state"] for s in value].count(RUNNING) != 1:
-            raise AdminError(f"{key} must hold JOB_STATE_RUNNING exactly once")
-        return
-    if ok is None:
-        raise AdminError(f"unknown config key {key!r}")
-    if not ok(value):
-        raise AdminError(f"bad value for {key}: {value!r}")
 
 
 class FakeVertex:
@@ -490,37 +416,8 @@ class FakeVertex:
         return job
 
     def _validate_batch(self, spec: dict[str, Any], location: str) -> None:
-        bad: list[tuple[str, str]] = []
-        path = "batch_prediction_job"
-        required = "Required field is not set."
-        if not spec.get("displayName"):
-            bad.append((f"{path}.display_name", required))
-        if spec.get("unmanagedContainerModel") is not None:
-            bad.append(
-                (f"{path}.unmanaged_container_model", "This fake serves Gemini models only.")
-            )
+        bad = batch_violations(spec)
         model = spec.get("model")
-        if not model:
-            bad.append((f"{path}.model", required))
-        elif not (_PUBLISHER.fullmatch(model) or _TUNED.fullmatch(model)):
-            bad.append((f"{path}.model", f"Model name {model} is malformed."))
-        inp = spec.get("inputConfig")
-        if inp is None:
-            bad.append((f"{path}.input_config", required))
-        else:
-            bad += _check_io(inp, f"{path}.input_config", "instancesFormat", "gcsSource", "uris")
-        out = spec.get("outputConfig")
-        if out is None:
-            bad.append((f"{path}.output_config", required))
-        else:
-            bad += _check_io(
-                out,
-                f"{path}.output_config",
-                "predictionsFormat",
-                "gcsDestination",
-                "outputUriPrefix",
-            )
-        bad += _check_labels(spec.get("labels"), f"{path}.labels")
         if bad:
             raise invalid_fields(bad)
         assert isinstance(model, str)
@@ -536,7 +433,7 @@ class FakeVertex:
 
     def _check_model(self, model: str, location: str) -> None:
         number = self.config["project_number"]
-        publisher = _PUBLISHER.fullmatch(model)
+        publisher = PUBLISHER.fullmatch(model)
         if publisher is not None:
             known = self.config["publisher_models"]
             if known is not None and publisher.group(1) not in known:
@@ -546,53 +443,13 @@ class FakeVertex:
                     f"models/{publisher.group(1)}` not found.",
                 )
             return
-        tuned = _TUNED.fullmatch(model)
+        tuned = TUNED.fullmatch(model)
         if tuned is not None and tuned.group(1) not in self.runner.tuned_models:
             raise GoogleError("NOT_FOUND", f"The Model {model} does not exist.")
 
     def _validate_tuning(self, spec: dict[str, Any]) -> None:
-        bad: list[tuple[str, str]] = []
-        path = "tuning_job"
-        if spec.get("preTunedModel") is not None:
-            bad.append((f"{path}.pre_tuned_model", "This fake tunes base models only."))
+        bad = tuning_violations(spec)
         base = spec.get("baseModel")
-        if not base:
-            bad.append((f"{path}.base_model", "Required field is not set."))
-        sft = spec.get("supervisedTuningSpec")
-        if sft is None:
-            bad.append((f"{path}.supervised_tuning_spec", "Required field is not set."))
-        else:
-            where = f"{path}.supervised_tuning_spec"
-            for key, field in (
-                ("trainingDatasetUri", "training_dataset_uri"),
-                ("validationDatasetUri", "validation_dataset_uri"),
-            ):
-                uri = sft.get(key)
-                if uri is None and key == "validationDatasetUri":
-                    continue
-                if (
-                    not isinstance(uri, str)
-                    or not uri.startswith("gs://")
-                    or not uri.endswith(".jsonl")
-                ):
-                    bad.append(
-                        (f"{where}.{field}", f"{field} should be a GCS object of type JSONL.")
-                    )
-            params = sft.get("hyperParameters") or {}
-            if "epochCount" in params and int(params["epochCount"]) <= 0:
-                bad.append(
-                    (f"{where}.hyper_parameters.epoch_count", "epoch_count must be positive.")
-                )
-            if "learningRateMultiplier" in params and params["learningRateMultiplier"] <= 0:
-                bad.append(
-                    (
-                        f"{where}.hyper_parameters.learning_rate_multiplier",
-                        "learning_rate_multiplier must be positive.",
-                    )
-                )
-        if len(spec.get("tunedModelDisplayName", "")) > 128:
-            bad.append((f"{path}.tuned_model_display_name", "It can be up to 128 characters long."))
-        bad += _check_labels(spec.get("labels"), f"{path}.labels")
         if bad:
             raise invalid_fields(bad)
         known = self.config["tuning_base_models"]
@@ -667,7 +524,7 @@ class FakeVertex:
                 if not isinstance(body, dict):
                     raise AdminError("config must be a JSON object")
                 for key, value in body.items():
-                    _check_config(key, value)
+                    check_config(key, value)
                 self.config.update(body)
             return JSONResponse({"config": self.config})
         if action == "jobs":
@@ -690,39 +547,6 @@ class FakeVertex:
                 await self.runner.force(job, state, body.get("error"))
             return JSONResponse({"job": job.admin()})
         return JSONResponse({"error": f"unknown admin call {method} /__admin/{action}"}, 404)
-
-
-def _check_io(
-    section: dict[str, Any], where: str, fmt: str, loc: str, uri_key: str
-) -> list[tuple[str, str]]:
-    bad: list[tuple[str, str]] = []
-    value = section.get(fmt)
-    if not value:
-        bad.append((f"{where}.{snake(fmt)}", "Required field is not set."))
-    elif value != "jsonl":
-        bad.append((f"{where}.{snake(fmt)}", f"This fake supports only jsonl, not {value!r}."))
-    target = section.get(loc)
-    uris = (target or {}).get(uri_key)
-    uris = [uris] if isinstance(uris, str) else uris or []
-    if not uris:
-        bad.append((f"{where}.{snake(loc)}.{snake(uri_key)}", "Required field is not set."))
-    for uri in uris:
-        if not uri.startswith("gs://") or len(uri) < 6 or "*" in uri:
-            bad.append(
-                (
-                    f"{where}.{snake(loc)}.{snake(uri_key)}",
-                    f"{uri} is not a valid Cloud Storage URI.",
-                )
-            )
-    return bad
-
-
-def _check_labels(labels: dict[str, str] | None, where: str) -> list[tuple[str, str]]:
-    bad = []
-    for key, value in (labels or {}).items():
-        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
-            bad.append((where, f"Label {key!r}: {value!r} is invalid."))
-    return bad
 
 
 def _json_or_none(raw: bytes) -> Any:
