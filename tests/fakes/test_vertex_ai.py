@@ -290,6 +290,7 @@ def test_delete_is_a_long_running_operation(
     assert op["metadata"]["@type"].endswith("aiplatform.v1.DeleteOperationMetadata")
     assert "done" not in op and http.get(f"{fake.url}/v1/{job['name']}").status_code == 200
     time.sleep(0.35)
+    assert http.get(f"{fake.url}/v1/{job['name']}").status_code == 404  # done without a poll
     polled = http.get(f"{fake.url}/v1/{op['name']}").json()
     assert polled["done"] is True
     assert polled["response"] == {"@type": "type.googleapis.com/google.protobuf.Empty"}

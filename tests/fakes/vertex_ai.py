@@ -218,6 +218,8 @@ class FakeVertex:
     # -- one API request ----------------------------------------------------------------------
     async def handle(self, request: Request, op: str) -> Response:
         entry = self._log(request, op)
+        for operation in self.operations.values():
+            operation.settle()  # a deleted job is gone once its operation is done, polled or not
         try:
             raw = await self._read(request)
             entry["body"] = _json_or_none(raw)

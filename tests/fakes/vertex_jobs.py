@@ -133,11 +133,16 @@ class Operation:
     done_at: float
     on_done: Callable[[], None] | None = None
 
-    def wire(self) -> dict[str, Any]:
+    def settle(self) -> bool:
+        """Whether the operation is done; the first time it is, its effect happens."""
         done = time.time() >= self.done_at
         if done and self.on_done is not None:
             self.on_done()
             self.on_done = None
+        return done
+
+    def wire(self) -> dict[str, Any]:
+        done = self.settle()
         out: dict[str, Any] = {
             "name": self.name,
             "metadata": {
