@@ -595,7 +595,15 @@ def test_tuning_errors_and_cancel(
         'not "assistant".'
     )
     assert "tunedModel" not in failed
-    fake.config(auto_advance=False)
+    fake.config(tuning_min_examples=2)
+    one = put_lines(gcs, "tune/one.jsonl", [example("q", "a")])
+    r = http.post(
+        url,
+        json={"baseModel": "gemini-2.5-flash", "supervisedTuningSpec": {"trainingDatasetUri": one}},
+    )
+    short = fake.wait_state(r.json()["name"], ENDED)
+    assert short["state"] == FAILED and "has 1 examples; at least 2" in short["error"]["message"]
+    fake.config(auto_advance=False, tuning_min_examples=1)
     good = put_lines(gcs, "tune/good.jsonl", [example("q", "a")])
     job = http.post(
         url,
@@ -634,8 +642,13 @@ def test_admin_rejects_bad_settings(fake: FakeVertexProcess) -> None:
 
 def test_command_line_settings(tmp_path: Path, gcs: FakeGCS) -> None:
     with running_fake_vertex(tmp_path, gcs.url, "--token", "other", "--project", "p2") as fake:
-        r = httpx.get(
-            f"{fake.url}/v1/projects/p2/locations/europe-west4/tuningJobs",
-            headers={"authorization": "Bearer other"},
+        for version in ("v1", "v1beta1"):
+            r = httpx.get(
+                f"{fake.url}/{version}/projects/p2/locations/europe-west4/tuningJobs",
+                headers={"authorization": "Bearer other"},
+            )
+            assert (r.status_code, r.json()) == (200, {})
+        assert (
+            httpx.get(fake.api("tuningJobs"), headers={"authorization": "Bearer other"}).status_code
+            == 403
         )
-        assert (r.status_code, r.json()) == (200, {})
