@@ -1,6 +1,6 @@
 // DOM building without markup strings: every text goes in through textContent or
 // an attribute, so a file name or a JSONL line can never become an element.
-// (The page's CSP also enforces Trusted Types, so innerHTML would throw.)
+// (The page's CSP also enforces Trusted Types: assigning markup as a string throws.)
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
