@@ -2,7 +2,7 @@
 // cancel, and a form that makes one from an uploaded file.
 
 import { json } from "./api.js";
-import { announce, bytes, clear, field, h, heading, row, select, table, when } from "./dom.js";
+import { announce, append, bytes, clear, field, h, heading, row, select, table, when } from "./dom.js";
 import { attempt, confirmAction } from "./ui.js";
 
 const PAGE_SIZE = 20;
@@ -54,7 +54,8 @@ export function progress(batch) {
   const counts = batch.request_counts ?? { total: 0, completed: 0, failed: 0 };
   const done = (counts.completed ?? 0) + (counts.failed ?? 0);
   const bar = h("progress", { max: Math.max(counts.total, 1), class: "batch-progress" });
-  if (counts.total > 0 || TERMINAL.has(batch.status)) bar.value = counts.total ? done : 1;
+  // No value while nothing is counted and the batch runs: an indeterminate bar.
+  if (counts.total > 0 || TERMINAL.has(batch.status)) bar.value = done;
   const text = counts.total
     ? `${counts.completed} done, ${counts.failed} failed of ${counts.total}`
     : "no requests counted yet";
@@ -128,7 +129,7 @@ async function renderDetail(view, id, route) {
 
   async function load() {
     const batch = await json(`/v1/batches/${encodeURIComponent(id)}`, { signal: route.signal });
-    clear(body).append(details(batch));
+    append(clear(body), details(batch));
     cancel.hidden = !CANCELLABLE.has(batch.status);
     clearTimeout(timer);
     if (!TERMINAL.has(batch.status)) {
