@@ -86,8 +86,9 @@ class Console:
 
 @pytest.fixture
 def console(browser: Browser, server: ServerProcess, request: Any) -> Iterator[Console]:
-    viewport = getattr(request, "param", None) or {"width": 1200, "height": 850}
-    context = browser.new_context(accept_downloads=True, viewport=viewport)
+    # A test may ask for other context options (a phone's viewport, no service workers).
+    options = {"viewport": {"width": 1200, "height": 850}, **getattr(request, "param", {})}
+    context = browser.new_context(accept_downloads=True, **options)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     con = Console(page, server)

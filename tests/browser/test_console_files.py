@@ -57,19 +57,66 @@ def test_upload_list_download_delete(
     expect(bar).to_have_count(1)
     assert bar.evaluate("b => b.value === b.max")
 
+    # The service worker streams the download into the browser's download manager.
+    assert page.evaluate(
+        "navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)"
+    )
     with page.expect_download() as info:
         row.get_by_test_id("download-file").click()
     download = info.value
+    assert re.fullmatch(rf"{server.base_url}/ui/download/[0-9a-f-]{{36}}", download.url)
     assert download.suggested_filename == source.name
     saved = tmp_path / "downloaded.bin"
     download.save_as(saved)
     assert sha256(saved) == sha256(source)
+    # The page itself never fetched the bytes.
+    assert not console.api_requests(f"/v1/files/{file_id}/content")
 
     row.get_by_test_id("delete-file").click()
     page.get_by_test_id("confirm-delete").click()
     expect(page.get_by_test_id("file-row").filter(has_text=source.name)).to_have_count(0)
     with api(server) as c:
         assert c.get(f"/v1/files/{file_id}").status_code == 404
+
+
+@pytest.mark.parametrize("console", [{"service_workers": "block"}], indirect=True)
+def test_download_without_a_service_worker_goes_through_a_blob(
+    console: Console, server: ServerProcess, tmp_path: Path
+) -> None:
+    data = os.urandom(1_500_000)
+    file_id = post_file(server, "no-worker.bin", data)
+    console.sign_in()
+    page = console.page
+    row = page.locator(f'[data-testid="file-row"][data-file-id="{file_id}"]')
+    assert page.evaluate("navigator.serviceWorker?.controller ?? null") is None
+    with page.expect_download() as info:
+        row.get_by_test_id("download-file").click()
+    download = info.value
+    assert download.url.startswith("blob:")
+    assert download.suggested_filename == "no-worker.bin"
+    saved = tmp_path / "saved.bin"
+    download.save_as(saved)
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+    [fetched] = console.api_requests(f"/v1/files/{file_id}/content")
+    assert fetched.headers["authorization"] == f"Bearer {server.master_key}"
+
+
+@pytest.mark.parametrize(
+    "console", [{}, {"service_workers": "block"}], indirect=True, ids=["worker", "blob"]
+)
+def test_a_refused_download_shows_the_api_message(console: Console, server: ServerProcess) -> None:
+    file_id = post_file(server, "soon-gone.txt", b"bye")
+    console.sign_in()
+    page = console.page
+    row = page.locator(f'[data-testid="file-row"][data-file-id="{file_id}"]')
+    expect(row).to_have_count(1)
+    # Deleted elsewhere while the page still lists it.
+    with api(server) as c:
+        assert c.delete(f"/v1/files/{file_id}").status_code == 200
+        expected = c.get(f"/v1/files/{file_id}/content")
+    assert expected.status_code == 404
+    row.get_by_test_id("download-file").click()
+    assert console.error_text() == expected.json()["error"]["message"]
 
 
 def test_cancelled_confirmation_keeps_the_file(console: Console, server: ServerProcess) -> None:
@@ -287,7 +334,7 @@ def test_keyboard_reaches_every_control_in_order_with_visible_focus(
     expect(page.get_by_test_id("confirm-delete")).to_be_hidden()
 
 
-@pytest.mark.parametrize("console", [{"width": 375, "height": 740}], indirect=True)
+@pytest.mark.parametrize("console", [{"viewport": {"width": 375, "height": 740}}], indirect=True)
 def test_phone_screen_has_no_horizontal_scroll(console: Console, server: ServerProcess) -> None:
     file_id = post_file(server, "a-rather-long-file-name-" + "x" * 80 + ".jsonl", b'{"k": 1}\n')
     console.sign_in()

@@ -34,6 +34,7 @@ def test_security_headers_on_the_page_and_every_asset(
         "ui.js",
         "files.js",
         "upload.js",
+        "download.js",
         "batches.js",
         "admin.js",
         "console.css",
@@ -74,6 +75,10 @@ def test_csp_blocks_inline_script_and_markup_strings(console: Console) -> None:
               innerHTML: attempt(() => { document.createElement("div").innerHTML = "<b>x</b>"; }),
               handler: attempt(() => document.body.setAttribute("onclick", "window.ran = 1")),
               scriptText: attempt(() => { document.createElement("script").text = "1"; }),
+              // No new policy can be made: not another name, nor the console's again.
+              otherPolicy: attempt(() => trustedTypes.createPolicy("x", { createHTML: (v) => v })),
+              samePolicy: attempt(() =>
+                trustedTypes.createPolicy("filegate-console", { createHTML: (v) => v })),
             };
             await new Promise((r) => setTimeout(r, 50));
             return { ...out, ran: window.ran, violations };
@@ -81,7 +86,8 @@ def test_csp_blocks_inline_script_and_markup_strings(console: Console) -> None:
     )
     assert result["ran"] is False, result
     # Trusted Types: a plain string can never become markup or code, wherever it came from.
-    assert result["innerHTML"] == result["handler"] == result["scriptText"] == "TypeError"
+    for name in ("innerHTML", "handler", "scriptText", "otherPolicy", "samePolicy"):
+        assert result[name] == "TypeError", (name, result)
     assert "require-trusted-types-for" in result["violations"], result
 
 

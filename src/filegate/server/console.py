@@ -5,8 +5,9 @@ shipped as they are (no build step). They are few and small, so they are read
 once when the app is built, with a gzip copy and an ETag each. Every response
 carries the same security headers: scripts and styles only from this origin
 (no inline code), Trusted Types enforced so no string can become markup, no
-framing. The key the console uses travels only in an ``Authorization`` header
-from its own scripts, never in a URL or a cookie, so CSRF has nothing to ride on.
+framing by other pages. A service worker from the same folder streams downloads.
+The key the console uses travels only in an ``Authorization`` header from its own
+scripts, never in a URL or a cookie, so CSRF has nothing to ride on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 STATIC = Path(__file__).parent / "static" / "console"
 PATH = "/ui"
+TRUSTED_TYPES_POLICY = "filegate-console"
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -38,12 +40,16 @@ CSP = "; ".join(
         "style-src 'self'",
         "img-src 'self'",
         "connect-src 'self'",
+        # Downloads stream through a hidden frame that the service worker answers.
+        "frame-src 'self'",
         "form-action 'none'",
         "frame-ancestors 'none'",
         "base-uri 'none'",
         "object-src 'none'",
         "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
+        # One policy, made once by the console, that admits only its service worker's
+        # URL; there is none for markup, so no string can become HTML.
+        f"trusted-types {TRUSTED_TYPES_POLICY}",
     )
 )
 

@@ -2,7 +2,7 @@
 
 import { json } from "./api.js";
 import { announce, bytes, clear, field, h, heading, row, select, table, when } from "./dom.js";
-import { attempt, confirmAction, copyText } from "./ui.js";
+import { attempt, confirmAction, copyText, cursorPager } from "./ui.js";
 import { UPLOAD_PURPOSES } from "./files.js";
 
 const TABS = [
@@ -95,7 +95,8 @@ function limitsFieldset(current = {}) {
     const out = {};
     for (const [name, input] of Object.entries(inputs)) {
       const text = input.value.trim();
-      const value = text === "" ? null : SIZE_LIMITS.includes(name) && /\D/.test(text) ? text : Number(text);
+      const value =
+        text === "" ? null : SIZE_LIMITS.includes(name) && /\D/.test(text) ? text : Number(text);
       if (value !== (current[name] ?? null)) out[name] = value;
     }
     const ticked = boxes.filter((b) => b.checked).map((b) => b.value);
@@ -107,6 +108,53 @@ function limitsFieldset(current = {}) {
   return { element, read };
 }
 
+// "Edit limits" and "Delete" for one key or team, named for screen readers.
+function rowActions(name, onEdit, onDelete) {
+  return h(
+    "div",
+    { class: "row-actions" },
+    h("button", {
+      type: "button",
+      text: "Edit limits",
+      "aria-label": `Edit the limits of ${name}`,
+      onclick: onEdit,
+    }),
+    h("button", {
+      type: "button",
+      class: "danger",
+      text: "Delete",
+      "aria-label": `Delete ${name}`,
+      onclick: (e) => attempt(onDelete, e.currentTarget),
+    }),
+  );
+}
+
+// Deletes after a confirmation, then shows the list again.
+async function confirmDelete(question, call, refresh) {
+  if (!(await confirmAction(question))) return;
+  await call();
+  announce("Deleted.");
+  await refresh();
+}
+
+// A form for the limits of one key or team; `save(changes)` sends what changed.
+function editLimits(area, title, current, save, refresh) {
+  const form = editor(
+    title,
+    [],
+    limitsFieldset(current),
+    async (limits) => {
+      await save(limits);
+      clear(area);
+      announce("Limits saved.");
+      await refresh();
+    },
+    "Save limits",
+  );
+  clear(area).append(form);
+  form.querySelector("input")?.focus();
+}
+
 function input(name, attrs = {}) {
   return h("input", { name, autocomplete: "off", spellcheck: "false", ...attrs });
 }
@@ -114,7 +162,14 @@ function input(name, attrs = {}) {
 // One card for making or editing a key or a team; `send(body)` does the call.
 function editor(title, controls, limits, send, submitText) {
   const submit = h("button", { type: "submit", class: "primary", text: submitText });
-  const form = h("form", { class: "card" }, h("h2", { text: title }), controls, limits.element, submit);
+  const form = h(
+    "form",
+    { class: "card" },
+    h("h2", { text: title }),
+    controls,
+    limits.element,
+    submit,
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     attempt(() => send(limits.read()), submit);
@@ -157,7 +212,8 @@ async function renderKeys(view, route) {
     limitsFieldset(),
     async (limits) => {
       const body = { ...limits, team_access: teamAccess.checked };
-      for (const el of [alias, userId, teamId, duration]) if (el.value.trim()) body[el.name] = el.value.trim();
+      for (const el of [alias, userId, teamId, duration])
+        if (el.value.trim()) body[el.name] = el.value.trim();
       const made = await json("/key/generate", { method: "POST", body });
       showNewKey(shown, made);
       await refresh();
@@ -178,50 +234,30 @@ async function renderKeys(view, route) {
           when(k.created_at),
           k.expires ? when(k.expires) : "never",
           limitsSummary(k),
-          h(
-            "div",
-            { class: "row-actions" },
-            h("button", {
-              type: "button",
-              text: "Edit limits",
-              "aria-label": `Edit the limits of ${k.key_alias ?? k.token}`,
-              onclick: () => editKey(k),
-            }),
-            h("button", {
-              type: "button",
-              class: "danger",
-              text: "Delete",
-              "aria-label": `Delete ${k.key_alias ?? k.token}`,
-              onclick: (e) =>
-                attempt(async () => {
-                  if (!(await confirmAction(`Delete key ${k.key_alias ?? ""} ${k.token}?`))) return;
-                  await json("/key/delete", { method: "POST", body: { keys: [k.token] } });
-                  announce("Key deleted.");
-                  await refresh();
-                }, e.currentTarget),
-            }),
+          rowActions(
+            k.key_alias ?? k.token,
+            () => editKey(k),
+            () =>
+              confirmDelete(
+                `Delete key ${k.key_alias ?? ""} ${k.token}?`,
+                () => json("/key/delete", { method: "POST", body: { keys: [k.token] } }),
+                refresh,
+              ),
           ),
         ],
         { dataset: { keyId: k.token } },
       ),
     );
-    clear(listArea).append(rows.length ? table("Virtual keys", columns, rows) : h("p", { class: "empty", text: "No keys." }));
+    clear(listArea).append(
+      rows.length
+        ? table("Virtual keys", columns, rows)
+        : h("p", { class: "empty", text: "No keys." }),
+    );
   }
   function editKey(k) {
-    const form = editor(
-      `Limits of ${k.key_alias ?? k.token}`,
-      [],
-      limitsFieldset(k),
-      async (limits) => {
-        await json("/key/update", { method: "POST", body: { key: k.token, ...limits } });
-        clear(editArea);
-        announce("Limits saved.");
-        await refresh();
-      },
-      "Save limits",
-    );
-    clear(editArea).append(form);
-    form.querySelector("input")?.focus();
+    const save = (limits) =>
+      json("/key/update", { method: "POST", body: { key: k.token, ...limits } });
+    editLimits(editArea, `Limits of ${k.key_alias ?? k.token}`, k, save, refresh);
   }
   async function refresh() {
     fill((await json("/key/list", { query: { return_full_object: "true", size: 1000 } })).keys);
@@ -231,7 +267,12 @@ async function renderKeys(view, route) {
 }
 
 function showNewKey(area, made) {
-  const secret = h("input", { readonly: true, value: made.key, testid: "new-key", class: "secret" });
+  const secret = h("input", {
+    readonly: true,
+    value: made.key,
+    testid: "new-key",
+    class: "secret",
+  });
   const copy = h("button", { type: "button", text: "Copy" });
   copy.addEventListener("click", async () => {
     copy.textContent = (await copyText(made.key, secret)) ? "Copied" : "Press Ctrl+C";
@@ -269,50 +310,28 @@ async function renderTeams(view, route) {
           t.team_alias ?? "",
           when(t.created_at),
           limitsSummary(t),
-          h(
-            "div",
-            { class: "row-actions" },
-            h("button", {
-              type: "button",
-              text: "Edit limits",
-              "aria-label": `Edit the limits of team ${t.team_id}`,
-              onclick: () => editTeam(t),
-            }),
-            h("button", {
-              type: "button",
-              class: "danger",
-              text: "Delete",
-              "aria-label": `Delete team ${t.team_id}`,
-              onclick: (e) =>
-                attempt(async () => {
-                  if (!(await confirmAction(`Delete team ${t.team_id}? It must have no keys.`))) return;
-                  await json("/team/delete", { method: "POST", body: { team_ids: [t.team_id] } });
-                  announce("Team deleted.");
-                  await refresh();
-                }, e.currentTarget),
-            }),
+          rowActions(
+            `team ${t.team_id}`,
+            () => editTeam(t),
+            () =>
+              confirmDelete(
+                `Delete team ${t.team_id}? It must have no keys.`,
+                () => json("/team/delete", { method: "POST", body: { team_ids: [t.team_id] } }),
+                refresh,
+              ),
           ),
         ],
         { dataset: { teamId: t.team_id } },
       ),
     );
-    clear(listArea).append(rows.length ? table("Teams", columns, rows) : h("p", { class: "empty", text: "No teams." }));
+    clear(listArea).append(
+      rows.length ? table("Teams", columns, rows) : h("p", { class: "empty", text: "No teams." }),
+    );
   }
   function editTeam(t) {
-    const form = editor(
-      `Limits of team ${t.team_id}`,
-      [],
-      limitsFieldset(t),
-      async (limits) => {
-        await json("/team/update", { method: "POST", body: { team_id: t.team_id, ...limits } });
-        clear(editArea);
-        announce("Limits saved.");
-        await refresh();
-      },
-      "Save limits",
-    );
-    clear(editArea).append(form);
-    form.querySelector("input")?.focus();
+    const save = (limits) =>
+      json("/team/update", { method: "POST", body: { team_id: t.team_id, ...limits } });
+    editLimits(editArea, `Limits of team ${t.team_id}`, t, save, refresh);
   }
   async function refresh() {
     fill(await json("/team/list"));
@@ -321,7 +340,14 @@ async function renderTeams(view, route) {
   const alias = input("team_alias");
   const createForm = editor(
     "New team",
-    [h("div", { class: "grid" }, field("Team id", teamId, "Empty: one is made up"), field("Alias", alias))],
+    [
+      h(
+        "div",
+        { class: "grid" },
+        field("Team id", teamId, "Empty: one is made up"),
+        field("Alias", alias),
+      ),
+    ],
     limitsFieldset(),
     async (limits) => {
       const body = { ...limits };
@@ -341,7 +367,11 @@ async function renderTeams(view, route) {
 
 async function renderAudit(view, route) {
   const q = route.query;
-  const filters = { actor: q.get("actor") ?? "", action: q.get("action") ?? "", subject: q.get("subject") ?? "" };
+  const filters = {
+    actor: q.get("actor") ?? "",
+    action: q.get("action") ?? "",
+    subject: q.get("subject") ?? "",
+  };
   const after = q.get("after") ?? "";
   if (!after) auditHistory.length = 0;
   const page = await json("/audit", {
@@ -349,11 +379,17 @@ async function renderAudit(view, route) {
     signal: route.signal,
   });
   const go = (extra) => {
-    const params = new URLSearchParams(Object.entries({ ...filters, ...extra }).filter(([, v]) => v));
+    const params = new URLSearchParams(
+      Object.entries({ ...filters, ...extra }).filter(([, v]) => v),
+    );
     location.hash = `#/admin/audit${params.size ? `?${params}` : ""}`;
   };
   const actor = input("actor", { value: filters.actor, placeholder: "key-… or master" });
-  const action = select("action", [["", "Any action"], ...ACTIONS.map((a) => [a, a])], filters.action);
+  const action = select(
+    "action",
+    [["", "Any action"], ...ACTIONS.map((a) => [a, a])],
+    filters.action,
+  );
   const subject = input("subject", { value: filters.subject, placeholder: "file-… or key-…" });
   const filterForm = h(
     "form",
@@ -383,34 +419,19 @@ async function renderAudit(view, route) {
       e.detail && Object.keys(e.detail).length ? h("code", { text: JSON.stringify(e.detail) }) : "",
     ]),
   );
-  const pager = h("nav", { class: "pager", "aria-label": "Pages of the audit trail" });
-  if (after) {
-    pager.append(
-      h("button", {
-        type: "button",
-        text: auditHistory.length ? "Newer" : "Newest",
-        onclick: () => go({ after: auditHistory.pop() ?? "" }),
-      }),
-    );
-  }
-  if (page.has_more) {
-    pager.append(
-      h("button", {
-        type: "button",
-        text: "Older",
-        onclick: () => {
-          auditHistory.push(after);
-          go({ after: page.last_id });
-        },
-      }),
-    );
-  }
+  const pager = cursorPager(
+    "Pages of the audit trail",
+    { history: auditHistory, after, page, go: (cursor) => go({ after: cursor }) },
+    { previous: "Newer", next: "Older", first: "Newest" },
+  );
   view.append(
     filterForm,
     h(
       "div",
       { class: "table-wrap" },
-      rows.length ? table("Audit events, newest first", columns, rows) : h("p", { class: "empty", text: "No events." }),
+      rows.length
+        ? table("Audit events, newest first", columns, rows)
+        : h("p", { class: "empty", text: "No events." }),
     ),
     pager,
   );

@@ -3,6 +3,7 @@
 
 import { ApiError, json, session } from "./api.js";
 import { clear } from "./dom.js";
+import { startWorker } from "./download.js";
 import { clearError, showError } from "./ui.js";
 import * as files from "./files.js";
 import * as batches from "./batches.js";
@@ -110,6 +111,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 $("sign-out").addEventListener("click", signOut);
 window.addEventListener("hashchange", () => route());
 
+startWorker();
 if (session.key) {
   signIn(session.key).then((ok) => ok && route({ focus: false }));
 } else {

@@ -2,8 +2,20 @@
 // cancel, and a form that makes one from an uploaded file.
 
 import { json } from "./api.js";
-import { announce, append, bytes, clear, field, h, heading, row, select, table, when } from "./dom.js";
-import { attempt, confirmAction } from "./ui.js";
+import {
+  announce,
+  append,
+  bytes,
+  clear,
+  field,
+  h,
+  heading,
+  row,
+  select,
+  table,
+  when,
+} from "./dom.js";
+import { attempt, confirmAction, cursorPager } from "./ui.js";
 
 const PAGE_SIZE = 20;
 const POLL_MS = 3000;
@@ -84,38 +96,19 @@ async function renderList(view, route) {
       { testid: "batch-row", dataset: { batchId: b.id } },
     ),
   );
-  const pager = h("nav", { class: "pager", "aria-label": "Pages of batches" });
-  if (after) {
-    pager.append(
-      h("button", {
-        type: "button",
-        text: history.length ? "Previous page" : "First page",
-        onclick: () => {
-          const prev = history.pop();
-          location.hash = prev ? `#/batches?after=${encodeURIComponent(prev)}` : "#/batches";
-        },
-      }),
-    );
-  }
-  if (page.has_more) {
-    pager.append(
-      h("button", {
-        type: "button",
-        text: "Next page",
-        onclick: () => {
-          history.push(after);
-          location.hash = `#/batches?after=${encodeURIComponent(page.last_id)}`;
-        },
-      }),
-    );
-  }
+  const go = (cursor) => {
+    location.hash = cursor ? `#/batches?after=${encodeURIComponent(cursor)}` : "#/batches";
+  };
+  const pager = cursorPager("Pages of batches", { history, after, page, go });
   view.append(
     heading("Batches"),
     h("p", {}, h("a", { class: "button primary", href: "#/batches/new", text: "New batch" })),
     h(
       "div",
       { class: "table-wrap" },
-      rows.length ? table("Your batches", COLUMNS, rows) : h("p", { class: "empty", text: "No batches." }),
+      rows.length
+        ? table("Your batches", COLUMNS, rows)
+        : h("p", { class: "empty", text: "No batches." }),
     ),
     pager,
   );
@@ -170,12 +163,22 @@ function details(batch) {
   ];
   if (batch.usage) facts.push(["Tokens", `${batch.usage.total_tokens} total`]);
   const meta = Object.entries(batch.metadata ?? {});
-  if (meta.length) facts.push(["Metadata", h("ul", {}, meta.map(([k, v]) => h("li", { text: `${k}: ${v}` })))]);
+  if (meta.length)
+    facts.push([
+      "Metadata",
+      h(
+        "ul",
+        {},
+        meta.map(([k, v]) => h("li", { text: `${k}: ${v}` })),
+      ),
+    ]);
   const out = [
     h(
       "dl",
       { class: "facts" },
-      facts.filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)]),
+      facts
+        .filter(([, v]) => v !== undefined && v !== null)
+        .map(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)]),
     ),
   ];
   const errors = batch.errors?.data ?? [];
@@ -187,7 +190,9 @@ function details(batch) {
         { class: "batch-errors" },
         errors.map((e) =>
           h("li", {
-            text: [e.line != null ? `line ${e.line}` : null, e.code, e.message].filter(Boolean).join(": "),
+            text: [e.line != null ? `line ${e.line}` : null, e.code, e.message]
+              .filter(Boolean)
+              .join(": "),
           }),
         ),
       ),

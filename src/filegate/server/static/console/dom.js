@@ -54,7 +54,11 @@ export function select(name, options, value) {
 
 // A table whose cells carry their column's name, so narrow screens show rows as cards.
 export function table(caption, columns, rows) {
-  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col", text: c })));
+  const head = h(
+    "tr",
+    {},
+    columns.map((c) => h("th", { scope: "col", text: c })),
+  );
   return h(
     "table",
     {},
@@ -98,8 +102,10 @@ export function heading(text, level = 1) {
 
 // Announces a change (a page loaded, a row deleted) to screen readers.
 export function announce(text) {
-  const el = document.getElementById("status") ?? document.body.appendChild(
-    h("div", { id: "status", class: "sr-only", role: "status", "aria-live": "polite" }),
-  );
+  const el =
+    document.getElementById("status") ??
+    document.body.appendChild(
+      h("div", { id: "status", class: "sr-only", role: "status", "aria-live": "polite" }),
+    );
   el.textContent = text;
 }

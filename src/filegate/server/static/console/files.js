@@ -2,14 +2,21 @@
 
 import { json, raw } from "./api.js";
 import { bytes, clear, field, h, heading, row, select, table, when, announce } from "./dom.js";
-import { attempt, confirmAction, showError } from "./ui.js";
+import { attempt, confirmAction, cursorPager, showError } from "./ui.js";
+import { download } from "./download.js";
 import { upload } from "./upload.js";
 
 const PAGE_SIZE = 20;
 export const UPLOAD_PURPOSES = ["user_data", "batch", "fine-tune", "assistants", "vision", "evals"];
 // Purposes a file may have without being uploaded as such (outputs of jobs).
 const LIST_PURPOSES = [...UPLOAD_PURPOSES, "batch_output", "fine-tune-results"];
-const JSONL_PURPOSES = new Set(["batch", "fine-tune", "evals", "batch_output", "fine-tune-results"]);
+const JSONL_PURPOSES = new Set([
+  "batch",
+  "fine-tune",
+  "evals",
+  "batch_output",
+  "fine-tune-results",
+]);
 const EXPIRIES = [
   ["", "Never (batch files: 30 days)"],
   ["3600", "1 hour"],
@@ -41,8 +48,14 @@ async function renderList(view, route) {
   if (!after) history.length = 0;
 
   const list = h("div", { class: "table-wrap" });
-  const pager = h("nav", { class: "pager", "aria-label": "Pages of files" });
-  view.append(heading("Files"), uploadPanel(() => load()), filterBar(purpose), list, pager);
+  const pager = h("div");
+  view.append(
+    heading("Files"),
+    uploadPanel(() => load()),
+    filterBar(purpose),
+    list,
+    pager,
+  );
 
   async function load() {
     const page = await json("/v1/files", {
@@ -51,30 +64,12 @@ async function renderList(view, route) {
     });
     const rows = page.data.map((file) => fileRow(file, load));
     clear(list).append(
-      rows.length ? table("Your files", COLUMNS, rows) : h("p", { class: "empty", text: "No files." }),
+      rows.length
+        ? table("Your files", COLUMNS, rows)
+        : h("p", { class: "empty", text: "No files." }),
     );
-    clear(pager);
-    if (after) {
-      pager.append(
-        h("button", {
-          type: "button",
-          text: history.length ? "Previous page" : "First page",
-          onclick: () => goTo({ purpose, after: history.pop() ?? "" }),
-        }),
-      );
-    }
-    if (page.has_more) {
-      pager.append(
-        h("button", {
-          type: "button",
-          text: "Next page",
-          onclick: () => {
-            history.push(after);
-            goTo({ purpose, after: page.last_id });
-          },
-        }),
-      );
-    }
+    const go = (cursor) => goTo({ purpose, after: cursor });
+    clear(pager).append(cursorPager("Pages of files", { history, after, page, go }));
     announce(`${page.data.length} files shown.`);
   }
   await load();
@@ -124,19 +119,6 @@ function fileRow(file, reload) {
     ],
     { testid: "file-row", dataset: { fileId: file.id } },
   );
-}
-
-// The bytes come with the key in a header, so they are fetched and handed to the
-// browser's download as a blob (which Chromium keeps on disk when it is large).
-export async function download(file) {
-  const response = await raw(`/v1/files/${encodeURIComponent(file.id)}/content`);
-  const blob = await response.blob();
-  const href = URL.createObjectURL(blob);
-  const link = h("a", { href, download: file.filename || file.id, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
 }
 
 async function remove(file) {
@@ -234,7 +216,11 @@ async function renderDetail(view, id, route) {
   view.append(
     h("p", {}, h("a", { href: "#/files", text: "← All files" })),
     heading(file.filename),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)])),
+    h(
+      "dl",
+      { class: "facts" },
+      facts.map(([k, v]) => [h("dt", { text: k }), h("dd", {}, v)]),
+    ),
     actions,
   );
   if (JSONL_PURPOSES.has(file.purpose) || /\.(jsonl|ndjson)$/i.test(file.filename)) {

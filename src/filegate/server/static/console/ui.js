@@ -1,4 +1,7 @@
-// What every page shares: the error banner, the confirmation dialog, busy buttons.
+// What every page shares: the error banner, the confirmation dialog, busy buttons,
+// the pager over the API's cursors.
+
+import { h } from "./dom.js";
 
 export function showError(error) {
   const banner = document.getElementById("error");
@@ -49,4 +52,33 @@ export async function copyText(text, input) {
     input?.select();
     return false;
   }
+}
+
+// Buttons over the API's cursors. `history` holds the cursors of the pages before
+// this one; `go(cursor)` shows the page after it ("" is the first page).
+export function cursorPager(label, { history, after, page, go }, names = {}) {
+  const { previous = "Previous page", next = "Next page", first = "First page" } = names;
+  const nav = h("nav", { class: "pager", "aria-label": label });
+  if (after) {
+    nav.append(
+      h("button", {
+        type: "button",
+        text: history.length ? previous : first,
+        onclick: () => go(history.pop() ?? ""),
+      }),
+    );
+  }
+  if (page.has_more) {
+    nav.append(
+      h("button", {
+        type: "button",
+        text: next,
+        onclick: () => {
+          history.push(after);
+          go(page.last_id);
+        },
+      }),
+    );
+  }
+  return nav;
 }
