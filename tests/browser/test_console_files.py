@@ -119,6 +119,34 @@ def test_a_refused_download_shows_the_api_message(console: Console, server: Serv
     assert console.error_text() == expected.json()["error"]["message"]
 
 
+def test_drop_a_file_with_an_expiry(console: Console, server: ServerProcess) -> None:
+    console.sign_in()
+    page = console.page
+    page.get_by_test_id("upload-purpose").select_option("batch")
+    page.get_by_label("Expires").select_option(label="1 day")
+    line = json.dumps(
+        {"custom_id": "d-1", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x"}}
+    )
+    # What a drag from the desktop delivers: a drop event carrying a File.
+    page.locator(".dropzone").evaluate(
+        """(zone, text) => {
+            const data = new DataTransfer();
+            data.items.add(new File([text + "\\n"], "dropped.jsonl"));
+            zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true }));
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+        }""",
+        line,
+    )
+    row = page.get_by_test_id("file-row").filter(has_text="dropped.jsonl")
+    expect(row).to_have_count(1)
+    with api(server) as c:
+        meta = c.get(f"/v1/files/{row.get_attribute('data-file-id')}").json()
+        body = c.get(f"/v1/files/{meta['id']}/content").content
+    assert meta["purpose"] == "batch"
+    assert meta["expires_at"] - meta["created_at"] == 86400
+    assert body == (line + "\n").encode()
+
+
 def test_cancelled_confirmation_keeps_the_file(console: Console, server: ServerProcess) -> None:
     file_id = post_file(server, "keep-me.txt", b"stay")
     console.sign_in()
