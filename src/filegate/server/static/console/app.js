@@ -3,7 +3,7 @@
 
 import { ApiError, json, session } from "./api.js";
 import { clear } from "./dom.js";
-import { startWorker } from "./download.js";
+import { forgetKeys, startWorker } from "./download.js";
 import { clearError, showError } from "./ui.js";
 import * as files from "./files.js";
 import * as batches from "./batches.js";
@@ -69,6 +69,7 @@ async function signIn(key) {
 
 function signOut() {
   session.key = null;
+  forgetKeys();
   state.admin = false;
   clearError();
   showSignedOut();

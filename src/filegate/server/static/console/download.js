@@ -22,6 +22,10 @@ export function startWorker() {
   navigator.serviceWorker?.register(script, { scope: "./" }).catch(() => {});
 }
 
+export function forgetKeys() {
+  navigator.serviceWorker?.controller?.postMessage({ forget: true });
+}
+
 export async function download(file) {
   const worker = navigator.serviceWorker?.controller;
   const path = `/v1/files/${encodeURIComponent(file.id)}/content`;

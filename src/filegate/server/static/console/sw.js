@@ -11,13 +11,20 @@ self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener("message", (event) => {
+  const now = Date.now();
+  for (const [token, entry] of pending) if (entry.expires < now) pending.delete(token);
+  // Signing out forgets every key handed over and not used yet.
+  if (event.data?.forget) {
+    pending.clear();
+    return;
+  }
   const { token, url, key } = event.data ?? {};
   const port = event.ports[0];
   if (typeof token !== "string" || typeof url !== "string" || !port) return;
   const target = new URL(url);
   // Only this gateway's own API, never another origin.
   if (target.origin !== self.location.origin) return;
-  pending.set(token, { url: target.href, key, port, expires: Date.now() + TTL_MS });
+  pending.set(token, { url: target.href, key, port, expires: now + TTL_MS });
   port.postMessage({ ready: true });
 });
 
