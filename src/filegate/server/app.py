@@ -20,7 +20,7 @@ from filegate.core.targets import TargetTable
 from filegate.core.tenants import TenantService
 from filegate.core.uploads import UploadService
 from filegate.providers.registry import build_provider
-from filegate.server import admin, files, health, openapi, uploads
+from filegate.server import admin, console, files, health, openapi, uploads
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS
 from filegate.server.request_id import RequestIdMiddleware
@@ -118,6 +118,7 @@ def create_app(settings: Settings) -> ASGIApp:
         *health.routes,
         *admin.routes,
         *openapi.routes,
+        *console.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     return RequestIdMiddleware(app)
