@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# Every purpose a stored file can carry: the ones a client may upload with, plus
+# the ones OpenAI gives to files it makes itself (what a listing may filter by).
+FILE_PURPOSES = (*PURPOSES, "assistants_output", "batch_output", "fine-tune-results")
 
 
 class FileState(enum.StrEnum):

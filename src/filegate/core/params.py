@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from filegate.core.ids import is_filegate_id
 from filegate.errors import InvalidRequest
-from filegate.records import PURPOSES, ExpiresAfter
+from filegate.records import FILE_PURPOSES, PURPOSES, ExpiresAfter
 
 __all__ = ["ExpiresAfter"]
 
@@ -108,6 +109,35 @@ def parse_order(value: str | None) -> str:
         raise InvalidRequest(
             f"Invalid value for 'order': {value[:32]!r}. Expected 'asc' or 'desc'.",
             param="order",
+            code="invalid_value",
+        )
+    return value
+
+
+def parse_list_purpose(value: str | None) -> str | None:
+    """A listing's purpose filter: one a file can have, or None when not sent."""
+    if value is None:
+        return None
+    if value not in FILE_PURPOSES:
+        raise InvalidRequest(
+            f"Invalid value for 'purpose': {value[:64]!r}. Expected one of: "
+            + ", ".join(FILE_PURPOSES)
+            + ".",
+            param="purpose",
+            code="invalid_value",
+        )
+    return value
+
+
+def parse_after(value: str | None) -> str | None:
+    """A listing's cursor: a file id (one that is gone still pages), or None when not sent."""
+    if value is None:
+        return None
+    if not is_filegate_id(value):
+        raise InvalidRequest(
+            f"Invalid value for 'after': {value[:64]!r} is not a file id "
+            "(the previous page's last_id).",
+            param="after",
             code="invalid_value",
         )
     return value
