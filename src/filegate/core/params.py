@@ -141,3 +141,16 @@ def parse_after(value: str | None) -> str | None:
             code="invalid_value",
         )
     return value
+
+
+def check_text(param: str, value: str) -> str:
+    """``value`` unless it holds NUL, which no catalog column keeps (PostgreSQL's text
+    refuses it); checked where a string enters, so every catalog answers alike."""
+    if "\x00" in value:
+        shown = param.replace("\x00", "\\x00")[:64]
+        raise InvalidRequest(
+            f"Invalid value for '{shown}': it contains a NUL character.",
+            param=shown,
+            code="invalid_value",
+        )
+    return value

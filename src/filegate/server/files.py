@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from filegate.core.params import (
+    check_text,
     parse_after,
     parse_expires_after,
     parse_limit,
@@ -109,7 +110,7 @@ async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
                 param=name[:64],
                 code="unknown_parameter",
             )
-        options[name] = value
+        options[name] = check_text(name, value)
     header = request.headers.get("custom-llm-provider")
     if header:
         if (options.get("custom_llm_provider") or header) != header:  # empty = not sent

@@ -17,6 +17,7 @@ from email.message import Message
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from filegate.core.params import check_text
 from filegate.errors import InvalidRequest
 
 _PART_BEGIN, _HEADER_FIELD, _HEADER_VALUE, _HEADER_END, _HEADERS_DONE, _DATA, _PART_END, _END = (
@@ -67,7 +68,11 @@ def _parse_headers(headers: list[tuple[bytes, bytes]]) -> Part:
     name = email.utils.collapse_rfc2231_value(raw_name) if raw_name else ""
     if not name:
         raise InvalidRequest("A multipart part has no field name.")
-    return Part(name=name, filename=msg.get_filename(), content_type=content_type)
+    filename = msg.get_filename()
+    if filename is not None:
+        # Raw or %00 in filename*: a name no catalog keeps, nor a header sends back.
+        check_text(name, filename)
+    return Part(name=name, filename=filename, content_type=content_type)
 
 
 def form_boundary(content_type: str, expected: str) -> str:
