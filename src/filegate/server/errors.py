@@ -10,7 +10,13 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filegate.errors import FilegateError, FileNotFound, InvalidRequest, MethodNotAllowed
+from filegate.errors import (
+    FilegateError,
+    FileNotFound,
+    InvalidRequest,
+    MethodNotAllowed,
+    StorageUnavailable,
+)
 from filegate.server.responses import JSONResponse
 
 log = logging.getLogger("filegate")
@@ -22,6 +28,9 @@ def render(exc: FilegateError) -> Response:
 
 async def filegate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FilegateError)
+    if isinstance(exc, StorageUnavailable) and exc.__cause__ is not None:
+        # The client is told only that storage is unavailable; the log says why.
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.message, exc.__cause__)
     return render(exc)
 
 
