@@ -133,7 +133,7 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope() if self.key is None else self.key.scope()
+        return Scope() if self.key is None else self.key.scope(self.team)
 
     def quota(self) -> Quota | None:
         if self.key is None:
@@ -222,9 +222,7 @@ class TenantService:
             (f"key:{principal.key.id}", getattr(combine(principal.key.limits, self.defaults), kind))
         ]
         if principal.team is not None:
-            subjects.append(
-                (f"team:{principal.team.team_id}", getattr(principal.team.limits, kind))
-            )
+            subjects.append((f"team:{principal.team.uid}", getattr(principal.team.limits, kind)))
         for subject, cap in subjects:
             if cap is None:
                 continue
@@ -340,10 +338,11 @@ class TenantService:
         metadata: dict[str, object] | None,
         limits: Limits,
     ) -> Team:
-        tid, created = new_id("team-")
+        uid, created = new_id("team-")
         team = Team(
-            team_id=team_id or tid,
+            team_id=team_id or uid,
             created_at=created,
+            uid=uid,
             team_alias=team_alias,
             metadata=metadata or {},
             limits=limits,
