@@ -24,12 +24,11 @@ from upstream_support import (
     CLASSIC_VERSION,
     CLEAN_ENV,
     Fake,
-    client,
     config_kwargs,
+    reset_all,
     sdk,
     start_servers,
     stop_servers,
-    wipe,
     write_config,
 )
 
@@ -92,10 +91,7 @@ def servers(
 
 @pytest.fixture(autouse=True)
 def _clean(fake: Fake, servers: dict[str, ServerProcess]) -> None:
-    for srv in servers.values():
-        with client(srv) as c:
-            wipe(c)
-    fake.reset()
+    reset_all(fake, servers)
 
 
 def conforms(obj: openai.types.FileObject, schema: dict[str, Any]) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from upstream_support import (
     config_kwargs,
     openai_env,
     post_file,
+    reset_all,
     sdk,
     spool_files,
     start_servers,
     stop_servers,
-    wipe,
 )
 
 from tests.conftest import ServerProcess
@@ -61,10 +61,7 @@ def servers(
 
 @pytest.fixture(autouse=True)
 def _clean(fake: Fake, servers: dict[str, ServerProcess]) -> None:
-    for srv in servers.values():
-        with client(srv) as c:
-            wipe(c)
-    fake.reset()
+    reset_all(fake, servers)
 
 
 def sha256(data: bytes) -> str:

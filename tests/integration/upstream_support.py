@@ -290,6 +290,14 @@ def post_file(
     )
 
 
+def reset_all(fake: Fake, servers: dict[str, ServerProcess]) -> None:
+    """Every gateway's files deleted, and the fake upstream forgetting everything."""
+    for srv in servers.values():
+        with client(srv) as c:
+            wipe(c)
+    fake.reset()
+
+
 def wipe(c: httpx.Client) -> None:
     """Delete every file the gateway lists (its copies upstream go too, where still there)."""
     for _ in range(20):

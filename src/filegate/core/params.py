@@ -33,10 +33,14 @@ def parse_purpose(value: str | None) -> str:
             param="purpose",
             code="missing_required_parameter",
         )
-    if value not in PURPOSES:
+    return _purpose_in(value, PURPOSES)
+
+
+def _purpose_in(value: str, purposes: tuple[str, ...]) -> str:
+    if value not in purposes:
         raise InvalidRequest(
             f"Invalid value for 'purpose': {value[:64]!r}. Expected one of: "
-            + ", ".join(PURPOSES)
+            + ", ".join(purposes)
             + ".",
             param="purpose",
             code="invalid_value",
@@ -116,17 +120,7 @@ def parse_order(value: str | None) -> str:
 
 def parse_list_purpose(value: str | None) -> str | None:
     """A listing's purpose filter: one a file can have, or None when not sent."""
-    if value is None:
-        return None
-    if value not in FILE_PURPOSES:
-        raise InvalidRequest(
-            f"Invalid value for 'purpose': {value[:64]!r}. Expected one of: "
-            + ", ".join(FILE_PURPOSES)
-            + ".",
-            param="purpose",
-            code="invalid_value",
-        )
-    return value
+    return None if value is None else _purpose_in(value, FILE_PURPOSES)
 
 
 def parse_after(value: str | None) -> str | None:
