@@ -27,7 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 from filegate._content import FileContent
 from filegate._portal import Portal, get_portal, run_sync
 from filegate._sources import FileInput, open_upload
-from filegate._targets import form_fields, parse_expires_after, resolve
+from filegate._targets import form_fields, naming_urls, parse_expires_after, resolve
 from filegate._types import FileDeleted, FileObject, FilePage
 from filegate.errors import InvalidRequest
 from filegate.records import ExpiresAfter
@@ -294,7 +294,8 @@ async def _content(
     file_id = _file_id(file_id)
     provider = target.build()
     try:
-        download = await provider.file_content(file_id)
+        with naming_urls():
+            download = await provider.file_content(file_id)
     except BaseException:
         await provider.aclose()
         raise

@@ -38,14 +38,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx2
 
 from filegate.config import PROVIDER_ENV_VARS, provider_env
-from filegate.errors import ConfigError, InvalidRequest
+from filegate.errors import ConfigError, InvalidRequest, UpstreamUnreachable
 from filegate.providers.azure_openai import AzureOpenAIProvider
 from filegate.providers.base import Provider, ProviderFile, UploadSource
 from filegate.providers.openai import OpenAIProvider
@@ -167,12 +167,23 @@ class Target:
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[SDKProvider]:
-        """A fresh adapter, closed on exit."""
+        """A fresh adapter, closed on exit; a failure to connect names the URL tried."""
         provider = self.build()
         try:
-            yield provider
+            with naming_urls():
+                yield provider
         finally:
             await provider.aclose()
+
+
+@contextlib.contextmanager
+def naming_urls() -> Iterator[None]:
+    """Name the URL in a failure to connect: the caller chose it (a gateway does not
+    tell its tenants where its upstreams are; the SDK tells its caller)."""
+    try:
+        yield
+    except UpstreamUnreachable as exc:
+        raise exc.naming_url() from exc
 
 
 def _env_names(provider: str, param: str) -> str:

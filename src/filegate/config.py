@@ -112,6 +112,9 @@ class Deployment(BaseModel):
     # in parts of upload_part_bytes (OpenAI's limits: 512 MB, 64 MB).
     files_api_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     upload_part_bytes: int = Field(default=64 * 1024 * 1024, gt=0, le=64 * 1024 * 1024)
+    # Azure: how long a create waits for the new file to be processed (OpenAI's
+    # create answers "processed"); past it the file is answered "uploaded".
+    processing_wait: float = Field(default=5.0, ge=0, le=600)
     # Vertex AI: files live in a GCS bucket (under an optional prefix).
     vertex_project: str | None = None
     vertex_location: str | None = None

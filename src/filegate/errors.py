@@ -12,6 +12,7 @@
     ├── PayloadTooLarge           413
     ├── RateLimited               429
     ├── UpstreamError             502
+    │   └── UpstreamUnreachable   502
     ├── StorageUnavailable        503
     └── UpstreamTimeout           504
 
@@ -112,6 +113,23 @@ class RateLimited(FilegateError):
 class UpstreamError(FilegateError):
     status_code = 502
     error_type = "upstream_error"
+
+
+class UpstreamUnreachable(UpstreamError):
+    """No connection to the upstream could be made.
+
+    ``url`` is the request's address. It stays out of the message, which a gateway
+    shows its tenants; the SDK, whose caller chose the address, names it.
+    """
+
+    default_code = "upstream_unreachable"
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+    def naming_url(self) -> UpstreamUnreachable:
+        return UpstreamUnreachable(f"{self.message.rstrip('.')}; tried {self.url}.", url=self.url)
 
 
 class StorageUnavailable(FilegateError):

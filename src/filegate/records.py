@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# Every purpose a stored file can carry: the ones a client may upload with, plus
+# the ones OpenAI gives to files it makes itself (what a listing may filter by).
+FILE_PURPOSES = (*PURPOSES, "assistants_output", "batch_output", "fine-tune-results")
 
 
 class FileState(enum.StrEnum):
@@ -76,7 +79,7 @@ class Scope:
     """
 
     owner: str | None = None
-    team: str | None = None
+    team: str | None = None  # the team's uid
     team_access: bool = False
 
     @property
@@ -156,14 +159,18 @@ class ApiKey:
     metadata: dict[str, object] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
-    def scope(self) -> Scope:
-        return Scope(owner=self.id, team=self.team_id, team_access=self.team_access)
+    def scope(self, team: Team | None) -> Scope:
+        """Whose files this key sees, ``team`` being the team it is in now."""
+        return Scope(
+            owner=self.id, team=team.uid if team is not None else None, team_access=self.team_access
+        )
 
 
 @dataclass(slots=True)
 class Team:
-    team_id: str
+    team_id: str  # the name it is given by, which a later team may take again
     created_at: int
+    uid: str  # never re-used: what the team's files and uploads belong to
     team_alias: str | None = None
     metadata: dict[str, object] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)

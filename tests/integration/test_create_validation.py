@@ -366,6 +366,8 @@ def test_expires_after_as_one_json_part(checked: httpx.Client) -> None:
     assert body["expires_at"] == body["created_at"] + 7200
     checked.delete(f"/v1/files/{body['id']}")
     for bad in (
+        "{}",
+        '{"seconds": 7200}',
         '{"anchor": "created_at"}',
         "[1]",
         "not json",
@@ -382,3 +384,14 @@ def test_expires_after_as_one_json_part(checked: httpx.Client) -> None:
         FILE,
     )
     assert_error(both, 400, param="expires_after")
+
+
+@pytest.mark.parametrize("order", ["before", "after"], ids=["part-first", "part-last"])
+def test_an_empty_expires_after_part_is_refused(checked: httpx.Client, order: str) -> None:
+    """OpenAI's spec requires anchor and seconds; {} stored the file without expiry."""
+    before = checked.get("/v1/files").json()["data"]
+    parts = [PURPOSE, P("expires_after", "{}"), FILE]
+    resp = post_parts(checked, *(parts if order == "before" else parts[::-1]))
+    err = assert_error(resp, 400, param="expires_after", code="invalid_value")
+    assert "anchor" in err["message"] and "seconds" in err["message"]
+    assert checked.get("/v1/files").json()["data"] == before, "nothing was stored"

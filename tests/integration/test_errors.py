@@ -9,7 +9,8 @@ import httpx
 import openai
 import psutil
 import pytest
-from support import assert_error, sdk, upload
+from support import Part as P
+from support import assert_error, multipart, sdk, upload
 
 
 def listening_hosts(pid: int) -> set[str]:
@@ -90,6 +91,18 @@ def test_unknown_route_is_404(http: httpx.Client, path: str) -> None:
     assert_error(http.get(path), 404)
 
 
+@pytest.mark.parametrize("path", ["/v1/files/", "/files/", "/v1/uploads/", "/key/list/"])
+@pytest.mark.parametrize("key", [True, False], ids=["with-key", "without-key"])
+def test_a_trailing_slash_is_never_a_redirect(
+    server: Any, anon: httpx.Client, path: str, key: bool
+) -> None:
+    """A redirect to the slashless path was built from the Host header: an open redirect."""
+    headers = {"Host": "evil.example", **(server.headers if key else {})}
+    resp = anon.get(path, headers=headers, follow_redirects=False)
+    assert "location" not in resp.headers, resp.headers
+    assert_error(resp, 404, code="unknown_url")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
@@ -152,3 +165,56 @@ def test_without_master_key(server_factory: Callable[..., Any]) -> None:
     warnings = [line for line in log.splitlines() if "WARNING" in line]
     assert any("master key" in line.lower() for line in warnings), log
     assert any("127.0.0.1" in line for line in warnings), log
+
+
+LONG_BOUNDARY = "b" * 300  # python-multipart takes at most 256 characters
+
+
+def _long_boundary_body(*parts: P) -> tuple[bytes, dict[str, str]]:
+    body, ctype = multipart(parts, boundary=LONG_BOUNDARY)
+    return body, {"Content-Type": ctype}
+
+
+def test_a_boundary_too_long_for_the_parser_is_400(http: httpx.Client) -> None:
+    before = http.get("/v1/files").json()["data"]
+    body, headers = _long_boundary_body(P("purpose", "user_data"), P("file", b"x", "x.txt"))
+    err = assert_error(
+        http.post("/v1/files", content=body, headers=headers), 400, code="invalid_content_type"
+    )
+    assert "boundary" in err["message"]
+    assert http.get("/v1/files").json()["data"] == before, "nothing was stored"
+    upload_id = http.post(
+        "/v1/uploads",
+        json={"filename": "a.txt", "purpose": "user_data", "bytes": 1, "mime_type": "text/plain"},
+    ).json()["id"]
+    body, headers = _long_boundary_body(P("data", b"x", "blob"))
+    assert_error(
+        http.post(f"/v1/uploads/{upload_id}/parts", content=body, headers=headers),
+        400,
+        code="invalid_content_type",
+    )
+
+
+HUGE = "9" * 5000  # more digits than Python's int() takes (4,300)
+
+
+@pytest.mark.parametrize(
+    ("range_header", "status", "body"),
+    [
+        (f"bytes={HUGE}-", 416, None),
+        (f"bytes=2-{HUGE}", 206, b"llo"),
+        (f"bytes=-{HUGE}", 206, b"hello"),
+    ],
+    ids=["start", "end", "suffix"],
+)
+def test_a_range_number_of_any_length(
+    http: httpx.Client, range_header: str, status: int, body: bytes | None
+) -> None:
+    file_id = upload(http, b"hello")["id"]
+    resp = http.get(f"/v1/files/{file_id}/content", headers={"Range": range_header})
+    if body is None:
+        assert_error(resp, status, param="Range")
+        assert resp.headers["content-range"] == "bytes */5"
+    else:
+        assert resp.status_code == status, resp.text
+        assert resp.content == body

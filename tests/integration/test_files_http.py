@@ -249,3 +249,44 @@ def test_curl_quick_start(server: Any, tmp_path: Path) -> None:
     assert run(f"{url}/{file_id}/content", *auth) == data
     deleted = json.loads(run(f"{url}/{file_id}", "-X", "DELETE", *auth))
     assert deleted == {"id": file_id, "object": "file", "deleted": True}
+
+
+@pytest.mark.parametrize("purpose", ["", "foo", "Batch", "batch ", "user_data\x00", "x" * 500])
+def test_list_refuses_a_purpose_no_file_can_have(http: httpx.Client, purpose: str) -> None:
+    resp = http.get("/v1/files", params={"purpose": purpose})
+    assert_error(resp, 400, param="purpose", code="invalid_value")
+
+
+@pytest.mark.parametrize("purpose", ["batch_output", "fine-tune-results", "assistants_output"])
+def test_list_takes_the_purposes_of_files_providers_make(http: httpx.Client, purpose: str) -> None:
+    resp = http.get("/v1/files", params={"purpose": purpose})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "",
+        "notanid",
+        "file-",
+        "file-abc123",
+        "file-01absent0000000000000000",  # lower case: not a ULID
+        "batch_01J0000000000000000000000",
+        "file-01J00000000000000000000000\x00",
+        "\x00",
+    ],
+)
+def test_list_refuses_an_after_that_is_no_file_id(http: httpx.Client, after: str) -> None:
+    resp = http.get("/v1/files", params={"after": after})
+    assert_error(resp, 400, param="after", code="invalid_value")
+
+
+def test_a_well_formed_unknown_after_still_pages(http: httpx.Client) -> None:
+    newest = upload(http, b"newest")["id"]
+    never = "file-" + "0" * 26  # well-formed, older than every file
+    asc = http.get("/v1/files", params={"after": never, "order": "asc", "limit": 10000})
+    assert asc.status_code == 200, asc.text
+    assert newest in [f["id"] for f in asc.json()["data"]]
+    desc = http.get("/v1/files", params={"after": never})
+    assert desc.status_code == 200 and desc.json()["data"] == []

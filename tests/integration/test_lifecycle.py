@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -77,10 +78,17 @@ def test_sweep_deletes_expired_bytes(server_factory: Callable[..., Any]) -> None
     assert "sweep removed" in srv.log()
 
 
-def _slow_body(stop: threading.Event, boundary: str) -> Iterator[bytes]:
+def _slow_body(
+    stop: threading.Event, boundary: str, finish: threading.Event, paused: threading.Event
+) -> Iterator[bytes]:
+    """A file part that trickles in until ``stop`` (cut off) or ``finish`` (ended),
+    sending nothing while ``paused``."""
+
     def chunks() -> Iterator[bytes]:
         for _ in range(100_000):
-            if stop.is_set():
+            while paused.is_set() and not stop.is_set():
+                time.sleep(0.01)
+            if stop.is_set() or finish.is_set():
                 return
             yield b"k" * 65536
             time.sleep(0.005)
@@ -90,36 +98,73 @@ def _slow_body(stop: threading.Event, boundary: str) -> Iterator[bytes]:
     )
 
 
-def test_killed_server_leaves_no_file(server_factory: Callable[..., Any]) -> None:
-    first = server_factory()
-    data_dir = first.data_dir
-    stop = threading.Event()
-    outcome: list[object] = []
+class SlowUpload:
+    """An upload sent from a thread, a chunk every few milliseconds, until told."""
 
-    def send() -> None:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.stop = threading.Event()
+        self.finish = threading.Event()
+        self.paused = threading.Event()
+        self.outcome: list[httpx.Response | httpx.HTTPError] = []
+        self._thread = threading.Thread(target=self._send, daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
         boundary = new_boundary()
         try:
-            with httpx.Client(base_url=first.base_url, headers=first.headers) as c:
-                outcome.append(
+            with httpx.Client(base_url=self.server.base_url, headers=self.server.headers) as c:
+                self.outcome.append(
                     c.post(
                         "/v1/files",
-                        content=_slow_body(stop, boundary),
+                        content=_slow_body(self.stop, boundary, self.finish, self.paused),
                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                        timeout=60,
                     )
                 )
         except httpx.HTTPError as exc:
-            outcome.append(exc)
+            self.outcome.append(exc)
 
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
+    def wait_writing(self) -> Path:
+        """The upload's partial file, once some MB of it are on disk."""
+        data_dir = self.server.data_dir
+
+        def parts() -> list[Path]:
+            return [p for p in stray_files(data_dir) if p.name.endswith(".part")]
 
         def writing() -> bool:
-            parts = [p for p in stray_files(data_dir) if p.name.endswith(".part")]
-            rows = catalog_rows(data_dir)
-            return bool(parts) and parts[0].stat().st_size > 2_000_000 and len(rows) == 1
+            found = parts()
+            return bool(found) and found[0].stat().st_size > 2_000_000
 
         assert wait_until(writing, timeout=30), "the upload got under way"
+        return parts()[0]
+
+    def join(self) -> httpx.Response | httpx.HTTPError:
+        self.stop.set()
+        self._thread.join(timeout=30)
+        assert len(self.outcome) == 1, self.outcome
+        return self.outcome[0]
+
+
+def _settle(path: Path) -> None:
+    """Return once ``path`` has stopped growing."""
+    size = -1
+    while (now := path.stat().st_size) != size:
+        size = now
+        time.sleep(0.3)
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_killed_server_leaves_no_file(server_factory: Callable[..., Any]) -> None:
+    first = server_factory()
+    data_dir = first.data_dir
+    sending = SlowUpload(first)
+    try:
+        sending.wait_writing()
         [row] = catalog_rows(data_dir)
         assert row["state"] == "writing"
         with httpx.Client(base_url=first.base_url, headers=first.headers) as c:
@@ -129,9 +174,8 @@ def test_killed_server_leaves_no_file(server_factory: Callable[..., Any]) -> Non
         first.proc.kill()
         first.proc.wait(timeout=10)
     finally:
-        stop.set()
-        sender.join(timeout=30)
-    assert len(outcome) == 1 and isinstance(outcome[0], httpx.HTTPError), outcome
+        outcome = sending.join()
+    assert isinstance(outcome, httpx.HTTPError), outcome
 
     second = server_factory(
         env={"FILEGATE_DATA_DIR": str(data_dir), "FILEGATE_SWEEP_INTERVAL": "0.2"}
@@ -149,15 +193,55 @@ def test_killed_server_leaves_no_file(server_factory: Callable[..., Any]) -> Non
             )
             == 1
         )
-        old = time.time() - 3600
         for path in stray_files(data_dir):
-            os.utime(path, (old, old))
+            _age(path, 3600)
         assert wait_until(lambda: not catalog_rows(data_dir) and not stray_files(data_dir))
         assert list_all(c) == []
         # The restarted server works normally.
         obj = upload(c, b"after the crash")
         assert c.get(f"/v1/files/{obj['id']}/content").content == b"after the crash"
     assert_no_leftovers(data_dir)
+
+
+def test_a_killed_write_leaves_its_partial_file_a_minute(
+    server_factory: Callable[..., Any],
+) -> None:
+    """The partial file of a killed process goes at the first sweep after it is a
+    minute old (it stayed ten: the sweep waited twice the lease)."""
+    first = server_factory()
+    sending = SlowUpload(first)
+    try:
+        partial = sending.wait_writing()
+        first.proc.kill()
+        first.proc.wait(timeout=10)
+    finally:
+        sending.join()
+    _age(partial, 61)
+    server_factory(env={"FILEGATE_DATA_DIR": str(first.data_dir), "FILEGATE_SWEEP_INTERVAL": "0.2"})
+    assert wait_until(lambda: not partial.exists()), "swept"
+
+
+def test_a_slow_upload_is_never_swept_from_under_its_writer(
+    server_factory: Callable[..., Any],
+) -> None:
+    """However long a live upload's partial file goes unchanged, the sweep leaves it."""
+    srv = server_factory(env={"FILEGATE_SWEEP_INTERVAL": "0.2"})
+    sending = SlowUpload(srv)
+    partial = sending.wait_writing()
+    sending.paused.set()
+    _settle(partial)  # whatever was on its way is written; then nothing touches the file
+    _age(partial, 3 * 3600)
+    time.sleep(1.5)  # several sweeps, each of which sees an hours-old partial file
+    assert partial.exists() and partial.stat().st_mtime < time.time() - 3600
+    sending.paused.clear()
+    sending.finish.set()
+    resp = sending.join()
+    assert isinstance(resp, httpx.Response) and resp.status_code == 200, resp
+    obj = resp.json()
+    with httpx.Client(base_url=srv.base_url, headers=srv.headers) as c:
+        content = c.get(f"/v1/files/{obj['id']}/content").content
+    assert len(content) == obj["bytes"] > 2_000_000 and set(content) == {ord("k")}
+    assert_no_leftovers(srv.data_dir)
 
 
 def test_client_cut_off_mid_upload_leaves_nothing(server: Any, http: httpx.Client) -> None:

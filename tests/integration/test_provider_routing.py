@@ -106,10 +106,12 @@ def _reset(fake: Fake) -> None:
 
 
 def only_create(fake: Fake) -> dict[str, Any]:
-    """The single upstream request, which must be a create that got its whole body."""
-    entries = fake.requests()
-    assert [e["op"] for e in entries] == ["create"], entries
-    entry = entries[0]
+    """The single upstream create, which must have got its whole body; an Azure create
+    is followed only by the retrieves of its status while it waited to be processed."""
+    entry, *polls = fake.requests()
+    assert entry["op"] == "create", entry
+    assert all(e["op"] == "retrieve" and e["file_id"] == entry["file_id"] for e in polls), polls
+    assert len(polls) == (2 if entry["surface"] == "azure" else 0), polls
     assert entry["status"] in (200, 201) and entry["body_complete"] is True
     return entry
 

@@ -30,11 +30,11 @@ from upstream_support import (
     config_kwargs,
     openai_env,
     post_file,
+    reset_all,
     sdk,
     spool_files,
     start_servers,
     stop_servers,
-    wipe,
 )
 
 from tests.conftest import ServerProcess
@@ -61,10 +61,7 @@ def servers(
 
 @pytest.fixture(autouse=True)
 def _clean(fake: Fake, servers: dict[str, ServerProcess]) -> None:
-    for srv in servers.values():
-        with client(srv) as c:
-            wipe(c)
-    fake.reset()
+    reset_all(fake, servers)
 
 
 def sha256(data: bytes) -> str:
@@ -143,15 +140,11 @@ def test_every_operation_at_a_provider(
     provider_id = up["file_id"]
     assert provider_id and provider_id != created.id
 
-    # retrieve: Azure's status moves pending -> running -> processed, then the catalog answers
-    if azure:
-        assert created.status == "pending"
-        assert cl.files.retrieve(created.id).status == "running"
-        assert cl.files.retrieve(created.id).status == "processed"
-    else:
-        assert created.status == "processed"
+    # Azure's status moves pending -> running -> processed; the create waited for it
+    # (as OpenAI's answers processed), and from then on the catalog answers.
+    assert created.status == "processed"
     again = cl.files.retrieve(created.id)
-    assert (again.id, again.status, again.bytes) == (created.id, "processed", len(DATA))
+    assert again == created
     retrieves = fake.requests(op="retrieve")
     assert len(retrieves) == (2 if azure else 0)
     assert all(e["file_id"] == provider_id and e["api"] == api for e in retrieves)
@@ -397,8 +390,9 @@ def test_other_keys_see_neither_raw_ids_nor_the_passthrough(
         assert ids(tenant.get("/openai/v1/files").json()) == []
         assert_error(tenant.get(f"/v1/files/{admins['id']}"), 404)
         assert tenant.get(f"/v1/files/{own['id']}/content").content == b"the tenant's"
-    # Only the tenant's own file went upstream (its content refreshed the pending status).
-    assert [e["op"] for e in fake.requests()] == ["create", "retrieve", "content"]
+    # Only the tenant's own file went upstream (its create waited through Azure's two
+    # steps to processed, so its content needed no refresh).
+    assert [e["op"] for e in fake.requests()] == ["create", "retrieve", "retrieve", "content"]
     assert {e["api"] for e in fake.requests()} == {"azure-classic"}
     assert raw["id"] in [f["id"] for f in fake.files()]  # nothing was deleted
     with httpx.Client(base_url=srv.base_url, timeout=30) as other:
@@ -514,18 +508,24 @@ def test_multi_target_status_combines_the_copies(
     fake: Fake, servers: dict[str, ServerProcess]
 ) -> None:
     cl = sdk(servers["cfg"])
+    fake.config(azure_status_steps=["running"])  # not processed within the create's wait
     created = cl.files.create(
         file=("mixed.txt", b"openai and azure", "text/plain"),
         purpose="assistants",
         extra_body={"target_model_names": "openai,azure-v1"},
     )
-    assert created.status == "pending"  # the Azure copy is still being processed
-    assert {e["api"] for e in fake.requests(op="create")} == {"openai", "azure-v1"}
-    assert cl.files.retrieve(created.id).status == "running"
+    assert created.status == "uploaded"  # the Azure copy is still being processed
+    creates = fake.requests(op="create")
+    assert {e["api"] for e in creates} == {"openai", "azure-v1"}
+    asked = len(fake.requests(op="retrieve"))  # by the create, while it waited
+    assert cl.files.retrieve(created.id).status == "uploaded"
+    (azure_id,) = [e["file_id"] for e in creates if e["api"] == "azure-v1"]
+    fake.admin("POST", "azure-status", {"id": azure_id, "status": "processed", "steps": []})
     assert cl.files.retrieve(created.id).status == "processed"
     assert cl.files.retrieve(created.id).status == "processed"
     retrieves = fake.requests(op="retrieve")
-    assert [e["api"] for e in retrieves] == ["azure-v1", "azure-v1"]  # only the pending copy
+    assert len(retrieves) == asked + 2  # the last answer came from the catalog
+    assert {e["file_id"] for e in retrieves} == {azure_id}  # only the pending copy
     assert cl.files.delete(created.id).deleted is True
     assert {e["api"] for e in fake.requests(op="delete")} == {"openai", "azure-v1"}
     assert fake.files() == []

@@ -163,7 +163,9 @@ def _openai_spec() -> dict[str, Any]:
     return spec
 
 
-def _config(checks_off: set[str], operations: list[dict[str, Any]]) -> schemathesis.Config:
+def _config(
+    checks_off: set[str], operations: list[dict[str, Any]], *, allow_x00: bool = True
+) -> schemathesis.Config:
     checks: dict[str, Any] = {name: {"enabled": False} for name in checks_off}
     checks.update({name: {"enabled": True} for name in STRICT_CHECKS if name not in checks_off})
     return schemathesis.Config.from_dict(
@@ -171,7 +173,11 @@ def _config(checks_off: set[str], operations: list[dict[str, Any]]) -> schemathe
             "seed": SEED,
             "request-timeout": 30,
             "checks": checks,
-            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            "generation": {
+                "max-examples": MAX_EXAMPLES,
+                "database": "none",
+                "allow-x00": allow_x00,
+            },
             "phases": {"stateful": {"enabled": False}},
             "operations": operations,
         }
@@ -340,8 +346,14 @@ else:
 
 # The document the server serves at /openapi.json (test_openapi_docs.py checks that
 # it is byte for byte this one), built here so the cases exist at collection time.
+# NUL in any string is refused with a 400 (no catalog keeps it: PostgreSQL's text
+# cannot; tests/integration/test_catalog_inputs.py checks each place), a rule the
+# document would have to repeat as a pattern on every string; the generated strings
+# leave NUL out instead of taking that 400 for a refused valid request.
 our_schema = _use_known_files(
-    schemathesis.openapi.from_dict(build_document(), config=_config(OUR_CHECKS_OFF, OUR_OPERATIONS))
+    schemathesis.openapi.from_dict(
+        build_document(), config=_config(OUR_CHECKS_OFF, OUR_OPERATIONS, allow_x00=False)
+    )
 )
 
 

@@ -491,3 +491,59 @@ def test_a_deleted_key_leaves_its_files_to_the_team_and_the_master(world: World)
         assert_error(a.get(f"/v1/files/{file_id}"), 404)
     with key_client(world.server, secret) as gone:
         assert_error(post_file(gone, b"x"), 401)
+
+
+def test_a_team_made_again_under_the_same_name_owns_nothing_of_the_old_one(
+    world: World,
+) -> None:
+    """Ownership is not inherited through a re-used team name: the old team's files and
+    uploads are 404 to the new team's keys, by every route, and stay the master's."""
+    server = world.server
+    name = make_team(server)["team_id"]
+    old_secret, old_key = make_key(server, team_id=name, team_access=True)
+    with key_client(server, old_secret) as old:
+        files = [ok_file(old, f"old team file {i}".encode())["id"] for i in range(3)]
+        created = old.post(
+            "/v1/uploads",
+            json={
+                "filename": "u.txt",
+                "purpose": "user_data",
+                "bytes": 5,
+                "mime_type": "text/plain",
+            },
+        )
+        assert created.status_code == 200, created.text
+        upload_id = created.json()["id"]
+        part = old.post(
+            f"/v1/uploads/{upload_id}/parts", files={"data": ("p", b"hello", "text/plain")}
+        )
+        assert part.status_code == 200, part.text
+    with httpx.Client(base_url=server.base_url, headers=server.headers) as m:
+        assert m.post("/key/delete", json={"keys": [old_key["token"]]}).status_code == 200
+        assert m.post("/team/delete", json={"team_ids": [name]}).status_code == 200
+    again = make_team(server, team_id=name)
+    assert again["team_id"] == name
+    new_secret, _ = make_key(server, team_id=name, team_access=True)
+    with key_client(server, new_secret) as new:
+        assert [f["id"] for f in new.get("/v1/files").json()["data"]] == []
+        assert new.get("/v1/files", params={"order": "asc"}).json()["data"] == []
+        for file_id in files:
+            assert_error(new.get(f"/v1/files/{file_id}"), 404, param="file_id")
+            assert_error(new.get(f"/v1/files/{file_id}/content"), 404, param="file_id")
+            assert_error(new.delete(f"/v1/files/{file_id}"), 404, param="file_id")
+        for action, kwargs in (
+            ("parts", {"files": {"data": ("p", b"hello", "text/plain")}}),
+            ("complete", {"json": {"part_ids": [part.json()["id"]]}}),
+            ("cancel", {}),
+        ):
+            resp = new.post(f"/v1/uploads/{upload_id}/{action}", **kwargs)
+            assert_error(resp, 404, param="upload_id")
+        # What the new team makes is its own, as ever.
+        mine = ok_file(new, b"new team file")["id"]
+        assert [f["id"] for f in new.get("/v1/files").json()["data"]] == [mine]
+    with httpx.Client(base_url=server.base_url, headers=server.headers) as m:
+        listed = {f["id"] for f in m.get("/v1/files").json()["data"]}
+        assert set(files) <= listed
+        for file_id in files:
+            assert m.get(f"/v1/files/{file_id}/content").status_code == 200
+        assert m.post(f"/v1/uploads/{upload_id}/cancel").json()["status"] == "cancelled"

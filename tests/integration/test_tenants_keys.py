@@ -206,9 +206,12 @@ def test_key_list_filters_and_pages(server: ServerProcess, master: httpx.Client)
     assert set(made) <= set(master.get("/key/list", params={"size": 1000}).json()["keys"])
 
     for params, param in (
-        ({"page": "0"}, "size"),
+        ({"page": "0"}, "page"),
         ({"size": "1001"}, "size"),
-        ({"size": "x"}, "page"),
+        ({"size": "x"}, "size"),
+        # Past a 64-bit integer: the answer's current_page could not be written (500).
+        ({"page": "99999999999999999999"}, "page"),
+        ({"page": "\u0663"}, "page"),  # int() takes an Arabic-Indic three
         ({"return_full_object": "maybe"}, "return_full_object"),
         ({"teamid": team}, "teamid"),
     ):

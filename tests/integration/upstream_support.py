@@ -176,6 +176,10 @@ def deployments_yaml(fake: Fake, *, default_target: str | None = None) -> str:
         f"    api_version: '{CLASSIC_VERSION}'",
         "    timeout: 30",
         "    max_retries: 1",
+        # A create waits this long for Azure to process the file (default 5 s): the
+        # fake's files are processed after two retrieves, well within it, and a
+        # test whose file never gets there waits no longer than this.
+        "    processing_wait: 1",
         "  - name: azure-v1",
         "    provider: azure",
         f"    api_base: {fake.url}/openai/v1",
@@ -183,6 +187,7 @@ def deployments_yaml(fake: Fake, *, default_target: str | None = None) -> str:
         "    api_version: v1",
         "    timeout: 30",
         "    max_retries: 1",
+        "    processing_wait: 1",
         # A deployment with a short timeout and no retries, for the 504 cases.
         "  - name: openai-slow",
         "    provider: openai",
@@ -283,6 +288,14 @@ def post_file(
         data={"purpose": purpose, **fields},
         files={"file": (filename, data, content_type)},
     )
+
+
+def reset_all(fake: Fake, servers: dict[str, ServerProcess]) -> None:
+    """Every gateway's files deleted, and the fake upstream forgetting everything."""
+    for srv in servers.values():
+        with client(srv) as c:
+            wipe(c)
+    fake.reset()
 
 
 def wipe(c: httpx.Client) -> None:

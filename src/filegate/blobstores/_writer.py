@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -67,6 +69,7 @@ class FileWriter:
         try:
             try:
                 fh = open(self._path, "xb")  # noqa: SIM115 - closed by the closing step
+                hold_while_writing(fh)
             except OSError as exc:
                 self._fail(exc)
             # Drain every batch (freeing room) until the closing step, even after
@@ -98,6 +101,31 @@ class FileWriter:
 
 class _Aborted(RuntimeError):
     """The writer was told to stop; later writes are refused with this."""
+
+
+def hold_while_writing(fh: BinaryIO) -> None:
+    """Mark a partial file as being written, until it is closed or its process dies.
+
+    The lock (``flock``, which the kernel drops with the process) is how the
+    sweep tells a partial file of a live writer, however slow, from one a killed
+    process left behind.
+    """
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def is_abandoned(path: str) -> bool:
+    """Whether no live process holds ``path`` open for writing (see ``hold_while_writing``)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # and with it the lock just taken
+    return True
 
 
 def write_batch(fh: BinaryIO, hasher: hashlib._Hash | None, batch: list[bytes]) -> None:

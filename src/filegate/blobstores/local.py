@@ -14,7 +14,13 @@ from typing import BinaryIO
 
 from anyio import to_thread
 
-from filegate.blobstores._writer import FileWriter, discard, write_batch
+from filegate.blobstores._writer import (
+    FileWriter,
+    discard,
+    hold_while_writing,
+    is_abandoned,
+    write_batch,
+)
 from filegate.errors import StorageUnavailable
 from filegate.records import ByteRange, Stored
 
@@ -23,6 +29,8 @@ from filegate.records import ByteRange, Stored
 WRITE_BATCH = 1024 * 1024
 READ_CHUNK = 1024 * 1024
 
+# The readiness probe's files; one a crash left mid-probe is swept like a partial file.
+PROBE_PREFIX = ".probe."
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 
 
@@ -96,9 +104,12 @@ class LocalBlobStore:
 
     async def check(self) -> None:
         def probe() -> None:
-            probe_path = self._tmp / f".probe.{secrets.token_hex(4)}"
-            probe_path.write_bytes(b"ok")
-            probe_path.unlink()
+            probe_path = self._tmp / f"{PROBE_PREFIX}{secrets.token_hex(4)}"
+            try:
+                probe_path.write_bytes(b"ok")
+            finally:
+                # On a full disk the file is made and the write fails: remove it either way.
+                probe_path.unlink(missing_ok=True)
 
         try:
             await to_thread.run_sync(probe)
@@ -106,12 +117,19 @@ class LocalBlobStore:
             raise StorageUnavailable(f"local storage is not writable: {exc.strerror}") from exc
 
     async def sweep_incomplete(self, older_than: float) -> int:
+        """Remove partial files no live writer holds (and stray probe files), once
+        they are ``older_than`` seconds old: a writer holds its file from the moment
+        it makes it, so the age only covers that moment."""
+
         def sweep() -> int:
             cutoff = time.time() - older_than
             removed = 0
             for entry in os.scandir(self._tmp):
+                name = entry.name
                 try:
-                    if entry.name.endswith(".part") and entry.stat().st_mtime < cutoff:
+                    if not (name.endswith(".part") or name.startswith(PROBE_PREFIX)):
+                        continue
+                    if entry.stat().st_mtime < cutoff and is_abandoned(entry.path):
                         os.unlink(entry.path)
                         removed += 1
                 except FileNotFoundError:
@@ -126,9 +144,11 @@ class LocalBlobStore:
 
 def _open_new(path: Path) -> BinaryIO:
     try:
-        return open(path, "xb")
+        fh = open(path, "xb")  # noqa: SIM115 - the caller closes it
     except OSError as exc:
         raise StorageUnavailable(f"cannot write to local storage: {exc.strerror}") from exc
+    hold_while_writing(fh)
+    return fh
 
 
 def _open_read(path: Path) -> BinaryIO:

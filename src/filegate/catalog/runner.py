@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from filegate.errors import StorageUnavailable
 
 
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,9 +33,51 @@ def sqlite_begin(conn: sa.Connection) -> None:
 
 T = TypeVar("T")
 
+# SQLSTATE classes that say the database, not the statement, is the trouble:
+# connection (08), insufficient resources such as a full disk (53), operator
+# intervention (57), system errors (58), and a read-only transaction (25006).
+_UNAVAILABLE_STATES = ("08", "53", "57", "58", "25006")
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the catalog cannot be used now (a full disk, a
+    read-only file, a lost connection), rather than a mistake in a statement."""
+    if isinstance(exc, OSError | sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # asyncpg's errors come wrapped, with the SQLSTATE on the original.
+        orig = exc.orig
+        state = getattr(orig, "sqlstate", None) or getattr(
+            getattr(orig, "__cause__", None), "sqlstate", None
+        )
+        return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
+    return False
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if not _unavailable(exc):
+            raise
+        # The cause stays out of the message (it may name paths and hosts); the
+        # server logs it with the request, as the driver says it ("database or
+        # disk is full").
+        cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        raise StorageUnavailable(
+            f"The catalog database cannot be {what} right now; try again later."
+        ) from cause
+
 
 class Runner(Protocol):
-    """Runs a function over a SQLAlchemy ``Connection`` for the async catalog."""
+    """Runs a function over a SQLAlchemy ``Connection`` for the async catalog.
+
+    A database that cannot be used now (full, read-only, unreachable) raises
+    ``StorageUnavailable``; every other error comes through as it is.
+    """
 
     async def read(self, fn: Callable[[sa.Connection], T]) -> T: ...
     async def write(self, fn: Callable[[sa.Connection], T]) -> T: ...
@@ -52,7 +97,7 @@ class SQLiteRunner:
         self.engine = engine
 
     async def read(self, fn: Callable[[sa.Connection], T]) -> T:
-        with self.engine.connect() as conn:
+        with _storage_errors("read"), self.engine.connect() as conn:
             return fn(conn)
 
     async def write(self, fn: Callable[[sa.Connection], T]) -> T:
@@ -65,7 +110,8 @@ class SQLiteRunner:
                 finally:
                     conn.info.pop("writer", None)
 
-        return await to_thread.run_sync(run)
+        with _storage_errors("written"):
+            return await to_thread.run_sync(run)
 
     async def dispose(self) -> None:
         self.engine.dispose()
@@ -78,12 +124,14 @@ class AsyncRunner:
         self.engine = engine
 
     async def read(self, fn: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(fn)
+        with _storage_errors("read"):
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(fn)
 
     async def write(self, fn: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(fn)
+        with _storage_errors("written"):
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(fn)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -67,6 +67,9 @@ teams = sa.Table(
     "teams",
     metadata,
     sa.Column("team_id", sa.String(255), primary_key=True),
+    # What the team's files and uploads carry: made with the team, never re-used,
+    # so a team made again under an old name owns nothing of the old one's.
+    sa.Column("uid", sa.String(64), nullable=False, unique=True),
     sa.Column("team_alias", sa.String(255), nullable=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("metadata", sa.Text, nullable=False),

@@ -320,6 +320,8 @@ class SQLCatalog:
 
         try:
             await self._run.write(upgrade)
+        except StorageUnavailable as exc:
+            raise StorageUnavailable(f"cannot open the catalog database: {exc.__cause__}") from exc
         except (SQLAlchemyError, OSError) as exc:
             raise StorageUnavailable(f"cannot open the catalog database: {exc}") from exc
 
@@ -482,7 +484,7 @@ class SQLCatalog:
     async def check(self) -> None:
         try:
             await self._run.read(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
-        except (SQLAlchemyError, OSError) as exc:
+        except (StorageUnavailable, SQLAlchemyError, OSError) as exc:
             raise StorageUnavailable("the catalog database is unreachable") from exc
 
     async def aclose(self) -> None:

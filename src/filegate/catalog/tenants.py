@@ -57,6 +57,7 @@ def _team(row: sa.Row[Any]) -> Team:
     return Team(
         team_id=m["team_id"],
         created_at=m["created_at"],
+        uid=m["uid"],
         team_alias=m["team_alias"],
         metadata=orjson.loads(m["metadata"]),
         limits=Limits.from_dict(orjson.loads(m["limits"])),
@@ -66,6 +67,7 @@ def _team(row: sa.Row[Any]) -> Team:
 def _team_values(team: Team) -> dict[str, Any]:
     return {
         "team_id": team.team_id,
+        "uid": team.uid,
         "team_alias": team.team_alias,
         "created_at": team.created_at,
         "metadata": _json(team.metadata),

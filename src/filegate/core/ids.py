@@ -12,7 +12,10 @@ import re
 from ulid import ULID
 
 FILE_PREFIX = "file-"
-_ULID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+# A file id as a JSON-Schema pattern (the OpenAPI document states it).
+FILE_ID_PATTERN = f"^{FILE_PREFIX}{ULID_PATTERN}$"
+_ULID_RE = re.compile(f"^{ULID_PATTERN}$")
 
 
 def new_id(prefix: str = FILE_PREFIX) -> tuple[str, int]:

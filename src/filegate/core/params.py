@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
+from filegate.core.ids import is_filegate_id
 from filegate.errors import InvalidRequest
-from filegate.records import PURPOSES, ExpiresAfter
+from filegate.records import FILE_PURPOSES, PURPOSES, ExpiresAfter
 
 __all__ = ["ExpiresAfter"]
 
@@ -32,10 +33,14 @@ def parse_purpose(value: str | None) -> str:
             param="purpose",
             code="missing_required_parameter",
         )
-    if value not in PURPOSES:
+    return _purpose_in(value, PURPOSES)
+
+
+def _purpose_in(value: str, purposes: tuple[str, ...]) -> str:
+    if value not in purposes:
         raise InvalidRequest(
             f"Invalid value for 'purpose': {value[:64]!r}. Expected one of: "
-            + ", ".join(PURPOSES)
+            + ", ".join(purposes)
             + ".",
             param="purpose",
             code="invalid_value",
@@ -108,6 +113,38 @@ def parse_order(value: str | None) -> str:
         raise InvalidRequest(
             f"Invalid value for 'order': {value[:32]!r}. Expected 'asc' or 'desc'.",
             param="order",
+            code="invalid_value",
+        )
+    return value
+
+
+def parse_list_purpose(value: str | None) -> str | None:
+    """A listing's purpose filter: one a file can have, or None when not sent."""
+    return None if value is None else _purpose_in(value, FILE_PURPOSES)
+
+
+def parse_after(value: str | None) -> str | None:
+    """A listing's cursor: a file id (one that is gone still pages), or None when not sent."""
+    if value is None:
+        return None
+    if not is_filegate_id(value):
+        raise InvalidRequest(
+            f"Invalid value for 'after': {value[:64]!r} is not a file id "
+            "(the previous page's last_id).",
+            param="after",
+            code="invalid_value",
+        )
+    return value
+
+
+def check_text(param: str, value: str) -> str:
+    """``value`` unless it holds NUL, which no catalog column keeps (PostgreSQL's text
+    refuses it); checked where a string enters, so every catalog answers alike."""
+    if "\x00" in value:
+        shown = param.replace("\x00", "\\x00")[:64]
+        raise InvalidRequest(
+            f"Invalid value for '{shown}': it contains a NUL character.",
+            param=shown,
             code="invalid_value",
         )
     return value

@@ -47,6 +47,9 @@ log = logging.getLogger("filegate")
 # flow; a record whose lease ran out belongs to a dead process and is swept.
 LEASE_SECONDS = 300
 SWEEP_BATCH = 100
+# A partial file no live writer holds is swept once it is this old (the blob
+# store tells which are held; the age only covers the moment a writer makes one).
+PARTIAL_GRACE_SECONDS = 60
 
 
 def not_found(file_id: str) -> FileNotFound:
@@ -270,7 +273,7 @@ class FileService:
             if len(batch) < SWEEP_BATCH:
                 break
         for store in {id(self.blobs): self.blobs, id(self.spool): self.spool}.values():
-            await store.sweep_incomplete(older_than=2 * LEASE_SECONDS)
+            await store.sweep_incomplete(older_than=PARTIAL_GRACE_SECONDS)
         return removed
 
     async def _drop(self, record: FileRecord) -> None:

@@ -10,6 +10,7 @@ every request, so an expired key is refused at once).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -18,7 +19,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from filegate.core.ids import new_id
-from filegate.errors import AuthError, FileNotFound, InvalidRequest, PayloadTooLarge, RateLimited
+from filegate.errors import (
+    AuthError,
+    FileNotFound,
+    InvalidRequest,
+    PayloadTooLarge,
+    RateLimited,
+    StorageUnavailable,
+)
 from filegate.records import (
     LIMIT_FIELDS,
     ApiKey,
@@ -28,6 +36,8 @@ from filegate.records import (
     Scope,
     Team,
 )
+
+log = logging.getLogger("filegate")
 
 KEY_CACHE_SECONDS = 2.0
 MASTER = "master"
@@ -123,7 +133,7 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope() if self.key is None else self.key.scope()
+        return Scope() if self.key is None else self.key.scope(self.team)
 
     def quota(self) -> Quota | None:
         if self.key is None:
@@ -175,6 +185,8 @@ class TenantService:
         self.defaults = defaults or Limits()
         self.clock = clock
         self._cache: dict[str, tuple[float, ApiKey, Team | None]] = {}
+        # Audit events that could not be written (the catalog was full or gone).
+        self.lost_audit_events = 0
 
     # who is calling
     async def principal(self, secret: str) -> Principal:
@@ -210,13 +222,18 @@ class TenantService:
             (f"key:{principal.key.id}", getattr(combine(principal.key.limits, self.defaults), kind))
         ]
         if principal.team is not None:
-            subjects.append(
-                (f"team:{principal.team.team_id}", getattr(principal.team.limits, kind))
-            )
+            subjects.append((f"team:{principal.team.uid}", getattr(principal.team.limits, kind)))
         for subject, cap in subjects:
             if cap is None:
                 continue
-            if await self.store.hit(subject, kind, window) > cap:
+            try:
+                count = await self.store.hit(subject, kind, window)
+            except StorageUnavailable as exc:
+                # A catalog that cannot count (a full disk) must not stop the reads
+                # it can still serve; a write is refused by the catalog itself.
+                log.warning("%s not counted against %s: %s", kind, subject, exc.__cause__ or exc)
+                continue
+            if count > cap:
                 retry = max(1, int((window + 1) * 60 - now))
                 what = "requests" if kind == "rpm" else "uploads"
                 raise RateLimited(
@@ -321,10 +338,11 @@ class TenantService:
         metadata: dict[str, object] | None,
         limits: Limits,
     ) -> Team:
-        tid, created = new_id("team-")
+        uid, created = new_id("team-")
         team = Team(
-            team_id=team_id or tid,
+            team_id=team_id or uid,
             created_at=created,
+            uid=uid,
             team_alias=team_alias,
             metadata=metadata or {},
             limits=limits,
@@ -379,14 +397,30 @@ class TenantService:
         detail: dict[str, object] | None = None,
     ) -> None:
         event_id, _ = new_id("evt-")
-        await self.store.record(
-            AuditEvent(
-                id=event_id,
-                ts=int(self.clock()),
-                actor=actor.actor,
-                action=action,
-                subject=subject,
-                bytes=nbytes,
-                detail=detail or {},
-            )
+        event = AuditEvent(
+            id=event_id,
+            ts=int(self.clock()),
+            actor=actor.actor,
+            action=action,
+            subject=subject,
+            bytes=nbytes,
+            detail=detail or {},
         )
+        try:
+            await self.store.record(event)
+        except StorageUnavailable as exc:
+            # What is audited has happened: failing its answer now (a download, a
+            # file already made) would tell the client otherwise. The loss is
+            # counted, and the event goes to the log instead.
+            self.lost_audit_events += 1
+            log.error(
+                "audit event lost (%d since start; %s): %s %s %s by %s, %s bytes, %s",
+                self.lost_audit_events,
+                exc.__cause__ or exc,
+                event.id,
+                event.action,
+                event.subject,
+                event.actor,
+                event.bytes,
+                event.detail,
+            )

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Protocol
 
 from filegate.core import jsonl
-from filegate.core.ids import new_id
+from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import BATCH_DEFAULT_EXPIRY
 from filegate.core.service import LEASE_SECONDS, BlobSource, FileService, combined_status
 from filegate.core.targets import Target
@@ -57,8 +57,10 @@ log = logging.getLogger("filegate")
 MAX_UPLOAD_BYTES = 8 * 1024**3
 MAX_PART_BYTES = 64 * 1024**2
 UPLOAD_TTL = 3600
+UPLOAD_PREFIX = "upload_"
 # A complete that died half-way holds its upload this long past expiry.
 COMPLETING_GRACE = 3600
+MAX_MIME_TYPE = 255
 _MIME = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
 _JSONL_TYPES = frozenset(
     {
@@ -99,7 +101,8 @@ class UploadStore(Protocol):
 
 def check_mime_type(purpose: str, mime_type: str) -> str:
     mime = mime_type.split(";", 1)[0].strip().lower()
-    if not _MIME.match(mime):
+    # The catalog keeps at most MAX_MIME_TYPE characters of it.
+    if len(mime_type) > MAX_MIME_TYPE or not _MIME.match(mime):
         raise InvalidRequest(
             f"Invalid mime_type {mime_type[:64]!r}.", param="mime_type", code="invalid_value"
         )
@@ -171,7 +174,7 @@ class UploadService:
                 mime_type=mime,
                 expires_after=expires_after,
             )
-        upload_id, created = new_id("upload_")
+        upload_id, created = new_id(UPLOAD_PREFIX)
         upload = Upload(
             id=upload_id,
             filename=filename,
@@ -222,6 +225,10 @@ class UploadService:
             log.warning("could not cancel upstream upload %s: %s", provider_upload_id, exc)
 
     async def get(self, scope: Scope, upload_id: str) -> Upload:
+        # Anything but an upload id names no upload (and never reaches the catalog,
+        # which may not hold every string: PostgreSQL refuses NUL).
+        if not is_filegate_id(upload_id, UPLOAD_PREFIX):
+            raise _not_found(upload_id)
         upload = await self.store.get(upload_id, scope)
         if upload is None:
             raise _not_found(upload_id)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
 import httpx2
 
-from filegate.errors import ConfigError
-from filegate.providers.base import ProviderPage
+from filegate.errors import ConfigError, FilegateError
+from filegate.providers.base import (
+    TERMINAL_STATUSES,
+    ProviderFile,
+    ProviderPage,
+    UploadSource,
+)
 from filegate.providers.openai import (
     EXPIRES_MAX,
     EXPIRES_MIN,
@@ -13,6 +24,9 @@ from filegate.providers.openai import (
     UPLOAD_PART_BYTES,
     OpenAIProvider,
 )
+from filegate.records import ExpiresAfter
+
+log = logging.getLogger("filegate")
 
 # The v1 surface takes OpenAI's range; dated API versions take Azure's
 # batch-file window of 14 to 30 days.
@@ -24,6 +38,18 @@ _DATED_EXPIRES = (14 * 24 * 3600, 30 * 24 * 3600)
 # upload to such a deployment is assembled here and sent through /files.
 _UPLOADS_SINCE = "2024-08-01"
 DEFAULT_API_VERSION = "2024-10-21"
+# OpenAI's file statuses; Azure has four more, told here as OpenAI's: a file still
+# being processed is "uploaded", one going or gone upstream is an error for the
+# filegate file that points at it.
+OPENAI_STATUSES = ("uploaded", "processed", "error")
+_AS_OPENAI = {"pending": "uploaded", "running": "uploaded", "deleting": "error", "deleted": "error"}
+_GONE = {
+    "deleting": "The file is being deleted at Azure.",
+    "deleted": "The file was deleted at Azure.",
+}
+# How long a create waits for Azure to process a new file (OpenAI's create
+# answers "processed"); past it the file is answered "uploaded".
+PROCESSING_WAIT = 5.0
 
 
 class AzureOpenAIProvider(OpenAIProvider):
@@ -45,7 +71,9 @@ class AzureOpenAIProvider(OpenAIProvider):
         project: str | None = None,
         files_api_max_bytes: int = FILES_API_MAX_BYTES,
         upload_part_bytes: int = UPLOAD_PART_BYTES,
+        processing_wait: float = PROCESSING_WAIT,
     ) -> None:
+        self.processing_wait = processing_wait
         if not api_base:
             raise ConfigError("azure: api_base is required (e.g. https://NAME.openai.azure.com)")
         if not api_key and not azure_ad_token:
@@ -87,6 +115,58 @@ class AzureOpenAIProvider(OpenAIProvider):
     @property
     def supports_uploads(self) -> bool:
         return self._uploads
+
+    def _file(self, doc: dict[str, Any]) -> ProviderFile:
+        status = doc.get("status")
+        if isinstance(status, str) and status not in OPENAI_STATUSES:
+            doc = {**doc, "status": _AS_OPENAI.get(status, "uploaded")}
+            if status in _GONE and not doc.get("status_details"):
+                doc["status_details"] = _GONE[status]
+        return super()._file(doc)
+
+    async def create_file(
+        self,
+        source: UploadSource,
+        *,
+        filename: str,
+        purpose: str,
+        content_type: str,
+        expires_after: ExpiresAfter | None,
+        extra_fields: Sequence[tuple[str, str]] = (),
+    ) -> ProviderFile:
+        made = await super().create_file(
+            source,
+            filename=filename,
+            purpose=purpose,
+            content_type=content_type,
+            expires_after=expires_after,
+            extra_fields=extra_fields,
+        )
+        return await self._processed(made)
+
+    async def complete_upload(
+        self, upload_id: str, part_ids: Sequence[str], md5: str | None
+    ) -> ProviderFile:
+        return await self._processed(await super().complete_upload(upload_id, part_ids, md5))
+
+    async def _processed(self, file: ProviderFile) -> ProviderFile:
+        """``file`` once Azure has processed it, or as it is after ``processing_wait``
+        seconds (its status is then "uploaded"; a later retrieve asks again)."""
+        deadline = time.monotonic() + self.processing_wait
+        delay = 0.05
+        while file.status not in TERMINAL_STATUSES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+            try:
+                file = await self.retrieve_file(file.id)
+            except FilegateError as exc:
+                # The file is made; its status can be asked for again later.
+                log.warning("azure: could not ask for the status of %s: %s", file.id, exc)
+                break
+        return file
 
     async def list_files(
         self, *, purpose: str | None, limit: int | None, order: str | None, after: str | None

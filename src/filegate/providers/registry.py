@@ -46,6 +46,7 @@ def build_provider(
     }
     if deployment.provider == "azure":
         kwargs["api_version"] = deployment.api_version
+        kwargs["processing_wait"] = deployment.processing_wait
         token = deployment.azure_ad_token
         kwargs["azure_ad_token"] = token.get_secret_value() if token else None
     return _build(deployment, kwargs)

@@ -28,6 +28,7 @@ from filegate.errors import (
     RateLimited,
     UpstreamError,
     UpstreamTimeout,
+    UpstreamUnreachable,
 )
 from filegate.providers.base import UploadSource
 
@@ -213,10 +214,10 @@ class WireClient:
                     await asyncio.sleep(_retry_delay(attempt, None))
                     attempt += 1
                     continue
-                raise UpstreamError(
+                raise UpstreamUnreachable(
                     f"{self.provider}: the connection to the upstream failed "
                     f"({type(exc).__name__}).",
-                    code="upstream_unreachable",
+                    url=str(request.url.copy_with(query=None)),
                 ) from None
             if response.status_code < 400:
                 if not stream:

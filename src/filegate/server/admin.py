@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from filegate.config import parse_size
+from filegate.core.params import check_text
 from filegate.core.tenants import Principal
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import PURPOSES, ApiKey, AuditEvent, Limits, Team
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from filegate.server.app import Gateway
 
 MAX_BODY = 64 * 1024
+# Deep enough for any metadata a person writes; orjson writes at most 255 levels.
+MAX_JSON_DEPTH = 32
 # Limits are stored as JSON (64-bit integers at most) and compared in SQL.
 LIMIT_MAX = 2**63 - 1
 # A size as text: a count of bytes, or of k/M/G/T (10^3..) or Ki/Mi/Gi/Ti (2^10..),
@@ -140,6 +144,47 @@ class TeamDelete(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
+def _check_json(doc: object) -> None:
+    """Refuse what no catalog can keep: NUL in any string (PostgreSQL's text cannot
+    hold it), and nesting deeper than ``MAX_JSON_DEPTH`` (stored JSON is written by
+    orjson, which stops at 255 levels)."""
+    stack: list[tuple[object, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            top = where.split(".", 1)[0] or None
+            raise InvalidRequest(
+                f"The JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+                param=top,
+                code="invalid_value",
+            )
+        if isinstance(value, str):
+            check_text(where or "body", value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                check_text(where or "body", k)
+                stack.append((v, f"{where}.{k}" if where else k, depth + 1))
+        elif isinstance(value, list):
+            stack += (
+                (v, f"{where}.{i}" if where else str(i), depth + 1) for i, v in enumerate(value)
+            )
+
+
+def query(request: Request, allowed: frozenset[str] | None = None) -> Mapping[str, str]:
+    """The query parameters, each once and without NUL; ``allowed`` refuses other names."""
+    out: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if allowed is not None and name not in allowed:
+            raise InvalidRequest(
+                f"Unrecognized request argument supplied: {name[:64]}",
+                param=name[:64],
+                code="unknown_parameter",
+            )
+        check_text(name, name)
+        out.setdefault(name, check_text(name, value))
+    return out
+
+
 async def read_json(request: Request, model: type[M]) -> M:
     """A small JSON body, validated by ``model``; every problem is a 400 naming the field."""
     raw = b""
@@ -151,6 +196,7 @@ async def read_json(request: Request, model: type[M]) -> M:
         doc = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError:
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
+    _check_json(doc)
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
@@ -233,7 +279,7 @@ async def generate_key(request: Request) -> Response:
 async def info_key(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     principal = await gateway.authenticate(request)
-    ref = request.query_params.get("key")
+    ref = query(request).get("key")
     if principal.key is not None:
         own = principal.key
         if (
@@ -254,21 +300,9 @@ async def info_key(request: Request) -> Response:
 
 async def list_keys(request: Request) -> Response:
     gateway, _ = await _admin(request)
-    q = request.query_params
-    unknown = set(q) - {"page", "size", "team_id", "user_id", "key_alias", "return_full_object"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidRequest(
-            f"Unrecognized request argument supplied: {name[:64]}",
-            param=name[:64],
-            code="unknown_parameter",
-        )
-    try:
-        page, size = int(q.get("page", "1")), int(q.get("size", "100"))
-    except ValueError:
-        raise InvalidRequest("'page' and 'size' must be integers.", param="page") from None
-    if page < 1 or not 1 <= size <= 1000:
-        raise InvalidRequest("'page' starts at 1 and 'size' is 1..1000.", param="size")
+    q = query(request, _LIST_KEYS_PARAMS)
+    page = _count(q, "page", 1, 1, LIMIT_MAX)
+    size = _count(q, "size", 100, 1, 1000)
     keys = await gateway.tenants.store.keys_where(
         team_id=q.get("team_id"), user_id=q.get("user_id"), key_alias=q.get("key_alias")
     )
@@ -289,6 +323,27 @@ async def list_keys(request: Request) -> Response:
             "total_pages": max(1, -(-len(keys) // size)),
         }
     )
+
+
+_LIST_KEYS_PARAMS = frozenset(
+    {"page", "size", "team_id", "user_id", "key_alias", "return_full_object"}
+)
+_INT = re.compile(r"[0-9]{1,19}")
+
+
+def _count(q: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in ``low..high`` (ASCII digits: ``int()`` takes more)."""
+    value = q.get(name)
+    if value is None:
+        return default
+    number = int(value) if _INT.fullmatch(value) else None
+    if number is None or not low <= number <= high:
+        raise InvalidRequest(
+            f"Invalid value for '{name}': expected an integer from {low} to {high}.",
+            param=name,
+            code="invalid_value",
+        )
+    return number
 
 
 async def update_key(request: Request) -> Response:
@@ -333,7 +388,7 @@ async def new_team(request: Request) -> Response:
 
 async def info_team(request: Request) -> Response:
     gateway, _ = await _admin(request)
-    team_id = request.query_params.get("team_id")
+    team_id = query(request).get("team_id")
     if not team_id:
         raise InvalidRequest(
             "Missing required parameter: 'team_id'.",
@@ -374,23 +429,8 @@ async def delete_teams(request: Request) -> Response:
 
 async def audit(request: Request) -> Response:
     gateway, _ = await _admin(request)
-    q = request.query_params
-    unknown = set(q) - {"limit", "after", "actor", "action", "subject"}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise InvalidRequest(
-            f"Unrecognized request argument supplied: {name[:64]}",
-            param=name[:64],
-            code="unknown_parameter",
-        )
-    try:
-        limit = int(q.get("limit", "100"))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 1000:
-        raise InvalidRequest(
-            "'limit' must be between 1 and 1000.", param="limit", code="invalid_value"
-        )
+    q = query(request, frozenset({"limit", "after", "actor", "action", "subject"}))
+    limit = _count(q, "limit", 100, 1, 1000)
     events, has_more = await gateway.tenants.store.events(
         limit=limit,
         after=q.get("after"),

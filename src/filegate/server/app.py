@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from filegate.blobstores import BlobStore, open_blobstore
@@ -22,7 +23,7 @@ from filegate.core.uploads import UploadService
 from filegate.providers.registry import build_provider
 from filegate.server import admin, console, files, health, openapi, uploads
 from filegate.server.auth import Authenticator
-from filegate.server.errors import HANDLERS
+from filegate.server.errors import HANDLERS, UnhandledErrors
 from filegate.server.request_id import RequestIdMiddleware
 
 log = logging.getLogger("filegate")
@@ -120,5 +121,13 @@ def create_app(settings: Settings) -> ASGIApp:
         *openapi.routes,
         *console.routes(),
     ]
-    app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(UnhandledErrors)],
+        lifespan=lifespan,
+    )
+    # A redirect to the slashless path would be built from the request's Host
+    # header (an open redirect); "/v1/files/" is a 404 like any unknown URL.
+    app.router.redirect_slashes = False
     return RequestIdMiddleware(app)

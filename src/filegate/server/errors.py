@@ -8,8 +8,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from filegate.errors import FilegateError, FileNotFound, InvalidRequest, MethodNotAllowed
+from filegate.errors import (
+    FilegateError,
+    FileNotFound,
+    InvalidRequest,
+    MethodNotAllowed,
+    StorageUnavailable,
+)
 from filegate.server.responses import JSONResponse
 
 log = logging.getLogger("filegate")
@@ -21,6 +28,9 @@ def render(exc: FilegateError) -> Response:
 
 async def filegate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FilegateError)
+    if isinstance(exc, StorageUnavailable) and exc.__cause__ is not None:
+        # The client is told only that storage is unavailable; the log says why.
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.message, exc.__cause__)
     return render(exc)
 
 
@@ -58,14 +68,43 @@ async def client_disconnect(request: Request, exc: Exception) -> Response:
     return render(InvalidRequest("The client closed the connection.", code="client_closed"))
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return render(FilegateError("The server had an error while processing your request."))
-
-
 HANDLERS = {
     FilegateError: filegate_error,
     HTTPException: http_error,
     ClientDisconnect: client_disconnect,
-    Exception: server_error,
 }
+
+
+class UnhandledErrors:
+    """The last word on an exception no handler took: a 500 in the envelope.
+
+    Starlette's outermost handler re-raises after answering, and uvicorn then
+    closes the connection (the client's next request on it fails); here the
+    exception ends with the answer. Only a response already under way is left
+    to fail: half a body can only be told by closing the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            log.error(
+                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
+            )
+            error = FilegateError("The server had an error while processing your request.")
+            await render(error)(scope, receive, send)

@@ -12,15 +12,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from python_multipart.multipart import parse_options_header
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from filegate.core.params import (
+    check_text,
+    parse_after,
     parse_expires_after,
     parse_limit,
+    parse_list_purpose,
     parse_order,
     parse_purpose,
 )
@@ -29,7 +31,7 @@ from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routi
 from filegate.core.tenants import Principal, TenantService
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
-from filegate.server.multipart import MultipartReader
+from filegate.server.multipart import MultipartReader, form_boundary
 from filegate.server.ranges import parse_range
 from filegate.server.responses import JSONResponse, content_disposition
 
@@ -108,7 +110,7 @@ async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
                 param=name[:64],
                 code="unknown_parameter",
             )
-        options[name] = value
+        options[name] = check_text(name, value)
     header = request.headers.get("custom-llm-provider")
     if header:
         if (options.get("custom_llm_provider") or header) != header:  # empty = not sent
@@ -133,20 +135,14 @@ async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
 async def create_file(request: Request) -> Response:
     call = await _call(request)
     service = call.service
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
-        raise InvalidRequest(
-            "Expected a multipart/form-data body with 'file' and 'purpose'.",
-            code="invalid_content_type",
-        )
+    boundary = form_boundary(request.headers.get("content-type", ""), "'file' and 'purpose'")
     principal = call.principal
     length = request.headers.get("content-length")
     declared = int(length) if length and length.isdigit() else None
     # Checked from the headers, before a byte of the body is read.
     principal.check_declared_size(declared, service.max_file_size, FORM_OVERHEAD)
     await call.tenants.check_rate(principal, "upload_rpm")
-    reader = MultipartReader(request.stream(), boundary.decode("latin-1"))
+    reader = MultipartReader(request.stream(), boundary)
     fields: dict[str, str] = {}
     seen: set[str] = set()
     async with AsyncExitStack() as stack:
@@ -237,15 +233,15 @@ def _split_expires_after(fields: dict[str, str]) -> None:
         doc = orjson.loads(fields.pop("expires_after"))
     except orjson.JSONDecodeError:
         doc = None
-    if not isinstance(doc, dict) or set(doc) - {"anchor", "seconds"}:
+    # OpenAI's spec requires both: {} or one of them alone is no expiry.
+    if not isinstance(doc, dict) or set(doc) != {"anchor", "seconds"}:
         raise InvalidRequest(
             'expires_after must be {"anchor": "created_at", "seconds": N}.',
             param="expires_after",
             code="invalid_value",
         )
     for name in ("anchor", "seconds"):
-        if name in doc:
-            fields[f"expires_after[{name}]"] = str(doc[name])
+        fields[f"expires_after[{name}]"] = str(doc[name])
 
 
 def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
@@ -259,8 +255,7 @@ async def list_files(request: Request) -> Response:
     options = call.options
     limit = parse_limit(options.get("limit"))
     order = parse_order(options.get("order"))
-    after = options.get("after") or None
-    purpose = options.get("purpose") or None
+    purpose = parse_list_purpose(options.get("purpose"))
     passthrough = options.get("passthrough", "false").lower()
     if passthrough not in ("true", "false", "1", "0"):
         raise InvalidRequest(
@@ -274,12 +269,18 @@ async def list_files(request: Request) -> Response:
             call,
             limit=limit if "limit" in options else None,
             order=order if "order" in options else None,
-            after=after,
+            # The provider's own id: only the provider can judge it.
+            after=options.get("after") or None,
             purpose=purpose,
         )
     provider = call.targets.list_provider(options, call.path_provider)
     query = ListQuery(
-        scope=call.scope, limit=limit, order=order, after=after, purpose=purpose, provider=provider
+        scope=call.scope,
+        limit=limit,
+        order=order,
+        after=parse_after(options.get("after")),
+        purpose=purpose,
+        provider=provider,
     )
     page = await call.service.page(query)
     return JSONResponse(page.to_openai())

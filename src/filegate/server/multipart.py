@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import Message
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
+from filegate.core.params import check_text
 from filegate.errors import InvalidRequest
 
 _PART_BEGIN, _HEADER_FIELD, _HEADER_VALUE, _HEADER_END, _HEADERS_DONE, _DATA, _PART_END, _END = (
@@ -67,7 +68,22 @@ def _parse_headers(headers: list[tuple[bytes, bytes]]) -> Part:
     name = email.utils.collapse_rfc2231_value(raw_name) if raw_name else ""
     if not name:
         raise InvalidRequest("A multipart part has no field name.")
-    return Part(name=name, filename=msg.get_filename(), content_type=content_type)
+    filename = msg.get_filename()
+    if filename is not None:
+        # Raw or %00 in filename*: a name no catalog keeps, nor a header sends back.
+        check_text(name, filename)
+    return Part(name=name, filename=filename, content_type=content_type)
+
+
+def form_boundary(content_type: str, expected: str) -> str:
+    """The boundary of a ``multipart/form-data`` body; a 400 for any other body."""
+    ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise InvalidRequest(
+            f"Expected a multipart/form-data body with {expected}.", code="invalid_content_type"
+        )
+    return boundary.decode("latin-1")
 
 
 class MultipartReader:
@@ -100,19 +116,26 @@ class MultipartReader:
             # on as they are (our own immutable bytes) rather than copy them.
             ev.append((_DATA, d if own and s == 0 and e == len(d) else d[s:e]))
 
-        self._parser = MultipartParser(
-            boundary,
-            callbacks={
-                "on_part_begin": part_begin,
-                "on_header_field": lambda d, s, e: ev.append((_HEADER_FIELD, d[s:e])),
-                "on_header_value": lambda d, s, e: ev.append((_HEADER_VALUE, d[s:e])),
-                "on_header_end": lambda: ev.append((_HEADER_END, b"")),
-                "on_headers_finished": lambda: ev.append((_HEADERS_DONE, b"")),
-                "on_part_data": part_data,
-                "on_part_end": lambda: ev.append((_PART_END, b"")),
-                "on_end": lambda: ev.append((_END, b"")),
-            },
-        )
+        try:
+            self._parser = MultipartParser(
+                boundary,
+                callbacks={
+                    "on_part_begin": part_begin,
+                    "on_header_field": lambda d, s, e: ev.append((_HEADER_FIELD, d[s:e])),
+                    "on_header_value": lambda d, s, e: ev.append((_HEADER_VALUE, d[s:e])),
+                    "on_header_end": lambda: ev.append((_HEADER_END, b"")),
+                    "on_headers_finished": lambda: ev.append((_HEADERS_DONE, b"")),
+                    "on_part_data": part_data,
+                    "on_part_end": lambda: ev.append((_PART_END, b"")),
+                    "on_end": lambda: ev.append((_END, b"")),
+                },
+            )
+        except FormParserError as exc:
+            # A boundary longer than the parser takes (256 characters; RFC 2046
+            # allows 70), before a byte of the body is read.
+            raise InvalidRequest(
+                f"Invalid multipart boundary: {exc}.", code="invalid_content_type"
+            ) from None
 
     async def _next_event(self) -> tuple[int, bytes]:
         while not self._events:
@@ -125,7 +148,7 @@ class MultipartReader:
                 self._chunk = chunk
                 try:
                     self._parser.write(chunk)
-                except MultipartParseError as exc:
+                except FormParserError as exc:
                     raise InvalidRequest(f"Malformed multipart body: {exc}") from None
                 finally:
                     self._fed += len(chunk)

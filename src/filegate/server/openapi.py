@@ -24,8 +24,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from filegate import __version__
+from filegate.core.ids import FILE_ID_PATTERN
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
-from filegate.records import EMBEDDED, PURPOSES
+from filegate.records import EMBEDDED, FILE_PURPOSES, PURPOSES
 from filegate.server import openapi_admin, openapi_uploads, swagger_ui
 
 if TYPE_CHECKING:
@@ -39,17 +40,7 @@ DOCS_PATH = "/docs"
 
 # Every purpose a stored file can carry: the ones a client may upload with,
 # plus the ones OpenAI gives to files it makes itself.
-FILE_OBJECT_PURPOSES = (
-    "assistants",
-    "assistants_output",
-    "batch",
-    "batch_output",
-    "fine-tune",
-    "fine-tune-results",
-    "vision",
-    "user_data",
-    "evals",
-)
+FILE_OBJECT_PURPOSES = FILE_PURPOSES
 
 # Each Files and Uploads operation is served under these prefixes:
 # (prefix, operationId suffix, tag suffix, summary suffix).
@@ -452,8 +443,8 @@ def _parameters(routing: Routing) -> JSON:
             "name": "purpose",
             "in": "query",
             "required": False,
-            "schema": {"type": "string"},
-            "description": "Only return files with this purpose.",
+            "schema": {"type": "string", "enum": list(FILE_OBJECT_PURPOSES)},
+            "description": "Only return files with this purpose (any other is a 400).",
         },
         "ListLimit": {
             "name": "limit",
@@ -478,9 +469,13 @@ def _parameters(routing: Routing) -> JSON:
             "name": "after",
             "in": "query",
             "required": False,
-            "schema": {"type": "string"},
+            # A provider's own id with passthrough=true, where a provider can be.
+            "schema": {"type": "string"}
+            if routing.upstreams
+            else {"type": "string", "pattern": FILE_ID_PATTERN},
             "description": "A file id: return the files that come after it in this order "
-            "(the previous page's `last_id`).",
+            "(the previous page's `last_id`; one that is not a file id is a 400, one that "
+            "names no file still pages).",
         },
         "ListPassthrough": {
             "name": "passthrough",

@@ -17,7 +17,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
-from filegate.core.uploads import _TYPES_FOR, MAX_PART_BYTES, MAX_UPLOAD_BYTES, UPLOAD_TTL
+from filegate.core.uploads import (
+    _TYPES_FOR,
+    MAX_MIME_TYPE,
+    MAX_PART_BYTES,
+    MAX_UPLOAD_BYTES,
+    UPLOAD_TTL,
+)
 from filegate.records import PURPOSES
 
 JSON = dict[str, Any]
@@ -165,6 +171,7 @@ def schemas(routing_fields: dict[str, JSON]) -> JSON:
                 },
                 "mime_type": {
                     "type": "string",
+                    "maxLength": MAX_MIME_TYPE,
                     "examples": ["text/plain", "application/jsonl", "image/png"],
                     "description": "The MIME type of the file (`type/subtype`, any letter "
                     "case, parameters after `;` ignored), which must suit the purpose: "

@@ -7,7 +7,16 @@ import re
 from filegate.errors import RangeNotSatisfiable
 from filegate.records import ByteRange
 
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_RANGE = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$")
+# Past any size a file can have; a longer number (Python refuses to convert more
+# than 4,300 digits) means the same as this one.
+_HUGE = 2**64
+_HUGE_DIGITS = len(str(_HUGE))
+
+
+def _number(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _HUGE_DIGITS else _HUGE
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:
@@ -27,14 +36,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     first, last = m.group(1), m.group(2)
     if first:
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = _number(first)
+        end = _number(last) if last else size - 1
         if last and end < start:
             return None
         if start >= size:
             raise _unsatisfiable(size)
         return ByteRange(start, min(end, size - 1))
-    suffix = int(last)
+    suffix = _number(last)
     if suffix == 0 or size == 0:
         raise _unsatisfiable(size)
     return ByteRange(max(0, size - suffix), size - 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,7 +14,7 @@ from filegate.core.uploads import MAX_PART_BYTES
 from filegate.errors import InvalidRequest, PayloadTooLarge
 from filegate.server.admin import _integral, read_json
 from filegate.server.files import FORM_OVERHEAD, Call, _call
-from filegate.server.multipart import MultipartReader
+from filegate.server.multipart import MultipartReader, form_boundary
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
@@ -96,17 +95,11 @@ async def create_upload(request: Request) -> Response:
 async def add_part(request: Request) -> Response:
     call = await _call(request)
     upload_id = request.path_params["upload_id"]
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
-        raise InvalidRequest(
-            "Expected a multipart/form-data body with the part in 'data'.",
-            code="invalid_content_type",
-        )
+    boundary = form_boundary(request.headers.get("content-type", ""), "the part in 'data'")
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_PART_BYTES + FORM_OVERHEAD:
         raise PayloadTooLarge(f"A part can hold at most {MAX_PART_BYTES} bytes.", param="data")
-    reader = MultipartReader(request.stream(), boundary.decode("latin-1"))
+    reader = MultipartReader(request.stream(), boundary)
     uploads = _gateway(request).uploads
     part = None
     while (field := await reader.next_part()) is not None:

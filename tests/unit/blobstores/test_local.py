@@ -79,8 +79,49 @@ async def test_sweep_incomplete_removes_only_old_parts(tmp_path: Path) -> None:
     assert not old.exists() and new.exists()
 
 
+async def test_sweep_incomplete_spares_a_live_writer_however_old(tmp_path: Path) -> None:
+    """A slow upload's partial file may go unchanged for long; while its writer
+    lives (and holds the file), no sweep takes it."""
+    store = LocalBlobStore(tmp_path)
+    first, rest = os.urandom(2 * 1024 * 1024), os.urandom(1024)
+    go_on = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield first  # past one write batch: the partial file exists
+        await go_on.wait()
+        yield rest
+
+    def partial_file() -> Path:
+        while not (found := list((tmp_path / "tmp").glob("file-S1.*.part"))):
+            time.sleep(0.01)
+        return found[0]
+
+    writing = asyncio.create_task(store.put("file-S1", slow()))
+    partial = await asyncio.wait_for(asyncio.to_thread(partial_file), timeout=10)
+    past = time.time() - 3 * 3600
+    os.utime(partial, (past, past))
+    assert await store.sweep_incomplete(older_than=60) == 0
+    go_on.set()
+    stored = await writing
+    assert stored.sha256 == hashlib.sha256(first + rest).hexdigest()
+    assert await read(store, "file-S1") == first + rest
+
+
+async def test_sweep_incomplete_takes_stray_probe_files(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    old = tmp_path / "tmp" / ".probe.dead"
+    old.write_bytes(b"")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    fresh = tmp_path / "tmp" / ".probe.live"
+    fresh.write_bytes(b"")
+    assert await store.sweep_incomplete(older_than=60) == 1
+    assert not old.exists() and fresh.exists()
+
+
 async def test_check(tmp_path: Path) -> None:
     await LocalBlobStore(tmp_path).check()
+    assert list((tmp_path / "tmp").iterdir()) == [], "the probe leaves nothing"
 
 
 def test_open_blobstore_urls(tmp_path: Path) -> None:

@@ -143,9 +143,10 @@ def test_admin_principal() -> None:
 
 def test_key_principal_scope_and_actor() -> None:
     key = _key(team_id="t1", team_access=True)
-    p = Principal(key=key, team=Team("t1", 0))
+    p = Principal(key=key, team=Team("t1", 0, "team-U1"))
     assert not p.is_admin and p.actor == "key-1"
-    assert p.scope == Scope(owner="key-1", team="t1", team_access=True)
+    # The team's files are known by its uid, not by its (re-usable) name.
+    assert p.scope == Scope(owner="key-1", team="team-U1", team_access=True)
     assert p.scope.sees_team
     # team_access without a team sees only its own files.
     lonely = Principal(key=_key(team_access=True))
@@ -155,7 +156,7 @@ def test_key_principal_scope_and_actor() -> None:
 def test_quota_splits_key_and_team_caps() -> None:
     defaults = Limits(max_files=100, max_stored_bytes=10_000, max_concurrent_uploads=4)
     key = _key(team_id="t", limits=Limits(max_files=5))
-    team = Team("t", 0, limits=Limits(max_files=50, max_stored_bytes=2_000))
+    team = Team("t", 0, "team-U2", limits=Limits(max_files=50, max_stored_bytes=2_000))
     combined = combine(key.limits, team.limits, defaults)
     p = Principal(key=key, team=team, limits=combined, _defaults=defaults)
     assert p.quota() == Quota(
@@ -280,7 +281,7 @@ async def test_principal_combines_key_team_and_defaults(env: Env) -> None:
     p = await env.tenants.principal(secret)
     assert p.key == key and p.team == team
     assert p.limits == Limits(max_file_size=500, rpm=3)
-    assert p.scope == Scope(owner=key.id, team="t1", team_access=True)
+    assert p.scope == Scope(owner=key.id, team=team.uid, team_access=True)
     with pytest.raises(AuthError) as err:
         await env.tenants.principal(secret + "x")
     assert err.value.code == "invalid_api_key"
@@ -409,6 +410,23 @@ async def test_delete_team(env: Env) -> None:
         ADMIN, team_id=None, team_alias=None, metadata=None, limits=Limits()
     )
     assert generated.team_id.startswith("team-")
+
+
+async def test_a_team_made_again_is_another_team(env: Env) -> None:
+    """Files belong to a team's uid; a team made again under a deleted one's name gets
+    a new one, so its keys' scope reaches nothing of the old team's."""
+    first = await env.tenants.new_team(
+        ADMIN, team_id="t", team_alias=None, metadata=None, limits=Limits()
+    )
+    key, _ = await env.tenants.generate_key(ADMIN, team_id="t", team_access=True)
+    await env.tenants.delete_keys(ADMIN, [key.id])
+    await env.tenants.delete_team(ADMIN, "t")
+    second = await env.tenants.new_team(
+        ADMIN, team_id="t", team_alias=None, metadata=None, limits=Limits()
+    )
+    assert second.team_id == first.team_id and second.uid != first.uid
+    _, secret = await env.tenants.generate_key(ADMIN, team_id="t", team_access=True)
+    assert (await env.tenants.principal(secret)).scope.team == second.uid
 
 
 async def test_rate_limit_window_and_retry_after(env: Env) -> None:

@@ -37,3 +37,30 @@ def test_unsatisfiable(header: str, size: int) -> None:
         parse_range(header, size)
     assert info.value.status_code == 416
     assert info.value.headers["Content-Range"] == f"bytes */{size}"
+
+
+HUGE = "9" * 5000  # past Python's 4,300-digit limit for int()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"bytes=0-{HUGE}", ByteRange(0, 99)),
+        (f"bytes=-{HUGE}", ByteRange(0, 99)),
+        (f"bytes={'0' * 5000}5-9", ByteRange(5, 9)),
+    ],
+)
+def test_numbers_of_any_length(header: str, expected: ByteRange) -> None:
+    assert parse_range(header, 100) == expected
+
+
+def test_a_start_of_any_length_is_past_the_end() -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range(f"bytes={HUGE}-", 100)
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range(f"bytes={HUGE}-{HUGE}", 100)
+
+
+def test_only_ascii_digits_count() -> None:
+    # int() takes "٣" (Arabic-Indic three); RFC 9110 ranges are ASCII digits.
+    assert parse_range("bytes=\u0663-", 100) is None
