@@ -164,7 +164,15 @@ def test_the_sweep_clears_expired_uploads(shared: tuple[Path, list[ServerProcess
             [stuck["id"]],
         )
         gone = {*parts, stuck_part}
-        assert wait_until(lambda: not gone & blob_names(data_dir), timeout=20)
+        # The sweep removes a part's bytes before its row: wait for both.
+        assert wait_until(
+            lambda: (
+                not gone & blob_names(data_dir)
+                and not part_rows(data_dir, uid)
+                and not part_rows(data_dir, stuck["id"])
+            ),
+            timeout=20,
+        )
         assert upload_row(data_dir, uid)["status"] == "expired"
         assert upload_row(data_dir, stuck["id"])["status"] == "expired"
         assert part_rows(data_dir, uid) == [] and part_rows(data_dir, stuck["id"]) == []
