@@ -99,54 +99,59 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
-import shutil
-import socket
-import string
-import struct
+import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, cast
+
+if __package__ in (None, ""):
+    # Run as a script: import the siblings as tests.fakes.* (one copy of each), with the
+    # repository root in place of this folder, so that no sibling shadows an installed module.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import uvicorn
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-Surface = Literal["openai", "azure"]
-Api = Literal["openai", "azure-classic", "azure-v1"]
-Op = Literal[
-    "create",
-    "list",
-    "retrieve",
-    "delete",
-    "content",
-    "upload_create",
-    "upload_part",
-    "upload_complete",
-    "upload_cancel",
-]
-
-OPS: tuple[str, ...] = (
-    "create",
-    "list",
-    "retrieve",
-    "delete",
-    "content",
-    "upload_create",
-    "upload_part",
-    "upload_complete",
-    "upload_cancel",
+from tests.fakes.batches import BATCH_SETTINGS, FakeBatches
+from tests.fakes.core import (
+    AZURE_EXPIRES_MAX,
+    AZURE_EXPIRES_MIN,
+    AZURE_EXPIRES_SINCE,
+    CHUNK,
+    CORE_SETTINGS,
+    OPENAI_EXPIRES_MAX,
+    OPENAI_EXPIRES_MIN,
+    UPLOAD_OPS,
+    AdminError,
+    Api,
+    Call,
+    Fault,
+    NoResponse,
+    Op,
+    Setting,
+    StoredFile,
+    StoredUpload,
+    UpstreamState,
+    admin_json,
+    azure_version_at_least,
+    drop_connection,
+    json_response,
+    new_azure_file_id,
+    new_openai_file_id,
+    open_blob,
+    openai_error_body,
+    oxford,
+    parse_expires,
+    rand_alnum,
 )
-UPLOAD_OPS = frozenset({"upload_create", "upload_part", "upload_complete", "upload_cancel"})
-CHUNK = 64 * 1024
-MAX_FIELD_BYTES = 64 * 1024
+from tests.fakes.fine_tuning import FT_SETTINGS, FakeFineTuning
+from tests.fakes.multipart import MultipartSink
 
 # --- OpenAI facts (shared/specs/openai-openapi.yaml, CreateFileRequest / listFiles) ------------
 OPENAI_CREATE_PURPOSES: tuple[str, ...] = (
@@ -160,11 +165,8 @@ OPENAI_CREATE_PURPOSES: tuple[str, ...] = (
 OPENAI_CREATE_FIELDS = frozenset(
     {"purpose", "file", "expires_after[anchor]", "expires_after[seconds]"}
 )
-OPENAI_EXPIRES_MIN = 3600
-OPENAI_EXPIRES_MAX = 2_592_000
 OPENAI_BATCH_DEFAULT_TTL = 2_592_000  # "purpose=batch files expire after 30 days" by default
 OPENAI_LIST_MAX = 10_000
-OPENAI_500_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 # Uploads (shared/specs/openai-files-contract.md): 8 GB in all, parts of 64 MB, an hour to live.
 UPLOAD_MAX_BYTES = 8 * 1024**3
 UPLOAD_PART_MAX = 64 * 1024**2
@@ -172,6 +174,7 @@ UPLOAD_TTL = 3600
 UPLOAD_CREATE_FIELDS = frozenset({"filename", "purpose", "bytes", "mime_type", "expires_after"})
 # Azure's dated data plane has /openai/uploads from this preview version on (none on GA versions).
 AZURE_UPLOADS_SINCE = "2024-08-01"
+
 
 # --- Azure facts --------------------------------------------------------------------------------
 # Classic purposes: authoring/stable/2024-10-21/azureopenai.json, Files_Upload formData enum.
@@ -193,461 +196,24 @@ AZURE_STATUSES: tuple[str, ...] = (
     "deleting",
     "deleted",
 )
-AZURE_V1_API_VERSIONS = frozenset({"v1", "preview"})
-AZURE_CLASSIC_API_VERSIONS = frozenset(
-    {
-        "2022-12-01",
-        "2023-05-15",
-        "2024-02-01",
-        "2024-06-01",
-        "2024-10-21",
-        "2023-03-15-preview",
-        "2023-06-01-preview",
-        "2023-07-01-preview",
-        "2023-08-01-preview",
-        "2023-09-01-preview",
-        "2023-10-01-preview",
-        "2023-12-01-preview",
-        "2024-02-15-preview",
-        "2024-03-01-preview",
-        "2024-04-01-preview",
-        "2024-05-01-preview",
-        "2024-07-01-preview",
-        "2024-08-01-preview",
-        "2024-09-01-preview",
-        "2024-10-01-preview",
-        "2024-12-01-preview",
-        "2025-01-01-preview",
-        "2025-02-01-preview",
-        "2025-03-01-preview",
-        "2025-04-01-preview",
-    }
-)
-# expires_after on Azure files: documented from api-version 2025-03-01-preview (and v1),
-# "a number between 1209600-2592000. This is equivalent to 14-30 days".
-AZURE_EXPIRES_SINCE = "2025-03-01"
-AZURE_EXPIRES_MIN = 1_209_600
-AZURE_EXPIRES_MAX = 2_592_000
-AZURE_401_MESSAGE = (
-    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
-    "valid key for an active subscription and use a correct regional API endpoint for your "
-    "resource."
-)
-# Status -> (code, message) for injected faults without a body; codes from the ErrorCode enum.
-AZURE_FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
-    400: ("invalidPayload", "The request data is invalid for this operation."),
-    401: ("401", AZURE_401_MESSAGE),
-    403: ("forbidden", "The operation is forbidden for the current user/api key."),
-    404: ("404", "Resource not found"),
-    409: ("conflict", "The requested operation conflicts with the current resource state."),
-    429: ("429", "Requests to the Files API have exceeded the rate limit. Please retry after 1 s."),
-    500: ("internalFailure", "Internal error. Please retry."),
-    503: ("serviceUnavailable", "The service is currently not available."),
+
+FILE_SETTINGS: dict[str, Setting] = {
+    "azure_initial_status": Setting(
+        "pending", lambda v: v in AZURE_STATUSES, f"one of {AZURE_STATUSES}"
+    ),
+    "azure_status_steps": Setting(
+        ["running", "processed"],
+        lambda v: isinstance(v, list) and all(x in AZURE_STATUSES for x in v),
+        f"a list of {AZURE_STATUSES}",
+    ),
+    "azure_classic_list": Setting(
+        "spec", lambda v: v in ("spec", "paginated"), "spec or paginated"
+    ),
+    "azure_v1_create_status": Setting(200, lambda v: v in (200, 201), "200 or 201"),
+    "azure_validate_filename": Setting(True, lambda v: isinstance(v, bool), "a boolean"),
 }
-
-_ALNUM = string.ascii_letters + string.digits
-
-
-def _rand_alnum(n: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(n))
-
-
-def new_openai_file_id() -> str:
-    return "file-" + _rand_alnum(24)
-
-
-def new_azure_file_id(purpose: str) -> str:
-    # Azure: "file-" + 32 hex (e.g. file-181a1cbdcdcf4677ada87f63a0928099); assistants uploads
-    # get "assistant-" + 24 alphanumerics (e.g. assistant-1YGVTvNzc2JXajI5JU9F0HMD).
-    if purpose == "assistants":
-        return "assistant-" + _rand_alnum(24)
-    return "file-" + uuid.uuid4().hex
-
-
-# =================================================================================================
-# State
-# =================================================================================================
-
-
-@dataclass
-class StoredFile:
-    id: str
-    surface: Surface
-    purpose: str
-    filename: str
-    bytes: int
-    created_at: int
-    seq: int
-    path: Path
-    sha256: str
-    status: str
-    status_details: str | None = None
-    expires_at: int | None = None
-    steps: list[str] = field(default_factory=list)
-    content_type: str | None = None
-    organization: str | None = None
-    project: str | None = None
-    origin: str = "api"
-
-    def expired(self, now: float) -> bool:
-        return self.expires_at is not None and self.expires_at <= now
-
-    def wire(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "object": "file",
-            "id": self.id,
-            "purpose": self.purpose,
-            "filename": self.filename,
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-        }
-        if self.expires_at is not None:
-            obj["expires_at"] = self.expires_at
-        obj["status"] = self.status
-        if self.status_details is not None:
-            obj["status_details"] = self.status_details
-        return obj
-
-    def admin(self) -> dict[str, Any]:
-        return {
-            **self.wire(),
-            "surface": self.surface,
-            "sha256": self.sha256,
-            "path": str(self.path),
-            "content_type": self.content_type,
-            "organization": self.organization,
-            "project": self.project,
-            "origin": self.origin,
-            "pending_steps": list(self.steps),
-        }
-
-
-@dataclass
-class StoredUpload:
-    id: str
-    surface: Surface
-    filename: str
-    purpose: str
-    bytes: int
-    mime_type: str
-    created_at: int
-    expires_at: int
-    file_expires_after: int | None = None
-    status: str = "pending"
-    parts: dict[str, tuple[Path, int]] = field(default_factory=dict)
-    file: StoredFile | None = None
-
-    def wire(self) -> dict[str, Any]:
-        status = self.status
-        if status == "pending" and self.expires_at <= time.time():
-            status = "expired"
-        return {
-            "id": self.id,
-            "object": "upload",
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
-            "status": status,
-            "file": self.file.wire() if self.file is not None else None,
-        }
-
-    def admin(self) -> dict[str, Any]:
-        return {
-            **self.wire(),
-            "surface": self.surface,
-            "parts": [{"id": k, "bytes": v[1]} for k, v in self.parts.items()],
-        }
-
-
-@dataclass
-class Fault:
-    id: int
-    op: str
-    surface: str
-    status: int | None
-    body: Any
-    headers: dict[str, str]
-    delay: float
-    times: int | None
-    after_bytes: int | None
-    drop: bool
-    drop_mode: str
-    used: int = 0
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "op": self.op,
-            "surface": self.surface,
-            "status": self.status,
-            "body": self.body,
-            "headers": dict(self.headers),
-            "delay": self.delay,
-            "times": self.times,
-            "after_bytes": self.after_bytes,
-            "drop": self.drop,
-            "drop_mode": self.drop_mode,
-            "used": self.used,
-        }
-
-
-class AdminError(Exception):
-    """A bad admin request; answered with 400 ``{"error": message}``."""
-
-
-def _default_config() -> dict[str, Any]:
-    return {
-        "azure_initial_status": "pending",
-        "azure_status_steps": ["running", "processed"],
-        "azure_classic_list": "spec",
-        "azure_v1_create_status": 200,
-        "azure_validate_filename": True,
-        "azure_extra_api_versions": [],
-    }
-
-
-class UpstreamState:
-    def __init__(self, state_dir: Path, *, openai_key: str, azure_key: str, azure_ad_token: str):
-        self.state_dir = state_dir
-        self.blob_dir = state_dir / "blobs"
-        self.tmp_dir = state_dir / "tmp"
-        self.openai_key = openai_key
-        self.azure_key = azure_key
-        self.azure_ad_token = azure_ad_token
-        self.files: dict[str, StoredFile] = {}
-        self.uploads: dict[str, StoredUpload] = {}
-        self.log: list[dict[str, Any]] = []
-        self.faults: list[Fault] = []
-        self.config: dict[str, Any] = _default_config()
-        self._seq = 0
-        self._log_seq = 0
-        self._fault_seq = 0
-        self.reset()
-
-    def reset(self) -> None:
-        for d in (self.blob_dir, self.tmp_dir):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True, exist_ok=True)
-        self.files.clear()
-        self.uploads.clear()
-        self.log.clear()
-        self.faults.clear()
-        self.config = _default_config()
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    # -- files -----------------------------------------------------------------------------------
-    def get(self, surface: Surface, file_id: str) -> StoredFile | None:
-        f = self.files.get(file_id)
-        if f is None or f.surface != surface:
-            return None
-        if f.expired(time.time()):
-            self.remove(f)
-            return None
-        return f
-
-    def listing(self, surface: Surface, purpose: str | None) -> list[StoredFile]:
-        now = time.time()
-        for f in [f for f in self.files.values() if f.expired(now)]:
-            self.remove(f)
-        out = [f for f in self.files.values() if f.surface == surface]
-        if purpose:
-            out = [f for f in out if f.purpose == purpose]
-        out.sort(key=lambda f: (f.created_at, f.seq))
-        return out
-
-    def remove(self, f: StoredFile) -> None:
-        self.files.pop(f.id, None)
-        with contextlib.suppress(FileNotFoundError):
-            f.path.unlink()
-
-    def new_tmp_path(self) -> Path:
-        return self.tmp_dir / f"{uuid.uuid4().hex}.part"
-
-    # -- faults ----------------------------------------------------------------------------------
-    def add_fault(self, spec: Any) -> Fault:
-        if not isinstance(spec, dict):
-            raise AdminError("fault must be a JSON object")
-        op = spec.get("op", "any")
-        if op not in (*OPS, "any"):
-            raise AdminError(f"op must be one of {[*OPS, 'any']}")
-        surface = spec.get("surface", "any")
-        if surface not in ("openai", "azure", "any"):
-            raise AdminError("surface must be openai, azure or any")
-        status = spec.get("status")
-        if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
-            raise AdminError("status must be an HTTP status code")
-        headers = spec.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise AdminError("headers must be an object")
-        delay = spec.get("delay", 0.0) or 0.0
-        if not isinstance(delay, int | float) or delay < 0:
-            raise AdminError("delay must be a number >= 0")
-        times = spec.get("times", 1)
-        if times is not None and (not isinstance(times, int) or times < 1):
-            raise AdminError("times must be an integer >= 1, or null for unlimited")
-        after_bytes = spec.get("after_bytes")
-        if after_bytes is not None and (not isinstance(after_bytes, int) or after_bytes < 0):
-            raise AdminError("after_bytes must be an integer >= 0")
-        if after_bytes is not None and op not in ("create", "content", "upload_part"):
-            raise AdminError("after_bytes applies to op create, upload_part or content only")
-        drop = bool(spec.get("drop", False))
-        drop_mode = spec.get("drop_mode", "reset")
-        if drop_mode not in ("reset", "close"):
-            raise AdminError("drop_mode must be reset or close")
-        if status is None and not drop and not delay:
-            raise AdminError("a fault needs status, drop or delay")
-        self._fault_seq += 1
-        fault = Fault(
-            id=self._fault_seq,
-            op=op,
-            surface=surface,
-            status=status,
-            body=spec.get("body"),
-            headers={str(k): str(v) for k, v in headers.items()},
-            delay=float(delay),
-            times=times,
-            after_bytes=after_bytes,
-            drop=drop,
-            drop_mode=drop_mode,
-        )
-        self.faults.append(fault)
-        return fault
-
-    def take_fault(self, op: str, surface: Surface) -> Fault | None:
-        for fault in self.faults:
-            if fault.op in (op, "any") and fault.surface in (surface, "any"):
-                fault.used += 1
-                if fault.times is not None and fault.used >= fault.times:
-                    self.faults.remove(fault)
-                return fault
-        return None
-
-    # -- config ----------------------------------------------------------------------------------
-    def update_config(self, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            raise AdminError("config must be a JSON object")
-        new = dict(self.config)
-        for key, value in spec.items():
-            if key not in new:
-                raise AdminError(f"unknown config key {key!r}; known: {sorted(new)}")
-            if key == "azure_initial_status" and value not in AZURE_STATUSES:
-                raise AdminError(f"azure_initial_status must be one of {AZURE_STATUSES}")
-            if key == "azure_status_steps" and (
-                not isinstance(value, list) or any(v not in AZURE_STATUSES for v in value)
-            ):
-                raise AdminError(f"azure_status_steps must be a list of {AZURE_STATUSES}")
-            if key == "azure_classic_list" and value not in ("spec", "paginated"):
-                raise AdminError("azure_classic_list must be spec or paginated")
-            if key == "azure_v1_create_status" and value not in (200, 201):
-                raise AdminError("azure_v1_create_status must be 200 or 201")
-            if key == "azure_validate_filename" and not isinstance(value, bool):
-                raise AdminError("azure_validate_filename must be a boolean")
-            if key == "azure_extra_api_versions" and (
-                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-            ):
-                raise AdminError("azure_extra_api_versions must be a list of strings")
-            new[key] = value
-        self.config = new
-
-    # -- request log -----------------------------------------------------------------------------
-    def log_request(
-        self, request: Request, surface: Surface, api: Api, op: Op, file_id: str | None
-    ) -> dict[str, Any]:
-        self._log_seq += 1
-        headers: dict[str, str] = {}
-        for k, v in request.headers.items():
-            headers[k] = f"{headers[k]}, {v}" if k in headers else v
-        cl = headers.get("content-length")
-        entry: dict[str, Any] = {
-            "seq": self._log_seq,
-            "time": time.time(),
-            "surface": surface,
-            "api": api,
-            "op": op,
-            "file_id": file_id,
-            "upload_id": request.path_params.get("upload_id"),
-            "method": request.method,
-            "path": request.url.path,
-            "query": request.url.query,
-            "query_params": _query_dict(request),
-            "headers": headers,
-            "openai_organization": headers.get("openai-organization"),
-            "openai_project": headers.get("openai-project"),
-            "content_length": int(cl) if cl is not None and cl.isdigit() else None,
-            "transfer_encoding": headers.get("transfer-encoding"),
-            "body_bytes": 0,
-            "body_complete": False,
-            "multipart": None,
-            "fault": None,
-            "status": None,
-            "dropped": False,
-            "client_disconnected": False,
-        }
-        self.log.append(entry)
-        return entry
-
-
-def _query_dict(request: Request) -> dict[str, str | list[str]]:
-    out: dict[str, str | list[str]] = {}
-    for k, v in request.query_params.multi_items():
-        prev = out.get(k)
-        if prev is None:
-            out[k] = v
-        elif isinstance(prev, list):
-            prev.append(v)
-        else:
-            out[k] = [prev, v]
-    return out
-
-
-# =================================================================================================
-# Responses and connection drops
-# =================================================================================================
-
-
-class NoResponse(Response):
-    """Returned after a connection drop: sends nothing at all."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=599)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        return None
-
-
-async def drop_connection(request: Request, mode: str = "reset") -> bool:
-    """Close the client's TCP connection without sending an HTTP response.
-
-    uvicorn hands the app ``receive``/``send`` bound methods of its per-request
-    ``RequestResponseCycle``, which holds the asyncio transport; Starlette passes ``receive``
-    through unwrapped. We abort that transport (``SO_LINGER 0`` first for mode ``reset``, so the
-    peer gets an RST) and wait until uvicorn has marked the cycle disconnected; the handler then
-    returns :class:`NoResponse`, and uvicorn, seeing a disconnected cycle with no response
-    started, sends nothing (see ``run_asgi`` in uvicorn's protocol implementations).
-    Returns False when the server does not expose its transport this way.
-    """
-    cycle = getattr(request.receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return False
-    if mode == "reset":
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError, AttributeError, TypeError, ValueError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
-    for _ in range(400):
-        if getattr(cycle, "disconnected", True):
-            break
-        await asyncio.sleep(0.005)
-    return True
+# A feature's admin calls: ``/__admin/{action}[/{item}]``; None when the action is not its own.
+AdminHandler = Callable[[Request, str, str | None], Awaitable[Response | None]]
 
 
 class StreamedFile(Response):
@@ -673,7 +239,7 @@ class StreamedFile(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.headers["content-length"] = str(self.size)
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        with _open_blob(self.path) as fh:
+        with open_blob(self.path) as fh:
             if self.cut is not None:
                 sent = 0
                 while sent < self.cut:
@@ -691,332 +257,23 @@ class StreamedFile(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _open_blob(path: Path) -> BinaryIO:
-    return path.open("rb")
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def openai_error_body(
-    message: str,
-    *,
-    type_: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _mask_key(key: str) -> str:
-    if len(key) <= 8:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
-# =================================================================================================
-# Multipart sink
-# =================================================================================================
-
-
-@dataclass
-class FilePart:
-    field: str
-    filename: str
-    content_type: str | None
-    tmp_path: Path | None
-    size: int = 0
-    sha256: str = ""
-
-
-class MultipartSink:
-    """Receives python-multipart callbacks; the ``file`` part goes straight to disk."""
-
-    def __init__(self, tmp_path: Path, file_field: str = "file") -> None:
-        self.tmp_path = tmp_path
-        self.file_field = file_field
-        self.order: list[str] = []
-        self.values: dict[str, str] = {}
-        self.file: FilePart | None = None
-        self.other_files: list[FilePart] = []
-        self.received = 0
-        self.ended = False
-        self._headers: dict[str, str] = {}
-        self._hname = bytearray()
-        self._hvalue = bytearray()
-        self._name = ""
-        self._part: FilePart | None = None
-        self._buf = bytearray()
-        self._fh: Any = None
-        self._hasher: Any = None
-        self._cur_size = 0
-
-    def callbacks(self) -> dict[str, Callable[..., None]]:
-        return {
-            "on_part_begin": self._on_part_begin,
-            "on_header_field": self._on_header_field,
-            "on_header_value": self._on_header_value,
-            "on_header_end": self._on_header_end,
-            "on_headers_finished": self._on_headers_finished,
-            "on_part_data": self._on_part_data,
-            "on_part_end": self._on_part_end,
-            "on_end": self._on_end,
-        }
-
-    def _on_part_begin(self) -> None:
-        self._headers = {}
-        self._part = None
-        self._buf = bytearray()
-        self._cur_size = 0
-
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._hname += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._hvalue += data[start:end]
-
-    def _on_header_end(self) -> None:
-        self._headers[self._hname.decode("latin-1").lower()] = self._hvalue.decode(
-            "utf-8", "replace"
-        )
-        self._hname = bytearray()
-        self._hvalue = bytearray()
-
-    def _on_headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
-        self._name = params.get(b"name", b"").decode("utf-8", "replace")
-        self.order.append(self._name)
-        raw_filename = params.get(b"filename")
-        if raw_filename is None:
-            return
-        ctype = self._headers.get("content-type") or None
-        is_main = self._name == self.file_field and self.file is None
-        part = FilePart(
-            field=self._name,
-            filename=raw_filename.decode("utf-8", "replace"),
-            content_type=ctype,
-            tmp_path=self.tmp_path if is_main else None,
-        )
-        self._part = part
-        self._hasher = hashlib.sha256()
-        if is_main:
-            self.file = part
-            self._fh = self.tmp_path.open("wb")
-        else:
-            self.other_files.append(part)
-
-    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = memoryview(data)[start:end]
-        if self._part is not None:
-            self._cur_size += len(chunk)
-            self._hasher.update(chunk)
-            if self._fh is not None:
-                self._fh.write(chunk)
-        elif len(self._buf) < MAX_FIELD_BYTES:
-            self._buf += chunk[: MAX_FIELD_BYTES - len(self._buf)]
-
-    def _on_part_end(self) -> None:
-        if self._part is not None:
-            self._part.size = self._cur_size
-            self._part.sha256 = self._hasher.hexdigest()
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
-            self._part = None
-        else:
-            self.values.setdefault(self._name, self._buf.decode("utf-8", "replace"))
-
-    def _on_end(self) -> None:
-        self.ended = True
-
-    def snapshot(self) -> dict[str, Any]:
-        def part(p: FilePart) -> dict[str, Any]:
-            size = p.size
-            sha = p.sha256
-            if p is self._part:  # still streaming (dropped mid-part)
-                size = self._cur_size
-                sha = ""
-            return {
-                "field": p.field,
-                "filename": p.filename,
-                "content_type": p.content_type,
-                "size": size,
-                "sha256": sha,
-            }
-
-        return {
-            "fields": list(self.order),
-            "values": dict(self.values),
-            "file": part(self.file) if self.file else None,
-            "other_files": [part(p) for p in self.other_files],
-        }
-
-    def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp_path.unlink()
-
-
-# =================================================================================================
-# One API request
-# =================================================================================================
-
-
-class Call:
-    """Per-request context: where it came in, its log entry, and response helpers."""
-
-    def __init__(
-        self,
-        state: UpstreamState,
-        request: Request,
-        api: Api,
-        op: Op,
-        file_id: str | None,
-    ) -> None:
-        self.state = state
-        self.request = request
-        self.api: Api = api
-        self.surface: Surface = "openai" if api == "openai" else "azure"
-        self.op: Op = op
-        self.file_id = file_id
-        self.entry = state.log_request(request, self.surface, api, op, file_id)
-        self.api_version = request.query_params.get("api-version")
-
-    # -- body ------------------------------------------------------------------------------------
-    async def drain(self) -> None:
-        try:
-            async for chunk in self.request.stream():
-                self.entry["body_bytes"] += len(chunk)
-        except ClientDisconnect:
-            self.entry["client_disconnected"] = True
-            return
-        self.entry["body_complete"] = True
-
-    async def read_body(self, limit: int = 1024 * 1024) -> bytes:
-        """A small (JSON) body, counted like any other; past ``limit`` it is discarded."""
-        buf = bytearray()
-        try:
-            async for chunk in self.request.stream():
-                self.entry["body_bytes"] += len(chunk)
-                if len(buf) < limit:
-                    buf += chunk
-        except ClientDisconnect:
-            self.entry["client_disconnected"] = True
-            raise
-        self.entry["body_complete"] = True
-        return bytes(buf)
-
-    # -- responses -------------------------------------------------------------------------------
-    def headers(self) -> dict[str, str]:
-        if self.surface == "openai":
-            h = {
-                "x-request-id": "req_" + uuid.uuid4().hex,
-                "openai-version": "2020-10-01",
-                "openai-processing-ms": "1",
-            }
-            org = self.request.headers.get("openai-organization")
-            if org:
-                h["openai-organization"] = org
-            return h
-        return {"apim-request-id": str(uuid.uuid4())}
-
-    def finish(self, response: Response) -> Response:
-        self.entry["status"] = response.status_code
-        return response
-
-    def json(self, status: int, body: Any, extra: dict[str, str] | None = None) -> Response:
-        return self.finish(_json(status, body, {**self.headers(), **(extra or {})}))
-
-    def openai_error(
-        self,
-        status: int,
-        message: str,
-        *,
-        type_: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> Response:
-        return self.json(status, openai_error_body(message, type_=type_, param=param, code=code))
-
-    def azure_error(
-        self, status: int, code: str, message: str, *, param: str | None = None
-    ) -> Response:
-        """Azure error body: classic data plane ``{code, message}`` (as observed on
-        ``/openai/files``); v1 adds ``param``, ``type`` and ``inner_error`` (AzureErrorResponse)."""
-        err: dict[str, Any] = {"code": code, "message": message}
-        if self.api == "azure-v1":
-            err.update(
-                {"param": param, "type": "invalid_request_error", "inner_error": {"code": code}}
-            )
-        return self.json(status, {"error": err})
-
-    def invalid(
-        self, message: str, *, param: str | None = None, code: str | None = None
-    ) -> Response:
-        """A 400 validation error in this surface's shape."""
-        if self.surface == "openai":
-            return self.openai_error(400, message, param=param, code=code)
-        return self.azure_error(400, "invalidPayload", message, param=param)
-
-    def not_found(self, file_id: str) -> Response:
-        if self.surface == "openai":
-            return self.openai_error(404, f"No such File object: {file_id}", param="id")
-        return self.azure_error(404, "notFound", f"File with id '{file_id}' not found.", param="id")
-
-    def fault_response(self, fault: Fault) -> Response:
-        status = cast(int, fault.status)
-        body = fault.body
-        if body is None:
-            if self.surface == "openai":
-                if status >= 500:
-                    body = openai_error_body(OPENAI_500_MESSAGE, type_="server_error")
-                elif status == 429:
-                    body = openai_error_body(
-                        "Rate limit reached for requests. Please try again in 1s.",
-                        type_="requests",
-                        code="rate_limit_exceeded",
-                    )
-                else:
-                    body = openai_error_body(f"Injected fault: HTTP {status}")
-            else:
-                code, message = AZURE_FAULT_DEFAULTS.get(
-                    status, (str(status), f"Injected fault: HTTP {status}")
-                )
-                body = {"error": {"code": code, "message": message}}
-        return self.json(status, body, fault.headers)
-
-    async def drop(self, fault: Fault) -> Response:
-        self.entry["dropped"] = True
-        if await drop_connection(self.request, fault.drop_mode):
-            return NoResponse()
-        self.entry["dropped"] = False  # not under uvicorn: fall back to an error response
-        return self.json(500, {"error": "fake upstream could not drop this connection"})
-
-
-# =================================================================================================
-# The application
-# =================================================================================================
-
-
 class FakeUpstream:
-    def __init__(self, state: UpstreamState) -> None:
+    def __init__(self, state: UpstreamState, admins: list[AdminHandler]) -> None:
         self.state = state
+        self.admins = admins
 
     # -- entry point for every provider request -------------------------------------------------
     async def handle(self, request: Request, api: Api, op: Op) -> Response:
-        file_id = request.path_params.get("file_id")
-        call = Call(self.state, request, api, op, file_id)
+        call = Call(self.state, request, api, op)
+        file_id = call.file_id
         try:
-            problem = self.check_auth(call) or self.check_api_version(call)
+            problem = call.check_auth() or call.check_api_version()
             if problem is not None:
                 await call.drain()
                 return problem
             if op in UPLOAD_OPS and not self.uploads_supported(call):
                 await call.drain()
-                return call.json(404, {"error": {"code": "404", "message": "Resource not found"}})
+                return call.resource_not_found()
             fault = self.state.take_fault(op, call.surface)
             if fault is not None:
                 call.entry["fault"] = fault.describe()
@@ -1051,57 +308,8 @@ class FakeUpstream:
             call.entry["client_disconnected"] = True
             return NoResponse()
 
-    # -- auth and versions -----------------------------------------------------------------------
-    def check_auth(self, call: Call) -> Response | None:
-        h = call.request.headers
-        auth = h.get("authorization", "")
-        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        if call.surface == "openai":
-            if not auth:
-                return call.openai_error(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
-                    "or as the password field (with blank username) if you're accessing the API "
-                    "from your browser and are prompted for a username. You can obtain an API key "
-                    "from https://platform.openai.com/account/api-keys.",
-                )
-            if bearer != self.state.openai_key:
-                return call.openai_error(
-                    401,
-                    f"Incorrect API key provided: {_mask_key(bearer or auth)}. You can find your "
-                    "API key at https://platform.openai.com/account/api-keys.",
-                    code="invalid_api_key",
-                )
-            return None
-        ok = h.get("api-key") == self.state.azure_key
-        ok = ok or (bearer is not None and bearer == self.state.azure_ad_token)
-        ok = ok or (call.api == "azure-v1" and bearer == self.state.azure_key)
-        if ok:
-            return None
-        return call.json(401, {"error": {"code": "401", "message": AZURE_401_MESSAGE}})
-
-    def check_api_version(self, call: Call) -> Response | None:
-        if call.surface == "openai":
-            return None
-        version = call.api_version
-        if call.api == "azure-v1":
-            if version is None or version in AZURE_V1_API_VERSIONS:
-                return None
-        else:
-            if version is None:
-                return call.json(404, {"error": {"code": "404", "message": "Resource not found"}})
-            known = AZURE_CLASSIC_API_VERSIONS | set(self.state.config["azure_extra_api_versions"])
-            if version in known:
-                return None
-        return call.json(
-            400, {"error": {"code": "BadRequest", "message": "API version not supported"}}
-        )
-
     def azure_expires_supported(self, call: Call) -> bool:
-        if call.api == "azure-v1":
-            return True
-        return (call.api_version or "")[:10] >= AZURE_EXPIRES_SINCE
+        return azure_version_at_least(call, AZURE_EXPIRES_SINCE)
 
     # -- create ----------------------------------------------------------------------------------
     async def create(self, call: Call, fault: Fault | None, *, part: bool = False) -> Response:
@@ -1225,7 +433,7 @@ class FakeUpstream:
         if purpose not in OPENAI_CREATE_PURPOSES:
             return call.invalid(
                 f"Invalid value: '{purpose}'. Supported values are: "
-                + _oxford(OPENAI_CREATE_PURPOSES)
+                + oxford(OPENAI_CREATE_PURPOSES)
                 + ".",
                 param="purpose",
                 code="invalid_value",
@@ -1242,7 +450,7 @@ class FakeUpstream:
                 param="file",
                 code="missing_required_parameter",
             )
-        expires = _parse_expires(
+        expires = parse_expires(
             call, sink.values, OPENAI_EXPIRES_MIN, OPENAI_EXPIRES_MAX, openai_style=True
         )
         if isinstance(expires, Response):
@@ -1292,7 +500,7 @@ class FakeUpstream:
             )
         expires: int | None = None
         if self.azure_expires_supported(call):
-            parsed = _parse_expires(
+            parsed = parse_expires(
                 call, sink.values, AZURE_EXPIRES_MIN, AZURE_EXPIRES_MAX, openai_style=False
             )
             if isinstance(parsed, Response):
@@ -1367,7 +575,7 @@ class FakeUpstream:
             )
         if sink.file.size > UPLOAD_PART_MAX:
             return call.invalid(f"A part can hold at most {UPLOAD_PART_MAX} bytes.", param="data")
-        part_id = "part_" + _rand_alnum(24)
+        part_id = "part_" + rand_alnum(24)
         dest = self.state.blob_dir / part_id
         os.replace(sink.tmp_path, dest)
         upload.parts[part_id] = (dest, sink.file.size)
@@ -1428,7 +636,7 @@ class FakeUpstream:
         if body["purpose"] not in purposes:
             return call.invalid(
                 f"Invalid value: '{body['purpose']}'. Supported values are: "
-                + _oxford(purposes)
+                + oxford(purposes)
                 + ".",
                 param="purpose",
                 code="invalid_value",
@@ -1443,7 +651,7 @@ class FakeUpstream:
         expires_after = None
         spec = body.get("expires_after")
         if isinstance(spec, dict):
-            parsed = _parse_expires(
+            parsed = parse_expires(
                 call,
                 {
                     "expires_after[anchor]": str(spec.get("anchor")),
@@ -1458,7 +666,7 @@ class FakeUpstream:
             expires_after = parsed
         now = int(time.time())
         upload = StoredUpload(
-            id="upload_" + _rand_alnum(24),
+            id="upload_" + rand_alnum(24),
             surface=call.surface,
             filename=str(body["filename"]),
             purpose=str(body["purpose"]),
@@ -1497,7 +705,7 @@ class FakeUpstream:
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         with tmp.open("wb") as out:
             for part_id in part_ids:
-                with _open_blob(upload.parts[part_id][0]) as fh:
+                with open_blob(upload.parts[part_id][0]) as fh:
                     while data := fh.read(CHUNK):
                         sha.update(data)
                         md5.update(data)
@@ -1640,59 +848,66 @@ class FakeUpstream:
     async def admin(self, request: Request) -> Response:
         action = request.path_params["action"]
         try:
+            item = request.path_params.get("item")
+            for handler in self.admins:
+                answer = await handler(request, action, item)
+                if answer is not None:
+                    return answer
+            if item is not None:
+                return json_response(404, {"error": f"unknown admin call {request.url.path}"})
             return await self._admin(request, action)
         except AdminError as exc:
-            return _json(400, {"error": str(exc)})
+            return json_response(400, {"error": str(exc)})
 
     async def _admin(self, request: Request, action: str) -> Response:
         st = self.state
         method = request.method
         if action == "health" and method == "GET":
-            return _json(200, {"ok": True})
+            return json_response(200, {"ok": True})
         if action == "reset" and method == "POST":
             st.reset()
-            return _json(200, {"ok": True})
+            return json_response(200, {"ok": True})
         if action == "requests":
             if method == "DELETE":
                 st.log.clear()
-                return _json(200, {"ok": True})
+                return json_response(200, {"ok": True})
             q = request.query_params
             entries = [
                 e
                 for e in st.log
                 if all(q.get(k) in (None, e.get(k)) for k in ("surface", "api", "op"))
             ]
-            return _json(200, {"requests": entries})
+            return json_response(200, {"requests": entries})
         if action == "faults":
             if method == "POST":
-                body = await _admin_json(request)
+                body = await admin_json(request)
                 specs = body if isinstance(body, list) else [body]
                 added = [st.add_fault(s).describe() for s in specs]
-                return _json(200, {"faults": added})
+                return json_response(200, {"faults": added})
             if method == "DELETE":
                 st.faults.clear()
-                return _json(200, {"ok": True})
-            return _json(200, {"faults": [f.describe() for f in st.faults]})
+                return json_response(200, {"ok": True})
+            return json_response(200, {"faults": [f.describe() for f in st.faults]})
         if action == "config":
             if method == "POST":
-                st.update_config(await _admin_json(request))
-            return _json(200, {"config": st.config})
+                st.update_config(await admin_json(request))
+            return json_response(200, {"config": st.config})
         if action == "files" and method == "GET":
-            return _json(200, {"data": [f.admin() for f in st.files.values()]})
+            return json_response(200, {"data": [f.admin() for f in st.files.values()]})
         if action == "uploads" and method == "GET":
-            return _json(200, {"data": [u.admin() for u in st.uploads.values()]})
+            return json_response(200, {"data": [u.admin() for u in st.uploads.values()]})
         if action == "azure-status" and method == "POST":
-            return self._force_status(await _admin_json(request))
+            return self._force_status(await admin_json(request))
         if action == "seed" and method == "POST":
-            return self._seed(await _admin_json(request))
-        return _json(404, {"error": f"unknown admin call {method} /__admin/{action}"})
+            return self._seed(await admin_json(request))
+        return json_response(404, {"error": f"unknown admin call {method} /__admin/{action}"})
 
     def _force_status(self, body: Any) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise AdminError("body must be {id, status, status_details?, steps?}")
         f = self.state.files.get(body["id"])
         if f is None:
-            return _json(404, {"error": f"no file {body['id']}"})
+            return json_response(404, {"error": f"no file {body['id']}"})
         status = body.get("status", f.status)
         if status not in AZURE_STATUSES:
             raise AdminError(f"status must be one of {AZURE_STATUSES}")
@@ -1703,7 +918,7 @@ class FakeUpstream:
         f.steps = list(steps)
         if "status_details" in body:
             f.status_details = body["status_details"]
-        return _json(200, f.admin())
+        return json_response(200, f.admin())
 
     def _seed(self, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -1759,80 +974,17 @@ class FakeUpstream:
             )
             self.state.files[file_id] = f
             made.append(f.wire())
-        return _json(200, {"data": made})
+        return json_response(200, {"data": made})
 
     # -- fallbacks -------------------------------------------------------------------------------
     async def openai_unknown(self, request: Request) -> Response:
-        return _json(
+        return json_response(
             404,
             openai_error_body(f"Invalid URL ({request.method} {request.url.path})"),
         )
 
     async def azure_unknown(self, request: Request) -> Response:
-        return _json(404, {"error": {"code": "404", "message": "Resource not found"}})
-
-
-def _oxford(values: Iterable[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-
-
-def _parse_expires(
-    call: Call, values: dict[str, str], lo: int, hi: int, *, openai_style: bool
-) -> int | Response | None:
-    anchor = values.get("expires_after[anchor]")
-    seconds_raw = values.get("expires_after[seconds]")
-    if anchor is None and seconds_raw is None:
-        return None
-    for name, value in (("anchor", anchor), ("seconds", seconds_raw)):
-        if value is None:
-            return call.invalid(
-                f"Missing required parameter: 'expires_after.{name}'.",
-                param=f"expires_after.{name}",
-                code="missing_required_parameter" if openai_style else None,
-            )
-    if anchor != "created_at":
-        return call.invalid(
-            f"Invalid value: '{anchor}'. Supported values are: 'created_at'.",
-            param="expires_after.anchor",
-            code="invalid_value" if openai_style else None,
-        )
-    try:
-        seconds = int(cast(str, seconds_raw))
-    except ValueError:
-        return call.invalid(
-            "Invalid type for 'expires_after.seconds': expected an integer, but got a string "
-            "instead.",
-            param="expires_after.seconds",
-            code="invalid_type" if openai_style else None,
-        )
-    if seconds < lo:
-        return call.invalid(
-            "Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= "
-            f"{lo}, but got {seconds} instead.",
-            param="expires_after.seconds",
-            code="integer_below_min_value" if openai_style else None,
-        )
-    if seconds > hi:
-        return call.invalid(
-            "Invalid 'expires_after.seconds': integer above maximum value. Expected a value <= "
-            f"{hi}, but got {seconds} instead.",
-            param="expires_after.seconds",
-            code="integer_above_max_value" if openai_style else None,
-        )
-    return seconds
-
-
-async def _admin_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise AdminError(f"invalid JSON: {exc}") from exc
+        return json_response(404, {"error": {"code": "404", "message": "Resource not found"}})
 
 
 def create_app(
@@ -1844,9 +996,15 @@ def create_app(
 ) -> Starlette:
     """Build the fake upstream. Uploaded files are kept under ``state_dir`` (wiped on reset)."""
     state = UpstreamState(
-        Path(state_dir), openai_key=openai_key, azure_key=azure_key, azure_ad_token=azure_ad_token
+        Path(state_dir),
+        openai_key=openai_key,
+        azure_key=azure_key,
+        azure_ad_token=azure_ad_token,
+        settings={**CORE_SETTINGS, **FILE_SETTINGS, **BATCH_SETTINGS, **FT_SETTINGS},
     )
-    fake = FakeUpstream(state)
+    batches = FakeBatches(state)
+    fine_tuning = FakeFineTuning(state)
+    fake = FakeUpstream(state, [batches.admin, fine_tuning.admin])
 
     def endpoint(api: Api, op_by_method: dict[str, Op]) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
@@ -1855,12 +1013,10 @@ def create_app(
 
         return handler
 
+    admin_methods = ["GET", "POST", "DELETE"]
     routes: list[BaseRoute] = [
-        Route(
-            "/__admin/{action}",
-            fake.admin,
-            methods=["GET", "POST", "DELETE"],
-        )
+        Route("/__admin/{action}", fake.admin, methods=admin_methods),
+        Route("/__admin/{action}/{item}", fake.admin, methods=admin_methods),
     ]
     surfaces: list[tuple[str, Api]] = [
         ("/v1", "openai"),
@@ -1894,10 +1050,11 @@ def create_app(
             routes.append(
                 Route(
                     f"{prefix}/uploads/{{upload_id}}/{action}",
-                    endpoint(a, {"POST": cast(Op, op)}),
+                    endpoint(a, {"POST": op}),
                     methods=["POST"],
                 )
             )
+        routes += batches.routes(prefix, a) + fine_tuning.routes(prefix, a)
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes += [
         Route("/v1/{rest:path}", fake.openai_unknown, methods=all_methods),
