@@ -25,38 +25,42 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.core import (
+from tests.fakes.batch_checks import check_input, raw_lines
+from tests.fakes.calls import (
+    Call,
+    JsonCall,
+    azure_version_at_least,
+    json_endpoint,
+    json_response,
+)
+from tests.fakes.checks import (
     AZURE_EXPIRES_MAX,
     AZURE_EXPIRES_MIN,
     AZURE_EXPIRES_SINCE,
     OPENAI_EXPIRES_MAX,
     OPENAI_EXPIRES_MIN,
+    admin_json,
+    after_cursor,
+    bad_type,
+    check_metadata,
+    missing_fields,
+    oxford,
+    parse_expires,
+    parse_limit,
+    unknown_fields,
+)
+from tests.fakes.replies import endpoint_kind, reply
+from tests.fakes.state import (
     AdminError,
     Api,
     BlobWriter,
-    Call,
-    JsonCall,
     Setting,
     StoredFile,
     Surface,
     UpstreamState,
-    admin_json,
-    after_cursor,
-    azure_version_at_least,
-    bad_type,
-    check_metadata,
     is_duration,
-    json_endpoint,
-    json_response,
-    missing_fields,
-    open_blob,
-    oxford,
-    parse_expires,
-    parse_limit,
     rand_alnum,
-    unknown_fields,
 )
-from tests.fakes.replies import endpoint_kind, reply
 
 # shared/specs/openai-openapi.yaml, CreateBatchRequest.
 OPENAI_BATCH_ENDPOINTS: tuple[str, ...] = (
@@ -95,7 +99,6 @@ TERMINAL = frozenset({"failed", "completed", "expired", "cancelled"})
 FORWARD = ("validating", "in_progress", "finalizing", "completed")
 OPENAI_MAX_REQUESTS = 50_000
 AZURE_MAX_REQUESTS = 100_000
-MAX_REPORTED_ERRORS = 100
 LIST_DEFAULT, LIST_MAX = 20, 100
 FAIL_MARKER = "fake_error"
 EXPIRED_ERROR = {
@@ -550,132 +553,31 @@ class FakeBatches:
 
     # -- validation ------------------------------------------------------------------------------
     def _validate(self, b: StoredBatch, at: float) -> None:
-        errors: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        count = 0
-        azure_deployments = self.state.config["azure_deployments"]
-
-        def report(code: str, message: str, param: str | None, line: int | None) -> None:
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"code": code, "message": message, "param": param, "line": line})
-
-        if b.surface == "azure" and b.completion_window != "24h":
-            report(
-                "invalid_request",
-                f"The completion_window '{b.completion_window}' is not supported; only '24h' is.",
-                "completion_window",
-                None,
-            )
-        for number, raw, _ in self._raw_lines(b.input_path, 0):
-            count += 1
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = None
-            if not isinstance(line, dict):
-                report(
-                    "invalid_json_line", "This line is not parseable as valid JSON.", None, number
-                )
-                continue
-            problem = self._line_problem(b, line)
-            if problem is not None:
-                report(*problem, number)
-                continue
-            custom_id, body = line["custom_id"], line["body"]
-            if custom_id in seen:
-                report(
-                    "duplicate_custom_id",
-                    "The custom_id for this request is a duplicate of another request. The "
-                    "custom_id parameter must be unique for each request in a batch.",
-                    "custom_id",
-                    number,
-                )
-            seen.add(custom_id)
-            model = body.get("model")
-            if isinstance(model, str):
-                if b.model is None:
-                    b.model = model
-                elif model != b.model:
-                    report(
-                        "model_mismatch",
-                        f"The provided model '{model}' does not match the model '{b.model}' of "
-                        "the other requests in this batch. All requests must use the same model.",
-                        "body.model",
-                        number,
-                    )
-                deployments = azure_deployments if b.surface == "azure" else None
-                if deployments is not None and model not in deployments:
-                    report(
-                        "model_not_found",
-                        f"The provided model deployment '{model}' does not exist in the "
-                        "Azure OpenAI resource.",
-                        "body.model",
-                        number,
-                    )
-        if count == 0:
-            report(
-                "empty_file",
-                "The batch input file is empty. Please ensure that the batch contains at least "
-                "one request.",
-                None,
-                None,
-            )
         limit = self.state.config["batch_max_requests"] or (
             OPENAI_MAX_REQUESTS if b.surface == "openai" else AZURE_MAX_REQUESTS
         )
-        if count > limit:
-            report(
-                "too_many_tasks",
-                f"The batch contains {count} requests; the maximum is {limit}.",
-                None,
-                None,
-            )
-        if errors:
-            self._fail(b, at, errors)
+        deployments = self.state.config["azure_deployments"] if b.surface == "azure" else None
+        report = check_input(
+            b.input_path,
+            endpoint=b.endpoint,
+            exact_urls=b.surface == "openai",
+            window=b.completion_window if b.surface == "azure" else "24h",
+            deployments=deployments,
+            limit=limit,
+        )
+        b.model = report.model
+        if report.errors:
+            self._fail(b, at, report.errors)
             return
-        b.total = count
+        b.total = report.count
         self._enter(b, "in_progress", at)
 
-    def _line_problem(self, b: StoredBatch, line: dict[str, Any]) -> tuple[str, str, str] | None:
-        for name, kind in (("custom_id", str), ("method", str), ("url", str), ("body", dict)):
-            if name not in line:
-                return ("invalid_request", f"Missing required parameter: '{name}'.", name)
-            if not isinstance(line[name], kind):
-                expected = "an object" if kind is dict else "a string"
-                return ("invalid_request", f"Invalid type for '{name}': expected {expected}.", name)
-        if line["method"] != "POST":
-            return ("invalid_request", "Only the POST method is supported.", "method")
-        if endpoint_kind(line["url"]) != endpoint_kind(b.endpoint) or (
-            b.surface == "openai" and line["url"] != b.endpoint
-        ):
-            return (
-                "url_mismatch",
-                f"The URL '{line['url']}' of this request does not match the batch's endpoint "
-                f"'{b.endpoint}'.",
-                "url",
-            )
-        return None
-
     # -- running requests ------------------------------------------------------------------------
-    @staticmethod
-    def _raw_lines(path: Path, offset: int) -> Iterator[tuple[int, bytes, int]]:
-        """(line number, stripped line, end offset) for each non-blank line from ``offset``."""
-        with open_blob(path) as fh:
-            fh.seek(offset)
-            pos = offset
-            number = 0
-            while raw := fh.readline():
-                pos += len(raw)
-                number += 1
-                text = raw.strip()
-                if text:
-                    yield number, text, pos
-
     def _lines(self, b: StoredBatch, n: int) -> Iterator[ParsedLine]:
         """The next ``n`` requests after the last finished one, read as they are needed."""
         if n <= 0:
             return
-        for count, (number, raw, end) in enumerate(self._raw_lines(b.input_path, b.offset), 1):
+        for count, (number, raw, end) in enumerate(raw_lines(b.input_path, b.offset), 1):
             line = json.loads(raw)
             yield ParsedLine(number, line["custom_id"], line["url"], line["body"], end)
             if count >= n:

@@ -12,14 +12,12 @@ manual is in ``upstream.py``'s docstring.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import secrets
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,36 +26,40 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.core import (
-    AdminError,
-    Api,
-    BlobWriter,
+from tests.fakes.calls import (
     Call,
     JsonCall,
-    Setting,
-    StoredFile,
-    Surface,
-    UpstreamState,
-    admin_json,
-    after_cursor,
     azure_version_at_least,
-    bad_type,
-    check_metadata,
-    is_duration,
     json_endpoint,
     json_response,
+)
+from tests.fakes.checks import (
+    admin_json,
+    after_cursor,
+    bad_type,
+    check_metadata,
     missing_fields,
-    open_blob,
     parse_limit,
-    rand_alnum,
     unknown_fields,
 )
-from tests.fakes.fine_tuning_params import (
+from tests.fakes.fine_tuning_checks import (
     check_hyperparameters,
     check_integrations,
     check_method,
     check_seed,
     check_suffix,
+    check_training_file,
+)
+from tests.fakes.state import (
+    AdminError,
+    Api,
+    BlobWriter,
+    Setting,
+    StoredFile,
+    Surface,
+    UpstreamState,
+    is_duration,
+    rand_alnum,
 )
 
 CREATE_FIELDS = (
@@ -99,7 +101,6 @@ OPENAI_SUFFIX_MAX, AZURE_SUFFIX_MAX = 64, 40
 LIST_DEFAULT, EVENTS_DEFAULT, CHECKPOINTS_DEFAULT, PAGE_MAX = 20, 20, 10, 100
 MAX_METRIC_EVENTS = 100
 KEPT_CHECKPOINTS = 3  # checkpoints of the last three epochs are kept, as OpenAI documents
-FAIL_MARKER = "fake_error"
 DEFAULT_ORGANIZATION = "org-fakeupstream"
 # The resolved snapshot an alias trains (OpenAI answers with the snapshot in ``model``).
 OPENAI_ALIASES = {
@@ -814,7 +815,7 @@ class FakeFineTuning:
 
     # -- validation ------------------------------------------------------------------------------
     def _validate(self, job: StoredJob, at: float) -> None:
-        checked = self._check_file(job, job.training_path, "training_file")
+        checked = check_training_file(job.training_path, job.kind, "training_file", job.surface)
         if isinstance(checked, dict):
             self._fail(job, at, checked)
             return
@@ -833,7 +834,7 @@ class FakeFineTuning:
             )
             return
         if job.validation_path is not None:
-            v = self._check_file(job, job.validation_path, "validation_file")
+            v = check_training_file(job.validation_path, job.kind, "validation_file", job.surface)
             if isinstance(v, dict):
                 self._fail(job, at, v)
                 return
@@ -846,40 +847,6 @@ class FakeFineTuning:
             self._event(job, at, "Job enqueued. Waiting for jobs ahead to complete.")
         else:
             self._event(job, at, "Files validated, moving job to queued state")
-
-    def _check_file(
-        self, job: StoredJob, path: Path, param: str
-    ) -> tuple[int, int, dict[str, Any] | None] | dict[str, Any]:
-        """(examples, tokens, the first failure marker) or the job's error for a bad file."""
-        code = "invalid_file_format" if job.surface == "openai" else "jsonlValidationFailed"
-        examples = tokens = 0
-        marker: dict[str, Any] | None = None
-        for number, raw in _lines(path):
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = None
-            if not isinstance(line, dict):
-                return {
-                    "code": code,
-                    "message": f"Invalid file format. Line {number} of {param} is not a JSON "
-                    "object.",
-                    "param": param,
-                }
-            missing = [k for k in _required_keys(job.kind, line) if k not in line]
-            if missing:
-                return {
-                    "code": code,
-                    "message": f"Invalid file format. Example {number} in {param} is missing "
-                    f"the key '{missing[0]}' (method {job.kind}).",
-                    "param": param,
-                }
-            if marker is None and line.get(FAIL_MARKER):
-                spec = line[FAIL_MARKER]
-                marker = spec if isinstance(spec, dict) else {}
-            examples += 1
-            tokens += max(1, len(raw) // 4)
-        return examples, tokens, marker
 
     # -- training ---------------------------------------------------------------------------------
     def _train(self, job: StoredJob, n: int, at: float) -> None:
@@ -1018,20 +985,3 @@ class FakeFineTuning:
                 raise AdminError(f"cannot go from {job.status} to {target}")
             while job.status != target and job.status not in TERMINAL:
                 self._step(job, now)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, stripped line) for each non-blank line, read as it is needed."""
-    with open_blob(path) as fh:
-        for number, raw in enumerate(fh, 1):
-            text = raw.strip()
-            if text:
-                yield number, text
-
-
-def _required_keys(kind: str, line: dict[str, Any]) -> tuple[str, ...]:
-    if kind == "dpo":
-        return ("input", "preferred_output", "non_preferred_output")
-    if kind == "supervised" and "messages" not in line and "prompt" in line:
-        return ("prompt", "completion")  # the legacy completions format (babbage, davinci)
-    return ("messages",)

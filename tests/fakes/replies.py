@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.fakes.core import Surface, rand_alnum
+from tests.fakes.state import Surface, rand_alnum
 
 ECHO_MAX = 200
 EMBEDDING_DIMS = 8

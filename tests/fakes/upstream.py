@@ -119,39 +119,43 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes.batches import BATCH_SETTINGS, FakeBatches
-from tests.fakes.core import (
+from tests.fakes.calls import (
+    Call,
+    NoResponse,
+    azure_version_at_least,
+    drop_connection,
+    json_response,
+    open_blob,
+    openai_error_body,
+)
+from tests.fakes.checks import (
     AZURE_EXPIRES_MAX,
     AZURE_EXPIRES_MIN,
     AZURE_EXPIRES_SINCE,
-    CHUNK,
-    CORE_SETTINGS,
     OPENAI_EXPIRES_MAX,
     OPENAI_EXPIRES_MIN,
+    admin_json,
+    oxford,
+    parse_expires,
+)
+from tests.fakes.fine_tuning import FT_SETTINGS, FakeFineTuning
+from tests.fakes.multipart import MultipartSink
+from tests.fakes.state import (
+    CHUNK,
+    CORE_SETTINGS,
     UPLOAD_OPS,
     AdminError,
     Api,
-    Call,
     Fault,
-    NoResponse,
     Op,
     Setting,
     StoredFile,
     StoredUpload,
     UpstreamState,
-    admin_json,
-    azure_version_at_least,
-    drop_connection,
-    json_response,
     new_azure_file_id,
     new_openai_file_id,
-    open_blob,
-    openai_error_body,
-    oxford,
-    parse_expires,
     rand_alnum,
 )
-from tests.fakes.fine_tuning import FT_SETTINGS, FakeFineTuning
-from tests.fakes.multipart import MultipartSink
 
 # --- OpenAI facts (shared/specs/openai-openapi.yaml, CreateFileRequest / listFiles) ------------
 OPENAI_CREATE_PURPOSES: tuple[str, ...] = (

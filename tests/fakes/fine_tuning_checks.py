@@ -1,16 +1,21 @@
-"""Checks of a fine-tuning job's create body (hyperparameters, method, integrations, ...).
+"""Checks of a fine-tuning job: its create body (hyperparameters, method, integrations, ...)
+and, while it validates, its training and validation files.
 
-Each check returns the cleaned value or the provider's 400 for the call's surface; the rules are
-the ones ``CreateFineTuningJobRequest`` in shared/specs/openai-openapi.yaml states.
+Each body check returns the cleaned value or the provider's 400 for the call's surface, by the
+rules ``CreateFineTuningJobRequest`` in shared/specs/openai-openapi.yaml states.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
 
-from tests.fakes.core import Call, bad_type, oxford
+from tests.fakes.calls import Call, open_blob
+from tests.fakes.checks import bad_type, oxford
 
 METHODS = ("supervised", "dpo", "reinforcement")
 HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
@@ -39,6 +44,7 @@ RANGES: dict[str, tuple[bool, float, float | None, bool]] = {
 REASONING_EFFORTS = ("default", "low", "medium", "high")
 SEED_MAX = 2_147_483_647
 MAX_INTEGRATIONS = 5
+FAIL_MARKER = "fake_error"
 
 
 def check_hyperparameters(
@@ -201,3 +207,56 @@ def check_seed(call: Call, value: Any) -> int | Response:
             code="integer_above_max_value" if value > 0 else "integer_below_min_value",
         )
     return value
+
+
+def check_training_file(
+    path: Path, kind: str, param: str, surface: str
+) -> tuple[int, int, dict[str, Any] | None] | dict[str, Any]:
+    """(examples, tokens, the first ``fake_error`` marker) for a good file, read line by line;
+    for a bad one the job's error object (OpenAI: invalid_file_format, Azure:
+    jsonlValidationFailed), naming ``param``."""
+    code = "invalid_file_format" if surface == "openai" else "jsonlValidationFailed"
+    examples = tokens = 0
+    marker: dict[str, Any] | None = None
+    for number, raw in _lines(path):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = None
+        if not isinstance(line, dict):
+            return {
+                "code": code,
+                "message": f"Invalid file format. Line {number} of {param} is not a JSON object.",
+                "param": param,
+            }
+        missing = [k for k in _required_keys(kind, line) if k not in line]
+        if missing:
+            return {
+                "code": code,
+                "message": f"Invalid file format. Example {number} in {param} is missing the "
+                f"key '{missing[0]}' (method {kind}).",
+                "param": param,
+            }
+        if marker is None and line.get(FAIL_MARKER):
+            spec = line[FAIL_MARKER]
+            marker = spec if isinstance(spec, dict) else {}
+        examples += 1
+        tokens += max(1, len(raw) // 4)
+    return examples, tokens, marker
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, stripped line) for each non-blank line, read as it is needed."""
+    with open_blob(path) as fh:
+        for number, raw in enumerate(fh, 1):
+            text = raw.strip()
+            if text:
+                yield number, text
+
+
+def _required_keys(kind: str, line: dict[str, Any]) -> tuple[str, ...]:
+    if kind == "dpo":
+        return ("input", "preferred_output", "non_preferred_output")
+    if kind == "supervised" and "messages" not in line and "prompt" in line:
+        return ("prompt", "completion")  # the legacy completions format (babbage, davinci)
+    return ("messages",)
