@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from tests.conftest import RssSampler
-from tests.fakes.spec_schemas import assert_valid
+from tests.fakes.spec_schemas import assert_valid, validator
 from tests.integration.upstream_support import AZURE_KEY, OPENAI_KEY, Fake, running_fake
 
 OPENAI_AUTH = {"authorization": f"Bearer {OPENAI_KEY}"}
@@ -928,3 +928,35 @@ def test_large_batch_streams_with_flat_memory(fake: Fake, tmp_path: Path) -> Non
         for raw in r.iter_lines():
             count += bool(raw)
     assert count == 4000
+
+
+def test_the_schema_checks_reject_what_the_spec_rejects() -> None:
+    """The validators used above are not vacuous, and the widening is only what the spec shows."""
+    batch = {
+        "id": "batch_1",
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": "file-1",
+        "completion_window": "24h",
+        "status": "validating",
+        "created_at": 1,
+        "output_file_id": None,  # shown as null in the spec's examples: allowed
+        "request_counts": {"total": 0, "completed": 0, "failed": 0},
+    }
+    assert validator("Batch").is_valid(batch)
+    for change in (
+        {"status": "done"},
+        {"object": "job"},
+        {"request_counts": None},  # never null in the examples: still refused
+        {"request_counts": {"total": 1}},
+        {"usage": {"input_tokens": 1}},
+        {"created_at": "yesterday"},
+    ):
+        assert not validator("Batch").is_valid({**batch, **change}), change
+    assert not validator("Batch").is_valid({k: v for k, v in batch.items() if k != "id"})
+    status = validator("FineTuningJob").schema["components"]["schemas"]["FineTuningJob"]
+    assert "paused" in status["properties"]["status"]["enum"]  # from the pause example
+    hp = validator("FineTuneSupervisedHyperparameters")
+    assert hp.is_valid({"learning_rate_multiplier": 1.0})  # exclusiveMinimum: true, as 2020-12
+    assert not hp.is_valid({"learning_rate_multiplier": 0})
+    assert not hp.is_valid({"n_epochs": 51})

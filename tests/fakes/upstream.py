@@ -1,14 +1,18 @@
-"""A fake OpenAI / Azure OpenAI Files upstream for filegate's integration tests.
+"""A fake OpenAI / Azure OpenAI upstream for filegate's tests: Files, Uploads, Batches, Fine-tuning.
 
-It speaks the Files wire formats of both providers closely enough that the gateway's provider
-code (and the official ``openai`` SDK) cannot tell it from the real thing, and it adds test
-controls under ``/__admin``.
+It speaks the wire formats of both providers closely enough that the gateway's provider code
+(and the official ``openai`` SDK) cannot tell it from the real thing, and it adds test controls
+under ``/__admin``. One process; files, batch outputs and job inputs are kept under the state
+directory (wiped on reset), everything else in memory.
 
 Run it as a process::
 
     python tests/fakes/upstream.py --port 8901 --state-dir /tmp/fake-upstream
 
-or build the ASGI app in-process with :func:`create_app`.
+or build the ASGI app in-process with :func:`create_app`. Modules: ``state.py`` (stores,
+faults, settings, log), ``calls.py`` (auth, versions, error shapes), ``checks.py``,
+``multipart.py``, ``batches.py`` (+ ``batch_checks.py``, ``replies.py``), ``fine_tuning.py``
+(+ ``fine_tuning_checks.py``).
 
 Surfaces
 --------
@@ -19,7 +23,8 @@ Surfaces
   dated ``api-version`` query parameter (``2024-10-21`` ...). Create answers ``201`` with a
   ``Location`` header and ``status: "pending"``; retrieves move the file through the configured
   steps (default ``running`` then ``processed``). List answers ``{"object": "list", "data": [...]}``
-  honouring ``purpose`` only, as the 2024-10-21 spec declares (switchable, see ``/__admin/config``).
+  honouring ``purpose`` only, as the 2024-10-21 spec declares (switchable, see ``/__admin/config``;
+  with no ``has_more`` the SDK's auto-pagination never ends: read ``.data``).
 * Azure v1: ``/openai/v1/files...``, ``api-version`` optional (``v1`` or ``preview``). Create
   answers ``200`` (as the v1 spec declares), list paginates (``limit``, ``order``, ``after``,
   ``has_more``). Error bodies carry ``param``, ``type`` and ``inner_error``.
@@ -33,46 +38,231 @@ Surfaces
   that surface), ``POST /uploads/{id}/cancel``. Ops ``upload_create``, ``upload_part``,
   ``upload_complete``, ``upload_cancel`` (log entries carry ``upload_id``). ``GET
   /__admin/uploads`` -> ``{"data": [upload objects + surface, parts: [{id, bytes}]]}``.
+* Batches and fine-tuning jobs on all three prefixes (below).
 * Azure auth: ``api-key: <azure_key>`` or ``Authorization: Bearer <azure_ad_token>``; the v1
   surface also takes ``Authorization: Bearer <azure_key>`` (its ``ApiKeyAuth_`` scheme).
-  Azure files live in one store shared by both Azure surfaces.
+  Azure files, batches and jobs live in one store shared by both Azure surfaces; OpenAI's are
+  apart (an id of the other provider is unknown).
+
+Time: how batches and jobs move
+-------------------------------
+A batch or job advances only when it is looked at (any retrieve, list, cancel, events,
+checkpoints, or admin call), by every step that has fallen due: each status lasts the seconds of
+its config key (below; default 0, so the first look after create sees the end), ``null`` holds
+it until an admin call moves it or the key is set again (a held status lets go once its time is
+set). Step times are exact (each step happens at the moment it fell due), so timestamps are
+consistent whatever the polling. In ``in_progress`` (batches) and ``running`` (jobs) the work is
+spread over the status's time: a poll half way sees half the requests done or steps trained.
+Create always answers the first status (``validating`` / ``validating_files``).
+
+Batches: ``POST|GET {prefix}/batches``, ``GET {prefix}/batches/{id}``, ``POST .../{id}/cancel``
+-------------------------------------------------------------------------------------------------
+Ops ``batch_create``, ``batch_list``, ``batch_retrieve``, ``batch_cancel``. The Batch object is
+the spec's (``Batch``): ``id, object, endpoint, model`` (OpenAI, once validated), ``errors,
+input_file_id, completion_window, status, output_file_id, error_file_id, created_at,
+in_progress_at, expires_at`` (created + ``batch_completion_window_seconds``), ``finalizing_at,
+completed_at, failed_at, expired_at, cancelling_at, cancelled_at, request_counts, usage``
+(OpenAI: the sum of the lines' token counts), ``metadata``. OpenAI ids ``batch_`` + 32 hex.
+
+* Create (JSON ``{input_file_id, endpoint, completion_window, metadata?, output_expires_after?}``)
+  answers 400 in OpenAI's wording and codes for an unknown field (``unknown_parameter``), a
+  missing or mistyped one, an endpoint outside the spec's list (``/v1/responses``,
+  ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/completions``, ``/v1/moderations``,
+  ``/v1/images/generations``, ``/v1/images/edits``, ``/v1/videos``), a window other than
+  ``24h``, metadata over 16 pairs / 64-char keys / 512-char values, ``output_expires_after``
+  outside ``created_at`` + 3600..2592000 s (params ``output_expires_after.*``); 404 ``No such
+  File object: <id>`` (param ``input_file_id``) for a file unknown on that surface; 400 (param
+  ``input_file_id``, code ``invalid_value``) for one whose purpose is not ``batch``. The batch
+  keeps a hard link of the input's bytes, so deleting the file later changes nothing.
+* Validating reads the input line by line and fails the batch (``errors: {object: "list",
+  data: [{code, message, param, line}]}``, ``failed_at``, no files) on: a line that is not a
+  JSON object (``invalid_json_line``), a missing or mistyped ``custom_id``/``method``/``url``/
+  ``body`` or a method other than POST (``invalid_request``, param names the field), a url
+  other than the endpoint (``url_mismatch``), a repeated custom_id (``duplicate_custom_id``),
+  a model other than the first line's (``model_mismatch``, param ``body.model``), no lines
+  (``empty_file``), more than ``batch_max_requests`` (default 50,000 OpenAI, 100,000 Azure;
+  ``too_many_tasks``). Up to 100 errors are reported, with 1-based line numbers.
+* Running answers each line: an output line ``{"id": "batch_req_<32 hex>", "custom_id",
+  "response": {"status_code": 200, "request_id", "body"}, "error": null}`` whose body is the
+  endpoint's own object (chat.completion, embedding list, text_completion, response,
+  moderation, images, video; each valid against the spec's response schema) echoing the
+  request's last input (``"Echo: <text>"``). **Failure marker**: a request whose ``body`` has
+  ``"fake_error": true`` or ``{"status": 400..599 (400), "message", "type", "param",
+  "code"}`` goes to the error file as ``{..., "response": {"status_code": <status>,
+  "request_id", "body": {"error": {message, type, param, code}}}, "error": null}``.
+* Done: ``finalizing`` then ``completed``; the output and error files become files of the
+  surface's Files API (purpose ``batch_output``, status ``processed``, names
+  ``<batch id>_output.jsonl`` / ``_error.jsonl``, ``expires_at`` from ``output_expires_after``).
+  OpenAI makes only the files that have lines (``error_file_id`` null when nothing failed).
+* Cancel (validating, in_progress, finalizing) answers ``cancelling`` (``cancelling_at``); after
+  ``batch_cancelling_seconds`` it is ``cancelled`` and the files hold what had finished, no
+  more. Cancelling a cancelling/cancelled batch answers it unchanged; a completed, failed or
+  expired one: OpenAI 400 ``Cannot cancel a batch with status '<s>'.`` (code
+  ``invalid_status``), Azure 409 ``unexpectedEntityState``.
+* Expiry (OpenAI only): a batch still validating or in progress at ``expires_at`` expires then;
+  what had not run goes to the error file as ``{..., "response": null, "error": {"code":
+  "batch_expired", "message": ...}}`` and counts as failed.
+* List: newest first, ``after`` (an unknown id gives an empty page), ``limit`` 1..100 (default
+  20), ``first_id``, ``last_id``, ``has_more``. Unknown batch: OpenAI 404 ``No batch found with
+  id '<id>'.``; Azure 404 ``notFound`` ``Batch with id '<id>' not found.``.
+
+Azure's batches differ (dated ``/openai/batches`` from api-version ``2024-07-01-preview``, 404
+before; v1 ``/openai/v1/batches``): ids ``batch_`` + a dashed uuid, output and error file ids
+``file-`` + a dashed uuid; no ``model`` or ``usage``; a file id not made yet is ``""``
+(``azure_batch_empty_file_ids``; null when false); both files are always made, the error file
+empty (0 bytes) when nothing failed; output lines have no ``id``, a dashed-uuid ``request_id``,
+and chat bodies carry ``content_filter_results`` / ``prompt_filter_results``; endpoints and line
+urls may be written ``/chat/completions`` or ``/v1/chat/completions`` (chat completions,
+embeddings, completions; responses from 2025-04-01-preview and on v1); any
+``completion_window`` is taken and a batch with one other than ``24h`` then fails
+(``invalid_request``, param ``completion_window``); ``output_expires_after`` exists on v1 and
+from 2025-03-01-preview (14..30 days) and is ignored by older dated versions; the input file
+must be ``processed`` (``azure_require_processed_files``; else 400 ``invalidPayload``); with
+``azure_deployments`` set, a line naming another model fails the batch (``model_not_found``);
+batches never expire by time (Azure lets them run past their window).
+
+Fine-tuning jobs: ``{prefix}/fine_tuning/jobs`` and ``/{id}[/cancel|/pause|/resume|/events|...]``
+-----------------------------------------------------------------------------------------------
+``POST`` create and ``GET`` list on ``/fine_tuning/jobs``; ``GET /{id}``; ``POST /{id}/cancel``,
+``/{id}/pause``, ``/{id}/resume``; ``GET /{id}/events``, ``/{id}/checkpoints``.
+Ops ``ft_create``, ``ft_list``, ``ft_retrieve``, ``ft_cancel``, ``ft_events``,
+``ft_checkpoints``, ``ft_pause``, ``ft_resume``, ``ft_delete`` (Azure dated only). The job is
+the spec's ``FineTuningJob`` (plus ``user_provided_suffix``): ids ``ftjob-`` + 24
+alphanumerics; ``model`` resolved to its snapshot (``gpt-4o-mini`` trains
+``gpt-4o-mini-2024-07-18``); ``organization_id`` from the ``OpenAI-Organization`` header
+(``org-fakeupstream``); ``seed`` random when not given; ``hyperparameters`` (and
+``method.<type>.hyperparameters``) say ``"auto"`` until the files are read, then the values
+picked (``n_epochs`` 3, ``batch_size`` examples // 10 (1..256), ``learning_rate_multiplier``
+1.8, DPO ``beta`` 0.1).
+
+* Create checks (400, OpenAI wording): unknown fields; ``model`` and ``training_file``
+  required; a model not in ``ft_models`` (``model_not_available``; ``ft:...`` models always
+  train); ``training_file``/``validation_file`` unknown on the surface (400 ``invalid
+  training_file: <id>``) or not purpose ``fine-tune`` (``invalid_value``); hyperparameter types
+  and ranges (``batch_size`` 1..256, ``n_epochs`` 1..50, ``learning_rate_multiplier`` > 0, DPO
+  ``beta`` in (0, 2], reinforcement extras), hyperparameters both top level and in ``method``,
+  top-level ones on a non-supervised method; ``method.type`` in supervised | dpo |
+  reinforcement, reinforcement needs ``grader`` and an ``o`` model; ``suffix`` 1..64 chars;
+  ``seed`` 0..2147483647; metadata as for batches; ``integrations`` at most 5 ``wandb`` ones
+  with a ``project``. Params name the field (``method.dpo.hyperparameters.beta``).
+* ``validating_files`` reads the files line by line: each line a JSON object with
+  ``messages`` (supervised, reinforcement; or ``prompt``/``completion``), or ``input``,
+  ``preferred_output``, ``non_preferred_output`` (dpo), else the job fails with ``error:
+  {code: "invalid_file_format", message, param: "training_file"|"validation_file"}``; fewer
+  than ``ft_min_examples`` (10) training examples fail it with ``invalid_n_examples``.
+* ``queued``, then ``running``: steps = n_epochs x ceil(examples / batch_size); each step adds
+  a row to the results CSV and a ``metrics`` event (at most ~100 per job) ``Step n/N: training
+  loss=... [, validation loss=...]``, ``data: {step, train_loss, train_mean_token_accuracy,
+  total_steps, valid_*?}``; the end of each of the last three epochs makes a checkpoint
+  (``ftckpt_`` + 24 alphanumerics, ``fine_tuned_model_checkpoint`` ``<model>:ckpt-step-<n>``,
+  metrics). ``estimated_finish`` is set while running with a timed step.
+* ``succeeded``: ``fine_tuned_model`` ``ft:<model>:<org without "org-">:<suffix>:<8 hex>``,
+  ``result_files`` [one CSV: purpose ``fine-tune-results``, ``step_metrics.csv``, columns
+  ``step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy``], ``trained_tokens``,
+  ``finished_at``. **Failure marker**: a training line with ``"fake_error": true`` or ``{"code",
+  "message", "param"}`` fails the job after its training steps, with that error.
+* Events (``fine_tuning.job.event``, ids ``ftevent-``, ``data`` always an object), newest
+  first, ``after`` (event id), ``limit`` 1..100 (20), ``has_more``: ``Created fine-tuning job:
+  <id>``, ``Validating training file: <id>[ and validation file: <id>]``, ``Files validated,
+  moving job to queued state``, ``Fine-tuning job started``, the metrics and ``Checkpoint
+  created at step <n>`` events, ``New fine-tuned model created: <model>``, ``The job has
+  successfully completed``; a failure adds its message at level ``error``; ``Fine-tuning job
+  paused`` / ``resumed`` / ``cancelled``. Checkpoints: newest first, ``after``, ``limit``
+  1..100 (10), ``first_id``, ``last_id``, ``has_more``. List: newest first, ``after``,
+  ``limit`` 1..100 (20), ``metadata[k]=v`` (all must match), ``metadata=null`` (jobs without).
+* Cancel (any status but succeeded/failed/cancelled) is immediate: ``cancelled``, no results.
+  Pause: running -> ``paused`` (it stays so); resume: paused -> ``queued``, then training goes
+  on from its step. A wrong status: OpenAI 400 ``Cannot <cancel|pause|resume> a fine-tuning
+  job with status '<s>'.`` (param ``fine_tuning_job_id``), Azure 409 ``unexpectedEntityState``.
+  Unknown job: OpenAI 404 ``Could not find fine-tuning job: <id>``; Azure 404 ``notFound``.
+
+Azure's jobs differ: ids ``ftjob-``/``ftevent-`` + 32 hex; model names are taken as given;
+``fine_tuned_model`` is ``<model>.ft-<the job id's hex>[-<suffix>]``; ``suffix`` up to 40 chars;
+no ``organization_id``; an unknown training file is 404 ``notFound``; a file not yet processed
+is a 400; bad files fail with code ``jsonlValidationFailed``; events say ``Job enqueued.
+Waiting for jobs ahead to complete.``, ``Job started.``, ``Job succeeded.``, ``Job
+cancelled.``; the results file is ``results.csv`` with Azure's columns
+(``step,train_loss,train_mean_token_accuracy,valid_loss,validation_mean_token_accuracy,
+full_valid_loss,full_valid_mean_token_accuracy``). The dated surface speaks the dated spec:
+create answers ``201`` with a ``Location`` header; statuses are Azure's (``pending`` for
+validating and queued jobs, ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``);
+``hyperparameters`` are integers, ``-1`` until resolved; fields not known yet are absent, not
+null; ``DELETE /openai/fine_tuning/jobs/{id}`` removes a finished job (204; 409 while it runs);
+pause and resume exist from ``2025-04-01-preview`` (404 before); the list has no metadata
+filter. The v1 surface answers ``200`` and OpenAI's status names and shape (without
+``organization_id``), has pause and resume, and no DELETE.
 
 Admin (no auth, JSON in and out, never recorded in the request log)
 -------------------------------------------------------------------
 ``GET /__admin/health`` -> ``{"ok": true}``.
 
-``POST /__admin/reset`` -> ``{"ok": true}``: forgets files (and blobs), request log, faults, config.
+``POST /__admin/reset`` -> ``{"ok": true}``: forgets files (and blobs), batches, jobs, request
+log, faults, config.
 
 ``GET /__admin/requests[?surface=&api=&op=]`` -> ``{"requests": [entry, ...]}``, oldest first.
 An entry: ``seq, time, surface ("openai"|"azure"), api ("openai"|"azure-classic"|"azure-v1"),
-op, file_id, method, path, query (raw), query_params, headers`` (lower-case names, repeats joined
-with ", "), ``openai_organization, openai_project, content_length`` (declared or null),
+op, file_id, upload_id, batch_id, job_id`` (from the path, or the one created), ``method, path,
+query`` (raw), ``query_params, headers`` (lower-case names, repeats joined with ", "),
+``openai_organization, openai_project, content_length`` (declared or null),
 ``transfer_encoding, body_bytes`` (actually received), ``body_complete, multipart`` (null, or
 ``{fields: [names in wire order], values: {name: text}, file: {field, filename, content_type,
-size, sha256}, other_files: [...]}``), ``fault`` (the fault applied), ``status`` (null when
-dropped), ``dropped, client_disconnected``. ``DELETE /__admin/requests`` clears the log only.
+size, sha256}, other_files: [...]}``), ``json`` (a JSON body, parsed), ``fault`` (the fault
+applied), ``status`` (null when dropped), ``dropped, client_disconnected``. ``DELETE
+/__admin/requests`` clears the log only.
 
 ``POST /__admin/faults`` with one spec or a list -> ``{"faults": [spec + id, used]}``. A spec:
 ``{"op": "create"|"list"|"retrieve"|"delete"|"content"|"upload_create"|"upload_part"|
-"upload_complete"|"upload_cancel"|"any" (default any), "surface":
-"openai"|"azure"|"any" (default any), "status": 500, "body": {...}, "headers": {...},
-"delay": 0.0, "times": 1 (null = unlimited), "after_bytes": null, "drop": false,
-"drop_mode": "reset"|"close"}``. Faults match in order, after the auth and api-version checks.
-Without ``after_bytes``: sleep ``delay``, then drop, or answer ``status`` with ``body`` (default:
-that provider's own error body for the status) and ``headers``, or carry on. A create reads (and
-discards) the whole upload first, except with ``drop``, which hangs up before reading the body.
-``after_bytes`` on create and upload_part: read exactly that many body bytes, sleep ``delay``,
-then drop, or drain the rest and answer ``status``, or carry on (a stall). On content: send
-that many bytes of the file, sleep ``delay``, then drop or carry on. ``drop_mode`` reset = RST
-(``SO_LINGER 0``), close = FIN. ``GET /__admin/faults`` lists pending faults, ``DELETE`` clears
-them.
+"upload_complete"|"upload_cancel"|"batch_create"|"batch_list"|"batch_retrieve"|"batch_cancel"|
+"ft_create"|"ft_list"|"ft_retrieve"|"ft_cancel"|"ft_events"|"ft_checkpoints"|"ft_pause"|
+"ft_resume"|"ft_delete"|"any" (default any), "surface": "openai"|"azure"|"any" (default any),
+"status": 500, "body": {...}, "headers": {...}, "delay": 0.0, "times": 1 (null = unlimited),
+"after_bytes": null, "drop": false, "drop_mode": "reset"|"close"}``. Faults match in order,
+after the auth and api-version checks, before anything else (a faulted create makes nothing).
+Without ``after_bytes``: sleep ``delay``, then drop, or answer ``status`` with ``body``
+(default: that provider's own error body for the status) and ``headers``, or carry on. A file
+create reads (and discards) the whole upload first, except with ``drop``, which hangs up before
+reading the body (so does a batch or job op with ``drop`` and no ``delay``). ``after_bytes``
+(file create, upload_part, content only): on create and upload_part, read exactly that many
+body bytes, sleep ``delay``, then drop, or drain the rest and answer ``status``, or carry on (a
+stall); on content, send that many bytes of the file, sleep ``delay``, then drop or carry on.
+``drop_mode`` reset = RST (``SO_LINGER 0``), close = FIN. ``GET /__admin/faults`` lists pending
+faults, ``DELETE`` clears them.
 
-``GET|POST /__admin/config`` (POST a partial object) -> ``{"config": {...}}``; keys:
-``azure_initial_status`` ("pending"), ``azure_status_steps`` (["running", "processed"]: the status
-each retrieve after create moves to, the last one sticks), ``azure_classic_list`` ("spec": purpose
-filter only and ``{object, data}``; "paginated": v1-style), ``azure_v1_create_status`` (200),
-``azure_validate_filename`` (true: fine-tune uploads need a ``.jsonl`` name),
-``azure_extra_api_versions`` ([]: more dated versions to accept).
+``GET|POST /__admin/config`` (POST a partial object; a bad value is a 400) -> ``{"config":
+{...}}``; keys (defaults):
+
+* files: ``azure_initial_status`` ("pending"), ``azure_status_steps`` (["running",
+  "processed"]: the status each retrieve after create moves to, the last one sticks),
+  ``azure_classic_list`` ("spec": purpose filter only and ``{object, data}``; "paginated":
+  v1-style), ``azure_v1_create_status`` (200), ``azure_validate_filename`` (true: fine-tune
+  uploads need a ``.jsonl`` name), ``azure_extra_api_versions`` ([]: more dated versions to
+  accept), ``azure_require_processed_files`` (true: batches and jobs refuse Azure files that
+  are not ``processed``).
+* batches: ``batch_validating_seconds``, ``batch_in_progress_seconds``,
+  ``batch_finalizing_seconds``, ``batch_cancelling_seconds`` (0 each; null holds),
+  ``batch_completion_window_seconds`` (86400), ``batch_max_requests`` (null: the provider's),
+  ``azure_batch_empty_file_ids`` (true), ``azure_deployments`` (null: any model is a
+  deployment).
+* jobs: ``ft_validating_files_seconds``, ``ft_queued_seconds``, ``ft_running_seconds`` (0 each;
+  null holds), ``ft_min_examples`` (10), ``ft_models`` (OpenAI's and Azure's fine-tunable base
+  models and aliases; null: any).
+
+``GET /__admin/batches`` -> ``{"data": [views]}``; ``GET /__admin/batches/{id}`` -> one view:
+the batch object as its surface answers it + ``surface, api, input_path,
+requests_done, durations, organization, project``. ``POST /__admin/batches/{id}`` with
+``{"requests": n}`` runs the next n requests now (in_progress only), and/or ``{"status": s}``
+moves the batch now: along the normal path (validating -> in_progress -> finalizing ->
+completed, each step doing its work: validate, run all, make the files), or to ``failed`` (with
+``"errors": [BatchError, ...]``, default one ``server_error``), ``expired``, ``cancelling`` or
+``cancelled``; answers the view. Moving back or out of a final status is a 400.
+
+``GET /__admin/fine_tuning`` -> ``{"data": [views]}``; ``GET /__admin/fine_tuning/{id}`` -> the
+job (OpenAI's status names; Azure's jobs in their v1 shape) + ``surface, api, step,
+total_steps, examples, durations, events, checkpoints`` (counts). ``POST
+/__admin/fine_tuning/{id}`` with ``{"steps": n}`` trains n steps now (running only), and/or
+``{"status": s}``: along validating_files -> queued -> running -> succeeded (a paused job
+resumes first), or ``failed`` (with ``"error": {code?, message?, param?}``), ``cancelled``,
+``paused`` (from running).
 
 ``POST /__admin/azure-status`` ``{"id", "status", "status_details"?, "steps"?: []}`` -> the admin
 view of the file: sets its status now and replaces its pending steps (works on any file).
@@ -83,11 +273,14 @@ view of the file: sets its status now and replaces its pending steps (works on a
 gateway"; with ``count`` each gets ``created_at + i`` and a ``-i`` filename suffix.
 
 ``GET /__admin/files`` -> ``{"data": [file object + surface, sha256, path, content_type,
-organization, project, origin ("api"|"seed"|"upload"), pending_steps]}``.
+organization, project, origin ("api"|"seed"|"upload"|"generated"), pending_steps]}``.
 
 Uploads are parsed with python-multipart's streaming parser and written straight into
 ``state_dir/tmp`` (then renamed into ``state_dir/blobs``), so memory stays flat for any size;
-content is served from disk in 64 KiB chunks.
+content is served from disk in 64 KiB chunks. Batch inputs and job files are read line by line
+and batch outputs written line by line the same way; the fake's memory does not grow with
+them. A batch is run inside the request that finds it due, so a very large one makes that
+request slow (4,000 requests of 10 KB: about 2 s).
 """
 
 from __future__ import annotations
