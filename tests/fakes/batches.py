@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 import uuid
@@ -31,7 +30,6 @@ from tests.fakes.calls import (
     JsonCall,
     azure_version_at_least,
     json_endpoint,
-    json_response,
 )
 from tests.fakes.checks import (
     AZURE_EXPIRES_MAX,
@@ -39,10 +37,13 @@ from tests.fakes.checks import (
     AZURE_EXPIRES_SINCE,
     OPENAI_EXPIRES_MAX,
     OPENAI_EXPIRES_MIN,
-    admin_json,
-    after_cursor,
+    admin_body,
+    admin_count,
+    admin_items,
+    admin_target,
     bad_type,
     check_metadata,
+    cursor_page,
     missing_fields,
     oxford,
     parse_expires,
@@ -59,6 +60,7 @@ from tests.fakes.state import (
     Surface,
     UpstreamState,
     is_duration,
+    keep_bytes,
     rand_alnum,
 )
 
@@ -356,11 +358,7 @@ class FakeBatches:
         else:
             batch_id = "batch_" + str(uuid.uuid4())
         # The batch keeps the bytes it was made from, whatever later happens to the file.
-        input_path = self.dir / f"{batch_id}.jsonl"
-        try:
-            os.link(source.path, input_path)
-        except OSError:
-            shutil.copyfile(source.path, input_path)
+        input_path = keep_bytes(source.path, self.dir / f"{batch_id}.jsonl")
         window = int(self.state.config["batch_completion_window_seconds"])
         b = StoredBatch(
             id=batch_id,
@@ -409,18 +407,8 @@ class FakeBatches:
         for b in mine:
             self.settle(b, now)
         mine.sort(key=lambda b: (b.created_at, b.seq), reverse=True)
-        rest = after_cursor(mine, [b.id for b in mine], call.request.query_params.get("after"))
-        page = rest[:limit]
-        return call.json(
-            200,
-            {
-                "object": "list",
-                "data": [self.wire(b) for b in page],
-                "first_id": page[0].id if page else None,
-                "last_id": page[-1].id if page else None,
-                "has_more": len(rest) > len(page),
-            },
-        )
+        after = call.request.query_params.get("after")
+        return call.json(200, cursor_page(mine, [b.id for b in mine], after, limit, self.wire))
 
     async def cancel(self, call: JsonCall) -> Response:
         b = self.find(call)
@@ -483,11 +471,7 @@ class FakeBatches:
 
     # -- the state machine -----------------------------------------------------------------------
     def _duration(self, b: StoredBatch) -> float | None:
-        key = DURATION_KEYS.get(b.status)
-        if key is None:
-            return None
-        value = self.state.config[key]
-        return None if value is None else float(value)
+        return self.state.duration(DURATION_KEYS, b.status)
 
     def settle(self, b: StoredBatch, now: float) -> None:
         """Apply every transition that is due by ``now``, each at the time it fell due."""
@@ -679,43 +663,27 @@ class FakeBatches:
     async def admin(self, request: Request, action: str, item: str | None) -> Response | None:
         if action != "batches":
             return None
-        now = time.time()
-        if item is None:
-            if request.method != "GET":
-                raise AdminError("use GET /__admin/batches or POST /__admin/batches/{id}")
-            for each in self.batches.values():
-                self.settle(each, now)
-            data = [self.admin_view(each) for each in self.batches.values()]
-            return json_response(200, {"data": data})
-        b = self.batches.get(item)
-        if b is None:
-            return json_response(404, {"error": f"no batch {item}"})
-        self.settle(b, now)
-        if request.method == "POST":
-            self.drive(b, await admin_json(request), now)
-        return json_response(200, self.admin_view(b))
+        return await admin_items(
+            request,
+            item,
+            self.batches,
+            kind="batches",
+            settle=self.settle,
+            view=self.admin_view,
+            drive=self.drive,
+        )
 
     def drive(self, b: StoredBatch, spec: Any, now: float) -> None:
         """``POST /__admin/batches/{id}``: run requests now, or move to a status now."""
-        if not isinstance(spec, dict):
-            raise AdminError("body must be {status?, requests?, errors?}")
-        unknown = set(spec) - {"status", "requests", "errors"}
-        if unknown:
-            raise AdminError(f"unknown fields {sorted(unknown)}")
-        if "requests" in spec:
-            n = spec["requests"]
-            if not isinstance(n, int) or n < 0:
-                raise AdminError("requests must be an integer >= 0")
+        spec = admin_body(spec, ("status", "requests", "errors"))
+        n = admin_count(spec, "requests")
+        if n is not None:
             if b.status != "in_progress":
                 raise AdminError(f"requests run only in_progress; the batch is {b.status}")
             self._run(b, min(n, b.total - b.done))
-        target = spec.get("status")
+        target = admin_target(spec, STATUSES, b.status, b.status in TERMINAL, "batch")
         if target is None:
             return
-        if target not in STATUSES:
-            raise AdminError(f"status must be one of {STATUSES}")
-        if b.status in TERMINAL and target != b.status:
-            raise AdminError(f"the batch is already {b.status}")
         if target == "failed":
             errors = spec.get("errors") or [
                 {

@@ -337,6 +337,20 @@ class Call:
         return self.json(500, {"error": "fake upstream could not drop this connection"})
 
 
+async def apply_fault(call: Call, fault: Fault | None) -> Response | None:
+    """A fault once the body is in: sleep its delay, then drop, or answer its status, or None
+    (carry on)."""
+    if fault is None:
+        return None
+    if fault.delay:
+        await asyncio.sleep(fault.delay)
+    if fault.drop:
+        return await call.drop(fault)
+    if fault.status is not None:
+        return call.fault_response(fault)
+    return None
+
+
 # =================================================================================================
 # JSON endpoints (batches, fine-tuning)
 # =================================================================================================
@@ -393,13 +407,9 @@ def json_endpoint(
                 if fault.drop and fault.delay == 0:
                     return await call.drop(fault)  # hang up before reading the body
             call.parse_body(await call.read_body())
-            if fault is not None:
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
-                if fault.drop:
-                    return await call.drop(fault)
-                if fault.status is not None:
-                    return call.fault_response(fault)
+            faulted = await apply_fault(call, fault)
+            if faulted is not None:
+                return faulted
             if call.bad_body is not None:
                 return call.invalid(call.bad_body)
             return await handler(call)

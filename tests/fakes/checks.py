@@ -5,13 +5,14 @@ unknown and missing fields, types, metadata, expiry policies, list limits and cu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes.calls import Call
+from tests.fakes.calls import Call, json_response
 from tests.fakes.state import AdminError, T
 
 # expires_after on files, and BatchFileExpirationAfter on batch outputs: 1 hour to 30 days.
@@ -203,6 +204,90 @@ def after_cursor(items: list[T], ids: list[str], after: str | None) -> list[T]:
     if after is None:
         return items
     return items[ids.index(after) + 1 :] if after in ids else []
+
+
+def cursor_page(
+    items: list[T],
+    ids: list[str],
+    after: str | None,
+    limit: int,
+    render: Callable[[T], Any],
+    *,
+    with_ids: bool = True,
+) -> dict[str, Any]:
+    """One page of an OpenAI list after ``after``: ``{object, data, first_id?, last_id?,
+    has_more}`` (``with_ids``: the list objects that carry first_id and last_id)."""
+    rest = after_cursor(items, ids, after)
+    page = rest[:limit]
+    data = [render(x) for x in page]
+    body: dict[str, Any] = {"object": "list", "data": data}
+    if with_ids:
+        body["first_id"] = ids[items.index(page[0])] if page else None
+        body["last_id"] = ids[items.index(page[-1])] if page else None
+    body["has_more"] = len(rest) > len(page)
+    return body
+
+
+async def admin_items(
+    request: Request,
+    item: str | None,
+    items: dict[str, T],
+    *,
+    kind: str,
+    settle: Callable[[T, float], None],
+    view: Callable[[T], dict[str, Any]],
+    drive: Callable[[T, Any, float], None],
+) -> Response:
+    """``GET /__admin/<kind>`` (all, settled), ``GET /__admin/<kind>/{id}``, and ``POST
+    /__admin/<kind>/{id}`` (``drive`` it with the body first); each answers the admin view."""
+    now = time.time()
+    if item is None:
+        if request.method != "GET":
+            raise AdminError(f"use GET /__admin/{kind} or POST /__admin/{kind}/{{id}}")
+        for each in items.values():
+            settle(each, now)
+        return json_response(200, {"data": [view(each) for each in items.values()]})
+    found = items.get(item)
+    if found is None:
+        return json_response(404, {"error": f"no {kind} item {item}"})
+    settle(found, now)
+    if request.method == "POST":
+        drive(found, await admin_json(request), now)
+    return json_response(200, view(found))
+
+
+def admin_body(spec: Any, fields: Sequence[str]) -> dict[str, Any]:
+    """A drive body: an object with no field but ``fields``."""
+    if not isinstance(spec, dict):
+        raise AdminError("body must be an object {" + ", ".join(f"{f}?" for f in fields) + "}")
+    unknown = set(spec) - set(fields)
+    if unknown:
+        raise AdminError(f"unknown fields {sorted(unknown)}")
+    return spec
+
+
+def admin_target(
+    spec: dict[str, Any], statuses: Sequence[str], current: str, final: bool, noun: str
+) -> str | None:
+    """The status a drive body asks for, if any; none can leave a final status."""
+    target = spec.get("status")
+    if target is None:
+        return None
+    if target not in statuses:
+        raise AdminError(f"status must be one of {tuple(statuses)}")
+    if final and target != current:
+        raise AdminError(f"the {noun} is already {current}")
+    return str(target)
+
+
+def admin_count(spec: dict[str, Any], name: str) -> int | None:
+    """A non-negative integer field of an admin body, or None when it is absent."""
+    if name not in spec:
+        return None
+    n = spec[name]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise AdminError(f"{name} must be an integer >= 0")
+    return n
 
 
 async def admin_json(request: Request) -> Any:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import secrets
 import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,15 @@ from tests.fakes.calls import (
     JsonCall,
     azure_version_at_least,
     json_endpoint,
-    json_response,
 )
 from tests.fakes.checks import (
-    admin_json,
-    after_cursor,
+    admin_body,
+    admin_count,
+    admin_items,
+    admin_target,
     bad_type,
     check_metadata,
+    cursor_page,
     missing_fields,
     parse_limit,
     unknown_fields,
@@ -59,6 +61,7 @@ from tests.fakes.state import (
     Surface,
     UpstreamState,
     is_duration,
+    keep_bytes,
     rand_alnum,
 )
 
@@ -363,12 +366,7 @@ class FakeFineTuning:
         return f
 
     def _link(self, job_id: str, f: StoredFile, role: str) -> Path:
-        path = self.dir / f"{job_id}.{role}.jsonl"
-        try:
-            os.link(f.path, path)
-        except OSError:
-            shutil.copyfile(f.path, path)
-        return path
+        return keep_bytes(f.path, self.dir / f"{job_id}.{role}.jsonl")
 
     def _store(
         self,
@@ -453,16 +451,10 @@ class FakeFineTuning:
             mine = [j for j in mine if not j.metadata]
         mine = [j for j in mine if all((j.metadata or {}).get(k) == v for k, v in wanted.items())]
         mine.sort(key=lambda j: (j.created_at, j.seq), reverse=True)
-        rest = after_cursor(mine, [j.id for j in mine], call.request.query_params.get("after"))
-        page = rest[:limit]
-        return call.json(
-            200,
-            {
-                "object": "list",
-                "data": [self.wire(j, call.api) for j in page],
-                "has_more": len(rest) > len(page),
-            },
-        )
+        after = call.request.query_params.get("after")
+        render = partial(self.wire, api=call.api)
+        page = cursor_page(mine, [j.id for j in mine], after, limit, render, with_ids=False)
+        return call.json(200, page)
 
     @staticmethod
     def _metadata_filter(call: Call) -> tuple[dict[str, str], bool]:
@@ -522,41 +514,25 @@ class FakeFineTuning:
         return call.azure_error(409, "unexpectedEntityState", message, param="fine_tuning_job_id")
 
     async def events(self, call: JsonCall) -> Response:
-        job = self.find(call)
-        if isinstance(job, Response):
-            return job
-        limit = parse_limit(call, EVENTS_DEFAULT, PAGE_MAX)
-        if isinstance(limit, Response):
-            return limit
-        newest = list(reversed(job.events))
-        rest = after_cursor(
-            newest, [e["id"] for e in newest], call.request.query_params.get("after")
-        )
-        page = rest[:limit]
-        return call.json(200, {"object": "list", "data": page, "has_more": len(rest) > len(page)})
+        return await self._sub_list(call, "events", EVENTS_DEFAULT, with_ids=False)
 
     async def checkpoints(self, call: JsonCall) -> Response:
+        return await self._sub_list(call, "checkpoints", CHECKPOINTS_DEFAULT, with_ids=True)
+
+    async def _sub_list(
+        self, call: JsonCall, what: str, default: int, *, with_ids: bool
+    ) -> Response:
+        """A job's events or checkpoints, newest first."""
         job = self.find(call)
         if isinstance(job, Response):
             return job
-        limit = parse_limit(call, CHECKPOINTS_DEFAULT, PAGE_MAX)
+        limit = parse_limit(call, default, PAGE_MAX)
         if isinstance(limit, Response):
             return limit
-        newest = list(reversed(job.checkpoints))
-        rest = after_cursor(
-            newest, [c["id"] for c in newest], call.request.query_params.get("after")
-        )
-        page = rest[:limit]
-        return call.json(
-            200,
-            {
-                "object": "list",
-                "data": page,
-                "first_id": page[0]["id"] if page else None,
-                "last_id": page[-1]["id"] if page else None,
-                "has_more": len(rest) > len(page),
-            },
-        )
+        newest = list(reversed(job.events if what == "events" else job.checkpoints))
+        ids = [x["id"] for x in newest]
+        after = call.request.query_params.get("after")
+        return call.json(200, cursor_page(newest, ids, after, limit, dict, with_ids=with_ids))
 
     # -- wire shapes -----------------------------------------------------------------------------
     @staticmethod
@@ -716,11 +692,7 @@ class FakeFineTuning:
 
     # -- the state machine -----------------------------------------------------------------------
     def _duration(self, job: StoredJob) -> float | None:
-        key = DURATION_KEYS.get(job.status)
-        if key is None:
-            return None
-        value = self.state.config[key]
-        return None if value is None else float(value)
+        return self.state.duration(DURATION_KEYS, job.status)
 
     def settle(self, job: StoredJob, now: float) -> None:
         """Apply every transition that is due by ``now``, each at the time it fell due."""
@@ -931,42 +903,27 @@ class FakeFineTuning:
     async def admin(self, request: Request, action: str, item: str | None) -> Response | None:
         if action != "fine_tuning":
             return None
-        now = time.time()
-        if item is None:
-            if request.method != "GET":
-                raise AdminError("use GET /__admin/fine_tuning or POST /__admin/fine_tuning/{id}")
-            for each in self.jobs.values():
-                self.settle(each, now)
-            return json_response(200, {"data": [self.admin_view(j) for j in self.jobs.values()]})
-        job = self.jobs.get(item)
-        if job is None:
-            return json_response(404, {"error": f"no fine-tuning job {item}"})
-        self.settle(job, now)
-        if request.method == "POST":
-            self.drive(job, await admin_json(request), now)
-        return json_response(200, self.admin_view(job))
+        return await admin_items(
+            request,
+            item,
+            self.jobs,
+            kind="fine_tuning",
+            settle=self.settle,
+            view=self.admin_view,
+            drive=self.drive,
+        )
 
     def drive(self, job: StoredJob, spec: Any, now: float) -> None:
         """``POST /__admin/fine_tuning/{id}``: train steps now, or move to a status now."""
-        if not isinstance(spec, dict):
-            raise AdminError("body must be {status?, steps?, error?}")
-        unknown = set(spec) - {"status", "steps", "error"}
-        if unknown:
-            raise AdminError(f"unknown fields {sorted(unknown)}")
-        if "steps" in spec:
-            n = spec["steps"]
-            if not isinstance(n, int) or n < 0:
-                raise AdminError("steps must be an integer >= 0")
+        spec = admin_body(spec, ("status", "steps", "error"))
+        n = admin_count(spec, "steps")
+        if n is not None:
             if job.status != "running":
                 raise AdminError(f"steps run only while running; the job is {job.status}")
             self._train(job, min(n, job.total_steps - job.step), now)
-        target = spec.get("status")
+        target = admin_target(spec, STATUSES, job.status, job.status in TERMINAL, "job")
         if target is None:
             return
-        if target not in STATUSES:
-            raise AdminError(f"status must be one of {STATUSES}")
-        if job.status in TERMINAL and target != job.status:
-            raise AdminError(f"the job is already {job.status}")
         if target == "failed":
             error = spec.get("error") or {}
             if not isinstance(error, dict):

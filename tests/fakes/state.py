@@ -224,6 +224,16 @@ CORE_SETTINGS: dict[str, Setting] = {
 }
 
 
+def keep_bytes(src: Path, dest: Path) -> Path:
+    """What a batch or job was made from, kept whatever later happens to the file: a hard link
+    (no copy) where the file system allows it."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
+    return dest
+
+
 class UpstreamState:
     def __init__(
         self,
@@ -356,6 +366,13 @@ class UpstreamState:
         return None
 
     # -- config ----------------------------------------------------------------------------------
+    def duration(self, keys: dict[str, str], status: str) -> float | None:
+        """Seconds the ``status`` lasts, from its config key in ``keys``; None: held, or a
+        status that does not move by time."""
+        key = keys.get(status)
+        value = None if key is None else self.config[key]
+        return None if value is None else float(value)
+
     def update_config(self, spec: Any) -> None:
         if not isinstance(spec, dict):
             raise AdminError("config must be a JSON object")

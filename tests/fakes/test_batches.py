@@ -11,7 +11,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ import openai
 import pytest
 
 from tests.conftest import RssSampler
+from tests.fakes import jobs_support as support
+from tests.fakes.jobs_support import read_lines, wire
 from tests.fakes.spec_schemas import assert_valid, validator
 from tests.integration.upstream_support import AZURE_KEY, OPENAI_KEY, Fake, running_fake
 
@@ -63,32 +65,12 @@ def line(i: int, url: str = "/v1/chat/completions", **body: Any) -> dict[str, An
     return {"custom_id": f"req-{i}", "method": "POST", "url": url, "body": payload}
 
 
-def jsonl(lines: list[Any]) -> bytes:
-    return b"".join((x if isinstance(x, bytes) else json.dumps(x).encode()) + b"\n" for x in lines)
-
-
 def upload(client: openai.OpenAI, lines: list[Any], purpose: str = "batch") -> str:
-    return client.files.create(file=("input.jsonl", jsonl(lines)), purpose=purpose).id  # type: ignore[arg-type]
+    return support.upload(client, lines, purpose)
 
 
 def processed_azure_file(fake: Fake, lines: list[Any]) -> str:
-    """An Azure input file, polled until Azure has processed it (two retrieves by default)."""
-    client = fake.azure()
-    file_id = upload(client, lines)
-    while client.files.retrieve(file_id).status != "processed":
-        pass
-    return file_id
-
-
-def wire(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Call an SDK method through ``with_raw_response`` and return the JSON the fake sent."""
-    raw = fn(*args, **kwargs)
-    body: dict[str, Any] = raw.http_response.json()
-    return body
-
-
-def read_lines(client: openai.OpenAI, file_id: str) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in client.files.content(file_id).text.splitlines()]
+    return support.processed_azure_file(fake, lines, "batch")
 
 
 # =================================================================================================

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,8 @@ import httpx
 import openai
 import pytest
 
+from tests.fakes import jobs_support as support
+from tests.fakes.jobs_support import wire
 from tests.fakes.spec_schemas import assert_valid, without_required
 from tests.integration.upstream_support import AZURE_KEY, OPENAI_KEY, Fake, running_fake
 
@@ -64,26 +65,12 @@ def preference(i: int) -> dict[str, Any]:
     }
 
 
-def jsonl(lines: list[Any]) -> bytes:
-    return b"".join((x if isinstance(x, bytes) else json.dumps(x).encode()) + b"\n" for x in lines)
-
-
 def upload(client: openai.OpenAI, lines: list[Any], purpose: str = "fine-tune") -> str:
-    return client.files.create(file=("train.jsonl", jsonl(lines)), purpose=purpose).id  # type: ignore[arg-type]
+    return support.upload(client, lines, purpose)
 
 
 def azure_file(fake: Fake, lines: list[Any]) -> str:
-    """A training file on Azure, polled until Azure has processed it."""
-    client = fake.azure()
-    file_id = upload(client, lines)
-    while client.files.retrieve(file_id).status != "processed":
-        pass
-    return file_id
-
-
-def wire(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    body: dict[str, Any] = fn(*args, **kwargs).http_response.json()
-    return body
+    return support.processed_azure_file(fake, lines, "fine-tune")
 
 
 def all_events(client: openai.OpenAI, job_id: str, limit: int) -> list[dict[str, Any]]:

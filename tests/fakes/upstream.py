@@ -315,6 +315,7 @@ from tests.fakes.batches import BATCH_SETTINGS, FakeBatches
 from tests.fakes.calls import (
     Call,
     NoResponse,
+    apply_fault,
     azure_version_at_least,
     drop_connection,
     json_response,
@@ -328,8 +329,10 @@ from tests.fakes.checks import (
     OPENAI_EXPIRES_MAX,
     OPENAI_EXPIRES_MIN,
     admin_json,
+    cursor_page,
     oxford,
     parse_expires,
+    parse_limit,
 )
 from tests.fakes.fine_tuning import FT_SETTINGS, FakeFineTuning
 from tests.fakes.multipart import MultipartSink
@@ -481,14 +484,11 @@ class FakeUpstream:
             if op in UPLOAD_OPS:
                 return await self.upload_op(call, fault)
             await call.drain()
-            if fault is not None:
-                mid_download = op == "content" and fault.after_bytes is not None
-                if fault.delay and not mid_download:
-                    await asyncio.sleep(fault.delay)
-                if fault.drop and not mid_download:
-                    return await call.drop(fault)
-                if fault.status is not None:
-                    return call.fault_response(fault)
+            mid_download = op == "content" and fault is not None and fault.after_bytes is not None
+            if not mid_download:  # a mid-download fault acts while the content is sent
+                faulted = await apply_fault(call, fault)
+                if faulted is not None:
+                    return faulted
             if op == "list":
                 return self.list(call)
             assert file_id is not None
@@ -582,13 +582,10 @@ class FakeUpstream:
         if malformed is None and not sink.ended:
             malformed = "the multipart body ended before its closing boundary"
 
-        if fault is not None and not fired:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop:
-                return await call.drop(fault)
-            if fault.status is not None:
-                return call.fault_response(fault)
+        if not fired:
+            faulted = await apply_fault(call, fault)
+            if faulted is not None:
+                return faulted
 
         if malformed is not None:
             return call.invalid(f"Could not parse multipart form: {malformed}")
@@ -788,13 +785,9 @@ class FakeUpstream:
 
     async def upload_op(self, call: Call, fault: Fault | None) -> Response:
         raw = await call.read_body()
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop:
-                return await call.drop(fault)
-            if fault.status is not None:
-                return call.fault_response(fault)
+        faulted = await apply_fault(call, fault)
+        if faulted is not None:
+            return faulted
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
@@ -966,31 +959,9 @@ class FakeUpstream:
         if call.api == "azure-classic" and self.state.config["azure_classic_list"] == "spec":
             # 2024-10-21 Files_List: only `purpose`; FileList is {object, data}.
             return call.json(200, {"object": "list", "data": [f.wire() for f in reversed(files)]})
-        limit_raw = q.get("limit")
-        limit = OPENAI_LIST_MAX
-        if limit_raw is not None:
-            try:
-                limit = int(limit_raw)
-            except ValueError:
-                return call.invalid(
-                    "Invalid type for 'limit': expected an integer, but got a string instead.",
-                    param="limit",
-                    code="invalid_type",
-                )
-            if limit < 1:
-                return call.invalid(
-                    "Invalid 'limit': integer below minimum value. Expected a value >= 1, but "
-                    f"got {limit} instead.",
-                    param="limit",
-                    code="integer_below_min_value",
-                )
-            if limit > OPENAI_LIST_MAX:
-                return call.invalid(
-                    f"Invalid 'limit': integer above maximum value. Expected a value <= "
-                    f"{OPENAI_LIST_MAX}, but got {limit} instead.",
-                    param="limit",
-                    code="integer_above_max_value",
-                )
+        limit = parse_limit(call, OPENAI_LIST_MAX, OPENAI_LIST_MAX)
+        if isinstance(limit, Response):
+            return limit
         order = q.get("order", "desc")
         if order not in ("asc", "desc"):
             return call.invalid(
@@ -1000,21 +971,8 @@ class FakeUpstream:
             )
         if order == "desc":
             files.reverse()
-        after = q.get("after")
-        if after is not None:
-            ids = [f.id for f in files]
-            files = files[ids.index(after) + 1 :] if after in ids else []
-        page = files[:limit]
-        return call.json(
-            200,
-            {
-                "object": "list",
-                "data": [f.wire() for f in page],
-                "first_id": page[0].id if page else None,
-                "last_id": page[-1].id if page else None,
-                "has_more": len(files) > len(page),
-            },
-        )
+        page = cursor_page(files, [f.id for f in files], q.get("after"), limit, StoredFile.wire)
+        return call.json(200, page)
 
     def retrieve(self, call: Call, f: StoredFile) -> Response:
         if f.surface == "azure" and f.steps:
