@@ -199,13 +199,6 @@ def parse_limit(call: Call, default: int, maximum: int) -> int | Response:
     return limit
 
 
-def after_cursor(items: list[T], ids: list[str], after: str | None) -> list[T]:
-    """The items after ``after`` (by id); an id not in the list gives nothing, as on OpenAI."""
-    if after is None:
-        return items
-    return items[ids.index(after) + 1 :] if after in ids else []
-
-
 def cursor_page(
     items: list[T],
     ids: list[str],
@@ -215,16 +208,16 @@ def cursor_page(
     *,
     with_ids: bool = True,
 ) -> dict[str, Any]:
-    """One page of an OpenAI list after ``after``: ``{object, data, first_id?, last_id?,
-    has_more}`` (``with_ids``: the list objects that carry first_id and last_id)."""
-    rest = after_cursor(items, ids, after)
-    page = rest[:limit]
-    data = [render(x) for x in page]
-    body: dict[str, Any] = {"object": "list", "data": data}
+    """The page of an OpenAI list that follows ``after`` (an id not in ``ids`` gives an empty
+    page, as on OpenAI): ``{object, data, first_id, last_id, has_more}``, without the two ids
+    for the list objects that have none (``with_ids=False``)."""
+    start = 0 if after is None else (ids.index(after) + 1 if after in ids else len(ids))
+    end = min(start + limit, len(ids))
+    body: dict[str, Any] = {"object": "list", "data": [render(x) for x in items[start:end]]}
     if with_ids:
-        body["first_id"] = ids[items.index(page[0])] if page else None
-        body["last_id"] = ids[items.index(page[-1])] if page else None
-    body["has_more"] = len(rest) > len(page)
+        body["first_id"] = ids[start] if end > start else None
+        body["last_id"] = ids[end - 1] if end > start else None
+    body["has_more"] = end < len(ids)
     return body
 
 

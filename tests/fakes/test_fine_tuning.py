@@ -623,16 +623,18 @@ def test_azure_dated_job(fake: Fake) -> None:
     )
     header = client.files.content(result).text.splitlines()[0]
     assert header.startswith("step,train_loss,train_mean_token_accuracy,")
-    messages = [
-        e.message for e in client.fine_tuning.jobs.list_events(created["id"], limit=100).data
-    ]
+    events = wire(client.fine_tuning.jobs.with_raw_response.list_events, created["id"], limit=100)
+    assert_valid("ListFineTuningJobEventsResponse", events)  # events keep OpenAI's shape
+    messages = [e["message"] for e in events["data"]]
     assert messages[0] == "Job succeeded."
     assert (
         "Job started." in messages
         and "Job enqueued. Waiting for jobs ahead to complete." in messages
     )
-    checkpoints = client.fine_tuning.jobs.checkpoints.list(created["id"]).data
-    assert checkpoints[0].fine_tuned_model_checkpoint == f"{done['fine_tuned_model']}:ckpt-step-30"
+    checkpoints = wire(client.fine_tuning.jobs.checkpoints.with_raw_response.list, created["id"])
+    assert_valid("ListFineTuningJobCheckpointsResponse", checkpoints)
+    first = checkpoints["data"][0]["fine_tuned_model_checkpoint"]
+    assert first == f"{done['fine_tuned_model']}:ckpt-step-30"
 
 
 def test_azure_dated_delete_pause_and_errors(fake: Fake) -> None:
