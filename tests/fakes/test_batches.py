@@ -313,13 +313,14 @@ def test_cancel_while_validating_leaves_no_files(fake: Fake) -> None:
 
 def test_expiry_by_time_reports_the_unrun_requests(fake: Fake) -> None:
     client = fake.oai()
-    fake.config(**HOLD, batch_completion_window_seconds=1)
+    # expires_at is whole seconds, so a 3 s window leaves at least 2 s to run one request first
+    fake.config(**HOLD, batch_completion_window_seconds=3)
     batch = client.batches.create(
         input_file_id=upload(client, [line(i) for i in range(4)]),
         endpoint="/v1/chat/completions",
         completion_window="24h",
     )
-    assert batch.expires_at == batch.created_at + 1
+    assert batch.expires_at == batch.created_at + 3
     fake.batch(batch.id, requests=1)
     azure_input = processed_azure_file(fake, [line(0, "/chat/completions")])
     azure = fake.azure().batches.create(
