@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tests.fakes import model_responses
 from tests.fakes.batch_checks import check_input, raw_lines
 from tests.fakes.calls import (
     Call,
@@ -570,13 +571,23 @@ class FakeBatches:
     def _run(self, b: StoredBatch, n: int) -> None:
         for line in self._lines(b, n):
             marker = line.body.get(FAIL_MARKER)
+            failure: tuple[int, dict[str, Any]] | None = None
             if marker is not None and marker is not False:
-                status, error = self._marker_error(line, marker)
-                body = {"error": error}
-                self._write(b, self._result(b, line.custom_id, (status, body), None), error=True)
+                failure = self._marker_error(line, marker)
+            else:
+                kind = endpoint_kind(line.url)
+                try:
+                    body, t_in, t_out = reply(kind, line.custom_id, line.body, b.surface)
+                except model_responses.BadRequest as bad:  # the model refuses the request
+                    failure = (400, {"message": bad.message, "type": "invalid_request_error",
+                                     "param": bad.param, "code": None})  # fmt: skip
+            if failure is not None:
+                status, error = failure
+                self._write(
+                    b, self._result(b, line.custom_id, (status, {"error": error}), None), error=True
+                )
                 b.failed += 1
             else:
-                body, t_in, t_out = reply(endpoint_kind(line.url), line.body, b.surface)
                 self._write(b, self._result(b, line.custom_id, (200, body), None), error=False)
                 b.completed += 1
                 b.tokens_in += t_in

@@ -1,8 +1,11 @@
-"""What the fake's "model" answers to one batch request, per endpoint, in the provider's shape.
+"""What the fake upstream's "model" answers to one batch request, in the provider's shape.
 
-Replies are deterministic (an echo of the request's last input) so a test can check that a line's
-response belongs to its request; token counts are rough (a token per four characters in, one per
-word out) but add up, so ``usage`` on the batch is the sum of its lines.
+Chat completions, completions, embeddings and Responses come from ``model_responses`` (the
+fake model server's answers: ``echo: `` + the last user text, word counts as tokens), so a
+batch run by a provider and one filegate runs itself against the model server answer alike;
+moderations, images and videos are answered here. Ids are derived from the request's
+``custom_id`` and body. Azure's chat answers carry its content filter verdicts. A body the
+model cannot answer raises ``model_responses.BadRequest``: the line fails with a 400.
 """
 
 from __future__ import annotations
@@ -10,14 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import struct
 import time
 import uuid
 from typing import Any
 
-from tests.fakes.state import Surface, rand_alnum
+from tests.fakes import model_responses
+from tests.fakes.state import Surface
 
-ECHO_MAX = 200
 EMBEDDING_DIMS = 8
 # A 1x1 transparent PNG, for image endpoints.
 PNG_1X1 = base64.b64encode(
@@ -55,219 +57,48 @@ def endpoint_kind(url: str) -> str:
     return path[3:].lstrip("/") if path.startswith("/v1/") else path.lstrip("/")
 
 
-def input_tokens(body: dict[str, Any]) -> int:
-    return max(1, len(json.dumps(body, separators=(",", ":"))) // 4)
-
-
-def _text(value: Any) -> str:
-    """The text of a prompt, a message's content or a Responses input, whatever its shape."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = [_text(v) for v in value]
-        return " ".join(p for p in parts if p)
-    if isinstance(value, dict):
-        for key in ("text", "content", "input_text"):
-            if key in value:
-                return _text(value[key])
-    return ""
-
-
-def echo(body: dict[str, Any]) -> str:
-    """The reply: the last user input, echoed back (bounded)."""
-    source: Any = ""
-    messages = body.get("messages")
-    if isinstance(messages, list) and messages:
-        source = messages[-1].get("content") if isinstance(messages[-1], dict) else ""
-    elif "input" in body:
-        source = body["input"]
-    elif "prompt" in body:
-        source = body["prompt"]
-    text = _text(source)[:ECHO_MAX]
-    return f"Echo: {text}" if text else "Echo."
-
-
-def _vector(seed: str, dims: int) -> list[float]:
-    out: list[float] = []
-    counter = 0
-    while len(out) < dims:
-        digest = hashlib.sha256(f"{seed}/{counter}".encode()).digest()
-        for (word,) in struct.iter_unpack(">I", digest):
-            out.append(round(word / 2**32 * 2 - 1, 6))
-        counter += 1
-    return out[:dims]
-
-
-def reply(kind: str, body: dict[str, Any], surface: Surface) -> tuple[dict[str, Any], int, int]:
+def reply(
+    kind: str, custom_id: str, body: dict[str, Any], surface: Surface
+) -> tuple[dict[str, Any], int, int]:
     """The response body for one request, with its (input, output) token counts."""
-    now = int(time.time())
-    model = str(body.get("model", "fake-model"))
-    prompt_tokens = input_tokens(body)
-    text = echo(body)
-    out_tokens = len(text.split())
+    canonical = json.dumps([custom_id, body], sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     if kind == "chat/completions":
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-        result: dict[str, Any] = {
-            "id": "chatcmpl-" + rand_alnum(29),
-            "object": "chat.completion",
-            "created": now,
-            "model": model,
-            "choices": [choice],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": out_tokens,
-                "total_tokens": prompt_tokens + out_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {
-                    "reasoning_tokens": 0,
-                    "audio_tokens": 0,
-                    "accepted_prediction_tokens": 0,
-                    "rejected_prediction_tokens": 0,
-                },
-            },
-            "system_fingerprint": "fp_" + uuid.uuid4().hex[:10],
-        }
-        if surface == "azure":  # Azure adds its content filter verdicts
-            choice["content_filter_results"] = AZURE_FILTER_OK
-            result["prompt_filter_results"] = [
+        answer = model_responses.chat(body, digest)
+        for choice in answer["choices"]:
+            choice["message"].setdefault("annotations", [])
+        if surface == "azure":
+            for choice in answer["choices"]:
+                choice["content_filter_results"] = AZURE_FILTER_OK
+            answer["prompt_filter_results"] = [
                 {"prompt_index": 0, "content_filter_results": AZURE_FILTER_OK}
             ]
-        return result, prompt_tokens, out_tokens
+        usage = answer["usage"]
+        return answer, usage["prompt_tokens"], usage["completion_tokens"]
     if kind == "completions":
-        return (
-            {
-                "id": "cmpl-" + rand_alnum(29),
-                "object": "text_completion",
-                "created": now,
-                "model": model,
-                "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": "stop"}],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": out_tokens,
-                    "total_tokens": prompt_tokens + out_tokens,
-                },
-            },
-            prompt_tokens,
-            out_tokens,
-        )
+        answer = model_responses.completion(body, digest)
+        usage = answer["usage"]
+        return answer, usage["prompt_tokens"], usage["completion_tokens"]
     if kind == "embeddings":
-        return _embeddings(body, model, prompt_tokens), prompt_tokens, 0
+        answer = model_responses.embeddings(body, EMBEDDING_DIMS)
+        return answer, answer["usage"]["prompt_tokens"], 0
     if kind == "responses":
-        return (
-            _response(body, model, text, prompt_tokens, out_tokens, now),
-            prompt_tokens,
-            out_tokens,
-        )
+        answer = model_responses.response(body, digest)
+        usage = answer["usage"]
+        return answer, usage["input_tokens"], usage["output_tokens"]
+    tokens = len(json.dumps(body).split())
     if kind == "moderations":
-        return _moderation(body), prompt_tokens, 0
+        return _moderation(body, digest), tokens, 0
     if kind in ("images/generations", "images/edits"):
-        return (
-            {
-                "created": now,
-                "data": [{"b64_json": PNG_1X1}],
-                "usage": {
-                    "input_tokens": prompt_tokens,
-                    "output_tokens": 1,
-                    "total_tokens": prompt_tokens + 1,
-                    "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0},
-                },
-            },
-            prompt_tokens,
-            1,
-        )
-    prompt = body.get("prompt")
-    return (  # videos
-        {
-            "id": "video_" + uuid.uuid4().hex,
-            "object": "video",
-            "model": model,
-            "status": "completed",
-            "progress": 100,
-            "created_at": now,
-            "completed_at": now,
-            "expires_at": now + 86_400,
-            "prompt": prompt if isinstance(prompt, str) else None,
-            "size": str(body.get("size", "720x1280")),
-            "seconds": str(body.get("seconds", "4")),
-            "remixed_from_video_id": None,
-            "error": None,
-        },
-        prompt_tokens,
-        0,
-    )
+        return _images(tokens), tokens, 1
+    return _video(body, digest), tokens, 0
 
 
-def _embeddings(body: dict[str, Any], model: str, prompt_tokens: int) -> dict[str, Any]:
-    raw = body.get("input", "")
-    inputs = raw if isinstance(raw, list) and raw and not isinstance(raw[0], int) else [raw]
-    dims = body.get("dimensions")
-    size = dims if isinstance(dims, int) and 0 < dims <= 4096 else EMBEDDING_DIMS
-    return {
-        "object": "list",
-        "data": [
-            {"object": "embedding", "index": i, "embedding": _vector(json.dumps(item), size)}
-            for i, item in enumerate(inputs)
-        ],
-        "model": model,
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    }
-
-
-def _response(
-    body: dict[str, Any], model: str, text: str, tokens_in: int, tokens_out: int, now: int
-) -> dict[str, Any]:
-    return {
-        "id": "resp_" + uuid.uuid4().hex + uuid.uuid4().hex[:16],
-        "object": "response",
-        "created_at": now,
-        "status": "completed",
-        "error": None,
-        "incomplete_details": None,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": body.get("max_output_tokens"),
-        "model": model,
-        "output": [
-            {
-                "type": "message",
-                "id": "msg_" + uuid.uuid4().hex,
-                "status": "completed",
-                "role": "assistant",
-                "content": [
-                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-                ],
-            }
-        ],
-        "parallel_tool_calls": True,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
-        "store": bool(body.get("store", True)),
-        "temperature": body.get("temperature", 1.0),
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": body.get("top_p", 1.0),
-        "truncation": "disabled",
-        "usage": {
-            "input_tokens": tokens_in,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": tokens_out,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": tokens_in + tokens_out,
-        },
-        "metadata": body.get("metadata") or {},
-    }
-
-
-def _moderation(body: dict[str, Any]) -> dict[str, Any]:
+def _moderation(body: dict[str, Any], digest: str) -> dict[str, Any]:
     raw = body.get("input", "")
     inputs = raw if isinstance(raw, list) else [raw]
     return {
-        "id": "modr-" + uuid.uuid4().hex,
+        "id": f"modr-{digest[:24]}",
         "model": str(body.get("model", "omni-moderation-latest")),
         "results": [
             {
@@ -278,4 +109,37 @@ def _moderation(body: dict[str, Any]) -> dict[str, Any]:
             }
             for _ in inputs
         ],
+    }
+
+
+def _images(tokens: int) -> dict[str, Any]:
+    return {
+        "created": int(time.time()),
+        "data": [{"b64_json": PNG_1X1}],
+        "usage": {
+            "input_tokens": tokens,
+            "output_tokens": 1,
+            "total_tokens": tokens + 1,
+            "input_tokens_details": {"text_tokens": tokens, "image_tokens": 0},
+        },
+    }
+
+
+def _video(body: dict[str, Any], digest: str) -> dict[str, Any]:
+    now = int(time.time())
+    prompt = body.get("prompt")
+    return {
+        "id": f"video_{digest[:24]}{uuid.uuid4().hex[:8]}",
+        "object": "video",
+        "model": str(body.get("model", "sora-2")),
+        "status": "completed",
+        "progress": 100,
+        "created_at": now,
+        "completed_at": now,
+        "expires_at": now + 86_400,
+        "prompt": prompt if isinstance(prompt, str) else None,
+        "size": str(body.get("size", "720x1280")),
+        "seconds": str(body.get("seconds", "4")),
+        "remixed_from_video_id": None,
+        "error": None,
     }

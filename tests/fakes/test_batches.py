@@ -116,7 +116,7 @@ def test_openai_batch_completes_with_output_and_error_files(fake: Fake) -> None:
         body = out["response"]["body"]
         assert_valid("CreateChatCompletionResponse", body)
         number = out["custom_id"].removeprefix("req-")
-        assert body["choices"][0]["message"]["content"] == f"Echo: q{number}"
+        assert body["choices"][0]["message"]["content"] == f"echo: q{number}"
     usage = done["usage"]
     assert usage["input_tokens"] == sum(
         o["response"]["body"]["usage"]["prompt_tokens"] for o in outputs

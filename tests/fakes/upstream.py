@@ -86,7 +86,9 @@ completed_at, failed_at, expired_at, cancelling_at, cancelled_at, request_counts
   "response": {"status_code": 200, "request_id", "body"}, "error": null}`` whose body is the
   endpoint's own object (chat.completion, embedding list, text_completion, response,
   moderation, images, video; each valid against the spec's response schema) echoing the
-  request's last input (``"Echo: <text>"``). **Failure marker**: a request whose ``body`` has
+  request's last user text (``"echo: <text>"``: the fake model server's answers, from
+  ``model_responses.py``); a body that model refuses (no ``messages``, a bad ``n``...) fails
+  its line with a 400 body. **Failure marker**: a request whose ``body`` has
   ``"fake_error": true`` or ``{"status": 400..599 (400), "message", "type", "param",
   "code"}`` goes to the error file as ``{..., "response": {"status_code": <status>,
   "request_id", "body": {"error": {message, type, param, code}}}, "error": null}``.
