@@ -235,7 +235,9 @@ def response(body: dict[str, Any], digest: str) -> dict[str, Any]:
                 "id": f"msg_{digest[:24]}",
                 "status": "completed",
                 "role": "assistant",
-                "content": [{"type": "output_text", "text": text, "annotations": []}],
+                "content": [
+                    {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+                ],
             }
         ],
         "parallel_tool_calls": bool(body.get("parallel_tool_calls", True)),
@@ -247,7 +249,7 @@ def response(body: dict[str, Any], digest: str) -> dict[str, Any]:
         "metadata": body.get("metadata") or {},
         "usage": {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": out_tokens,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": input_tokens + out_tokens,

@@ -75,8 +75,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tests.fakes import model_responses
+from tests.fakes.calls import drop_connection
 from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule, admin_json, faults_admin
-from tests.fakes.upstream import drop_connection
 
 ROUTES = {
     "/v1/chat/completions": "chat",

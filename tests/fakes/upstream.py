@@ -1,14 +1,18 @@
-"""A fake OpenAI / Azure OpenAI Files upstream for filegate's integration tests.
+"""A fake OpenAI / Azure OpenAI upstream for filegate's tests: Files, Uploads, Batches, Fine-tuning.
 
-It speaks the Files wire formats of both providers closely enough that the gateway's provider
-code (and the official ``openai`` SDK) cannot tell it from the real thing, and it adds test
-controls under ``/__admin``.
+It speaks the wire formats of both providers closely enough that the gateway's provider code
+(and the official ``openai`` SDK) cannot tell it from the real thing, and it adds test controls
+under ``/__admin``. One process; files, batch outputs and job inputs are kept under the state
+directory (wiped on reset), everything else in memory.
 
 Run it as a process::
 
     python tests/fakes/upstream.py --port 8901 --state-dir /tmp/fake-upstream
 
-or build the ASGI app in-process with :func:`create_app`.
+or build the ASGI app in-process with :func:`create_app`. Modules: ``state.py`` (stores,
+faults, settings, log), ``calls.py`` (auth, versions, error shapes), ``checks.py``,
+``multipart.py``, ``batches.py`` (+ ``batch_checks.py``, ``replies.py``), ``fine_tuning.py``
+(+ ``fine_tuning_checks.py``).
 
 Surfaces
 --------
@@ -19,7 +23,8 @@ Surfaces
   dated ``api-version`` query parameter (``2024-10-21`` ...). Create answers ``201`` with a
   ``Location`` header and ``status: "pending"``; retrieves move the file through the configured
   steps (default ``running`` then ``processed``). List answers ``{"object": "list", "data": [...]}``
-  honouring ``purpose`` only, as the 2024-10-21 spec declares (switchable, see ``/__admin/config``).
+  honouring ``purpose`` only, as the 2024-10-21 spec declares (switchable, see ``/__admin/config``;
+  with no ``has_more`` the SDK's auto-pagination never ends: read ``.data``).
 * Azure v1: ``/openai/v1/files...``, ``api-version`` optional (``v1`` or ``preview``). Create
   answers ``200`` (as the v1 spec declares), list paginates (``limit``, ``order``, ``after``,
   ``has_more``). Error bodies carry ``param``, ``type`` and ``inner_error``.
@@ -33,46 +38,233 @@ Surfaces
   that surface), ``POST /uploads/{id}/cancel``. Ops ``upload_create``, ``upload_part``,
   ``upload_complete``, ``upload_cancel`` (log entries carry ``upload_id``). ``GET
   /__admin/uploads`` -> ``{"data": [upload objects + surface, parts: [{id, bytes}]]}``.
+* Batches and fine-tuning jobs on all three prefixes (below).
 * Azure auth: ``api-key: <azure_key>`` or ``Authorization: Bearer <azure_ad_token>``; the v1
   surface also takes ``Authorization: Bearer <azure_key>`` (its ``ApiKeyAuth_`` scheme).
-  Azure files live in one store shared by both Azure surfaces.
+  Azure files, batches and jobs live in one store shared by both Azure surfaces; OpenAI's are
+  apart (an id of the other provider is unknown).
+
+Time: how batches and jobs move
+-------------------------------
+A batch or job advances only when it is looked at (any retrieve, list, cancel, events,
+checkpoints, or admin call), by every step that has fallen due: each status lasts the seconds of
+its config key (below; default 0, so the first look after create sees the end), ``null`` holds
+it until an admin call moves it or the key is set again (a held status lets go once its time is
+set). Step times are exact (each step happens at the moment it fell due), so timestamps are
+consistent whatever the polling. In ``in_progress`` (batches) and ``running`` (jobs) the work is
+spread over the status's time: a poll half way sees half the requests done or steps trained.
+Create always answers the first status (``validating`` / ``validating_files``).
+
+Batches: ``POST|GET {prefix}/batches``, ``GET {prefix}/batches/{id}``, ``POST .../{id}/cancel``
+-------------------------------------------------------------------------------------------------
+Ops ``batch_create``, ``batch_list``, ``batch_retrieve``, ``batch_cancel``. The Batch object is
+the spec's (``Batch``): ``id, object, endpoint, model`` (OpenAI, once validated), ``errors,
+input_file_id, completion_window, status, output_file_id, error_file_id, created_at,
+in_progress_at, expires_at`` (created + ``batch_completion_window_seconds``), ``finalizing_at,
+completed_at, failed_at, expired_at, cancelling_at, cancelled_at, request_counts, usage``
+(OpenAI: the sum of the lines' token counts), ``metadata``. OpenAI ids ``batch_`` + 32 hex.
+
+* Create (JSON ``{input_file_id, endpoint, completion_window, metadata?, output_expires_after?}``)
+  answers 400 in OpenAI's wording and codes for an unknown field (``unknown_parameter``), a
+  missing or mistyped one, an endpoint outside the spec's list (``/v1/responses``,
+  ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/completions``, ``/v1/moderations``,
+  ``/v1/images/generations``, ``/v1/images/edits``, ``/v1/videos``), a window other than
+  ``24h``, metadata over 16 pairs / 64-char keys / 512-char values, ``output_expires_after``
+  outside ``created_at`` + 3600..2592000 s (params ``output_expires_after.*``); 404 ``No such
+  File object: <id>`` (param ``input_file_id``) for a file unknown on that surface; 400 (param
+  ``input_file_id``, code ``invalid_value``) for one whose purpose is not ``batch``. The batch
+  keeps a hard link of the input's bytes, so deleting the file later changes nothing.
+* Validating reads the input line by line and fails the batch (``errors: {object: "list",
+  data: [{code, message, param, line}]}``, ``failed_at``, no files) on: a line that is not a
+  JSON object (``invalid_json_line``), a missing or mistyped ``custom_id``/``method``/``url``/
+  ``body`` or a method other than POST (``invalid_request``, param names the field), a url
+  other than the endpoint (``url_mismatch``), a repeated custom_id (``duplicate_custom_id``),
+  a model other than the first line's (``model_mismatch``, param ``body.model``), no lines
+  (``empty_file``), more than ``batch_max_requests`` (default 50,000 OpenAI, 100,000 Azure;
+  ``too_many_tasks``). Up to 100 errors are reported, with 1-based line numbers.
+* Running answers each line: an output line ``{"id": "batch_req_<32 hex>", "custom_id",
+  "response": {"status_code": 200, "request_id", "body"}, "error": null}`` whose body is the
+  endpoint's own object (chat.completion, embedding list, text_completion, response,
+  moderation, images, video; each valid against the spec's response schema) echoing the
+  request's last user text (``"echo: <text>"``: the fake model server's answers, from
+  ``model_responses.py``); a body that model refuses (no ``messages``, a bad ``n``...) fails
+  its line with a 400 body. **Failure marker**: a request whose ``body`` has
+  ``"fake_error": true`` or ``{"status": 400..599 (400), "message", "type", "param",
+  "code"}`` goes to the error file as ``{..., "response": {"status_code": <status>,
+  "request_id", "body": {"error": {message, type, param, code}}}, "error": null}``.
+* Done: ``finalizing`` then ``completed``; the output and error files become files of the
+  surface's Files API (purpose ``batch_output``, status ``processed``, names
+  ``<batch id>_output.jsonl`` / ``_error.jsonl``, ``expires_at`` from ``output_expires_after``).
+  OpenAI makes only the files that have lines (``error_file_id`` null when nothing failed).
+* Cancel (validating, in_progress, finalizing) answers ``cancelling`` (``cancelling_at``); after
+  ``batch_cancelling_seconds`` it is ``cancelled`` and the files hold what had finished, no
+  more. Cancelling a cancelling/cancelled batch answers it unchanged; a completed, failed or
+  expired one: OpenAI 400 ``Cannot cancel a batch with status '<s>'.`` (code
+  ``invalid_status``), Azure 409 ``unexpectedEntityState``.
+* Expiry (OpenAI only): a batch still validating or in progress at ``expires_at`` expires then;
+  what had not run goes to the error file as ``{..., "response": null, "error": {"code":
+  "batch_expired", "message": ...}}`` and counts as failed.
+* List: newest first, ``after`` (an unknown id gives an empty page), ``limit`` 1..100 (default
+  20), ``first_id``, ``last_id``, ``has_more``. Unknown batch: OpenAI 404 ``No batch found with
+  id '<id>'.``; Azure 404 ``notFound`` ``Batch with id '<id>' not found.``.
+
+Azure's batches differ (dated ``/openai/batches`` from api-version ``2024-07-01-preview``, 404
+before; v1 ``/openai/v1/batches``): ids ``batch_`` + a dashed uuid, output and error file ids
+``file-`` + a dashed uuid; no ``model`` or ``usage``; a file id not made yet is ``""``
+(``azure_batch_empty_file_ids``; null when false); both files are always made, the error file
+empty (0 bytes) when nothing failed; output lines have no ``id``, a dashed-uuid ``request_id``,
+and chat bodies carry ``content_filter_results`` / ``prompt_filter_results``; endpoints and line
+urls may be written ``/chat/completions`` or ``/v1/chat/completions`` (chat completions,
+embeddings, completions; responses from 2025-04-01-preview and on v1); any
+``completion_window`` is taken and a batch with one other than ``24h`` then fails
+(``invalid_request``, param ``completion_window``); ``output_expires_after`` exists on v1 and
+from 2025-03-01-preview (14..30 days) and is ignored by older dated versions; the input file
+must be ``processed`` (``azure_require_processed_files``; else 400 ``invalidPayload``); with
+``azure_deployments`` set, a line naming another model fails the batch (``model_not_found``);
+batches never expire by time (Azure lets them run past their window).
+
+Fine-tuning jobs: ``{prefix}/fine_tuning/jobs`` and ``/{id}[/cancel|/pause|/resume|/events|...]``
+-----------------------------------------------------------------------------------------------
+``POST`` create and ``GET`` list on ``/fine_tuning/jobs``; ``GET /{id}``; ``POST /{id}/cancel``,
+``/{id}/pause``, ``/{id}/resume``; ``GET /{id}/events``, ``/{id}/checkpoints``.
+Ops ``ft_create``, ``ft_list``, ``ft_retrieve``, ``ft_cancel``, ``ft_events``,
+``ft_checkpoints``, ``ft_pause``, ``ft_resume``, ``ft_delete`` (Azure dated only). The job is
+the spec's ``FineTuningJob`` (plus ``user_provided_suffix``): ids ``ftjob-`` + 24
+alphanumerics; ``model`` resolved to its snapshot (``gpt-4o-mini`` trains
+``gpt-4o-mini-2024-07-18``); ``organization_id`` from the ``OpenAI-Organization`` header
+(``org-fakeupstream``); ``seed`` random when not given; ``hyperparameters`` (and
+``method.<type>.hyperparameters``) say ``"auto"`` until the files are read, then the values
+picked (``n_epochs`` 3, ``batch_size`` examples // 10 (1..256), ``learning_rate_multiplier``
+1.8, DPO ``beta`` 0.1).
+
+* Create checks (400, OpenAI wording): unknown fields; ``model`` and ``training_file``
+  required; a model not in ``ft_models`` (``model_not_available``; ``ft:...`` models always
+  train); ``training_file``/``validation_file`` unknown on the surface (400 ``invalid
+  training_file: <id>``) or not purpose ``fine-tune`` (``invalid_value``); hyperparameter types
+  and ranges (``batch_size`` 1..256, ``n_epochs`` 1..50, ``learning_rate_multiplier`` > 0, DPO
+  ``beta`` in (0, 2], reinforcement extras), hyperparameters both top level and in ``method``,
+  top-level ones on a non-supervised method; ``method.type`` in supervised | dpo |
+  reinforcement, reinforcement needs ``grader`` and an ``o`` model; ``suffix`` 1..64 chars;
+  ``seed`` 0..2147483647; metadata as for batches; ``integrations`` at most 5 ``wandb`` ones
+  with a ``project``. Params name the field (``method.dpo.hyperparameters.beta``).
+* ``validating_files`` reads the files line by line: each line a JSON object with
+  ``messages`` (supervised, reinforcement; or ``prompt``/``completion``), or ``input``,
+  ``preferred_output``, ``non_preferred_output`` (dpo), else the job fails with ``error:
+  {code: "invalid_file_format", message, param: "training_file"|"validation_file"}``; fewer
+  than ``ft_min_examples`` (10) training examples fail it with ``invalid_n_examples``.
+* ``queued``, then ``running``: steps = n_epochs x ceil(examples / batch_size); each step adds
+  a row to the results CSV and a ``metrics`` event (at most ~100 per job) ``Step n/N: training
+  loss=... [, validation loss=...]``, ``data: {step, train_loss, train_mean_token_accuracy,
+  total_steps, valid_*?}``; the end of each of the last three epochs makes a checkpoint
+  (``ftckpt_`` + 24 alphanumerics, ``fine_tuned_model_checkpoint`` ``<model>:ckpt-step-<n>``,
+  metrics). ``estimated_finish`` is set while running with a timed step.
+* ``succeeded``: ``fine_tuned_model`` ``ft:<model>:<org without "org-">:<suffix>:<8 hex>``,
+  ``result_files`` [one CSV: purpose ``fine-tune-results``, ``step_metrics.csv``, columns
+  ``step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy``], ``trained_tokens``,
+  ``finished_at``. **Failure marker**: a training line with ``"fake_error": true`` or ``{"code",
+  "message", "param"}`` fails the job after its training steps, with that error.
+* Events (``fine_tuning.job.event``, ids ``ftevent-``, ``data`` always an object), newest
+  first, ``after`` (event id), ``limit`` 1..100 (20), ``has_more``: ``Created fine-tuning job:
+  <id>``, ``Validating training file: <id>[ and validation file: <id>]``, ``Files validated,
+  moving job to queued state``, ``Fine-tuning job started``, the metrics and ``Checkpoint
+  created at step <n>`` events, ``New fine-tuned model created: <model>``, ``The job has
+  successfully completed``; a failure adds its message at level ``error``; ``Fine-tuning job
+  paused`` / ``resumed`` / ``cancelled``. Checkpoints: newest first, ``after``, ``limit``
+  1..100 (10), ``first_id``, ``last_id``, ``has_more``. List: newest first, ``after``,
+  ``limit`` 1..100 (20), ``metadata[k]=v`` (all must match), ``metadata=null`` (jobs without).
+* Cancel (any status but succeeded/failed/cancelled) is immediate: ``cancelled``, no results.
+  Pause: running -> ``paused`` (it stays so); resume: paused -> ``queued``, then training goes
+  on from its step. A wrong status: OpenAI 400 ``Cannot <cancel|pause|resume> a fine-tuning
+  job with status '<s>'.`` (param ``fine_tuning_job_id``), Azure 409 ``unexpectedEntityState``.
+  Unknown job: OpenAI 404 ``Could not find fine-tuning job: <id>``; Azure 404 ``notFound``.
+
+Azure's jobs differ: ids ``ftjob-``/``ftevent-`` + 32 hex; model names are taken as given;
+``fine_tuned_model`` is ``<model>.ft-<the job id's hex>[-<suffix>]``; ``suffix`` up to 40 chars;
+no ``organization_id``; an unknown training file is 404 ``notFound``; a file not yet processed
+is a 400; bad files fail with code ``jsonlValidationFailed``; events say ``Job enqueued.
+Waiting for jobs ahead to complete.``, ``Job started.``, ``Job succeeded.``, ``Job
+cancelled.``; the results file is ``results.csv`` with Azure's columns
+(``step,train_loss,train_mean_token_accuracy,valid_loss,validation_mean_token_accuracy,
+full_valid_loss,full_valid_mean_token_accuracy``). The dated surface speaks the dated spec:
+create answers ``201`` with a ``Location`` header; statuses are Azure's (``pending`` for
+validating and queued jobs, ``running``, ``succeeded``, ``failed``, ``cancelled``, ``paused``);
+``hyperparameters`` are integers, ``-1`` until resolved; fields not known yet are absent, not
+null; ``DELETE /openai/fine_tuning/jobs/{id}`` removes a finished job (204; 409 while it runs);
+pause and resume exist from ``2025-04-01-preview`` (404 before); the list has no metadata
+filter. The v1 surface answers ``200`` and OpenAI's status names and shape (without
+``organization_id``), has pause and resume, and no DELETE.
 
 Admin (no auth, JSON in and out, never recorded in the request log)
 -------------------------------------------------------------------
 ``GET /__admin/health`` -> ``{"ok": true}``.
 
-``POST /__admin/reset`` -> ``{"ok": true}``: forgets files (and blobs), request log, faults, config.
+``POST /__admin/reset`` -> ``{"ok": true}``: forgets files (and blobs), batches, jobs, request
+log, faults, config.
 
 ``GET /__admin/requests[?surface=&api=&op=]`` -> ``{"requests": [entry, ...]}``, oldest first.
 An entry: ``seq, time, surface ("openai"|"azure"), api ("openai"|"azure-classic"|"azure-v1"),
-op, file_id, method, path, query (raw), query_params, headers`` (lower-case names, repeats joined
-with ", "), ``openai_organization, openai_project, content_length`` (declared or null),
+op, file_id, upload_id, batch_id, job_id`` (from the path, or the one created), ``method, path,
+query`` (raw), ``query_params, headers`` (lower-case names, repeats joined with ", "),
+``openai_organization, openai_project, content_length`` (declared or null),
 ``transfer_encoding, body_bytes`` (actually received), ``body_complete, multipart`` (null, or
 ``{fields: [names in wire order], values: {name: text}, file: {field, filename, content_type,
-size, sha256}, other_files: [...]}``), ``fault`` (the fault applied), ``status`` (null when
-dropped), ``dropped, client_disconnected``. ``DELETE /__admin/requests`` clears the log only.
+size, sha256}, other_files: [...]}``), ``json`` (a JSON body, parsed), ``fault`` (the fault
+applied), ``status`` (null when dropped), ``dropped, client_disconnected``. ``DELETE
+/__admin/requests`` clears the log only.
 
 ``POST /__admin/faults`` with one spec or a list -> ``{"faults": [spec + id, used]}``. A spec:
 ``{"op": "create"|"list"|"retrieve"|"delete"|"content"|"upload_create"|"upload_part"|
-"upload_complete"|"upload_cancel"|"any" (default any), "surface":
-"openai"|"azure"|"any" (default any), "status": 500, "body": {...}, "headers": {...},
-"delay": 0.0, "times": 1 (null = unlimited), "after_bytes": null, "drop": false,
-"drop_mode": "reset"|"close"}``. Faults match in order, after the auth and api-version checks.
-Without ``after_bytes``: sleep ``delay``, then drop, or answer ``status`` with ``body`` (default:
-that provider's own error body for the status) and ``headers``, or carry on. A create reads (and
-discards) the whole upload first, except with ``drop``, which hangs up before reading the body.
-``after_bytes`` on create and upload_part: read exactly that many body bytes, sleep ``delay``,
-then drop, or drain the rest and answer ``status``, or carry on (a stall). On content: send
-that many bytes of the file, sleep ``delay``, then drop or carry on. ``drop_mode`` reset = RST
-(``SO_LINGER 0``), close = FIN. ``GET /__admin/faults`` lists pending faults, ``DELETE`` clears
-them.
+"upload_complete"|"upload_cancel"|"batch_create"|"batch_list"|"batch_retrieve"|"batch_cancel"|
+"ft_create"|"ft_list"|"ft_retrieve"|"ft_cancel"|"ft_events"|"ft_checkpoints"|"ft_pause"|
+"ft_resume"|"ft_delete"|"any" (default any), "surface": "openai"|"azure"|"any" (default any),
+"status": 500, "body": {...}, "headers": {...}, "delay": 0.0, "times": 1 (null = unlimited),
+"after_bytes": null, "drop": false, "drop_mode": "reset"|"close"}``. Faults match in order,
+after the auth and api-version checks, before anything else (a faulted create makes nothing).
+Without ``after_bytes``: sleep ``delay``, then drop, or answer ``status`` with ``body``
+(default: that provider's own error body for the status) and ``headers``, or carry on. A file
+create reads (and discards) the whole upload first, except with ``drop``, which hangs up before
+reading the body (so does a batch or job op with ``drop`` and no ``delay``). ``after_bytes``
+(file create, upload_part, content only): on create and upload_part, read exactly that many
+body bytes, sleep ``delay``, then drop, or drain the rest and answer ``status``, or carry on (a
+stall); on content, send that many bytes of the file, sleep ``delay``, then drop or carry on.
+``drop_mode`` reset = RST (``SO_LINGER 0``), close = FIN. ``GET /__admin/faults`` lists pending
+faults, ``DELETE`` clears them.
 
-``GET|POST /__admin/config`` (POST a partial object) -> ``{"config": {...}}``; keys:
-``azure_initial_status`` ("pending"), ``azure_status_steps`` (["running", "processed"]: the status
-each retrieve after create moves to, the last one sticks), ``azure_classic_list`` ("spec": purpose
-filter only and ``{object, data}``; "paginated": v1-style), ``azure_v1_create_status`` (200),
-``azure_validate_filename`` (true: fine-tune uploads need a ``.jsonl`` name),
-``azure_extra_api_versions`` ([]: more dated versions to accept).
+``GET|POST /__admin/config`` (POST a partial object; a bad value is a 400) -> ``{"config":
+{...}}``; keys (defaults):
+
+* files: ``azure_initial_status`` ("pending"), ``azure_status_steps`` (["running",
+  "processed"]: the status each retrieve after create moves to, the last one sticks),
+  ``azure_classic_list`` ("spec": purpose filter only and ``{object, data}``; "paginated":
+  v1-style), ``azure_v1_create_status`` (200), ``azure_validate_filename`` (true: fine-tune
+  uploads need a ``.jsonl`` name), ``azure_extra_api_versions`` ([]: more dated versions to
+  accept), ``azure_require_processed_files`` (true: batches and jobs refuse Azure files that
+  are not ``processed``).
+* batches: ``batch_validating_seconds``, ``batch_in_progress_seconds``,
+  ``batch_finalizing_seconds``, ``batch_cancelling_seconds`` (0 each; null holds),
+  ``batch_completion_window_seconds`` (86400), ``batch_max_requests`` (null: the provider's),
+  ``azure_batch_empty_file_ids`` (true), ``azure_deployments`` (null: any model is a
+  deployment).
+* jobs: ``ft_validating_files_seconds``, ``ft_queued_seconds``, ``ft_running_seconds`` (0 each;
+  null holds), ``ft_min_examples`` (10), ``ft_models`` (OpenAI's and Azure's fine-tunable base
+  models and aliases; null: any).
+
+``GET /__admin/batches`` -> ``{"data": [views]}``; ``GET /__admin/batches/{id}`` -> one view:
+the batch object as its surface answers it + ``surface, api, input_path,
+requests_done, durations, organization, project``. ``POST /__admin/batches/{id}`` with
+``{"requests": n}`` runs the next n requests now (in_progress only), and/or ``{"status": s}``
+moves the batch now: along the normal path (validating -> in_progress -> finalizing ->
+completed, each step doing its work: validate, run all, make the files), or to ``failed`` (with
+``"errors": [BatchError, ...]``, default one ``server_error``), ``expired``, ``cancelling`` or
+``cancelled``; answers the view. Moving back or out of a final status is a 400.
+
+``GET /__admin/fine_tuning`` -> ``{"data": [views]}``; ``GET /__admin/fine_tuning/{id}`` -> the
+job (OpenAI's status names; Azure's jobs in their v1 shape) + ``surface, api, step,
+total_steps, examples, durations, events, checkpoints`` (counts). ``POST
+/__admin/fine_tuning/{id}`` with ``{"steps": n}`` trains n steps now (running only), and/or
+``{"status": s}``: along validating_files -> queued -> running -> succeeded (a paused job
+resumes first), or ``failed`` (with ``"error": {code?, message?, param?}``), ``cancelled``,
+``paused`` (from running).
 
 ``POST /__admin/azure-status`` ``{"id", "status", "status_details"?, "steps"?: []}`` -> the admin
 view of the file: sets its status now and replaces its pending steps (works on any file).
@@ -83,11 +275,14 @@ view of the file: sets its status now and replaces its pending steps (works on a
 gateway"; with ``count`` each gets ``created_at + i`` and a ``-i`` filename suffix.
 
 ``GET /__admin/files`` -> ``{"data": [file object + surface, sha256, path, content_type,
-organization, project, origin ("api"|"seed"|"upload"), pending_steps]}``.
+organization, project, origin ("api"|"seed"|"upload"|"generated"), pending_steps]}``.
 
 Uploads are parsed with python-multipart's streaming parser and written straight into
 ``state_dir/tmp`` (then renamed into ``state_dir/blobs``), so memory stays flat for any size;
-content is served from disk in 64 KiB chunks.
+content is served from disk in 64 KiB chunks. Batch inputs and job files are read line by line
+and batch outputs written line by line the same way; the fake's memory does not grow with
+them. A batch is run inside the request that finds it due, so a very large one makes that
+request slow (4,000 requests of 10 KB: about 2 s).
 """
 
 from __future__ import annotations
@@ -99,54 +294,66 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
-import shutil
-import socket
-import string
-import struct
+import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, cast
+from typing import Any, cast
+
+if __package__ in (None, ""):
+    # Run as a script: import the siblings as tests.fakes.* (one copy of each), with the
+    # repository root in place of this folder, so that no sibling shadows an installed module.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
 import uvicorn
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-Surface = Literal["openai", "azure"]
-Api = Literal["openai", "azure-classic", "azure-v1"]
-Op = Literal[
-    "create",
-    "list",
-    "retrieve",
-    "delete",
-    "content",
-    "upload_create",
-    "upload_part",
-    "upload_complete",
-    "upload_cancel",
-]
-
-OPS: tuple[str, ...] = (
-    "create",
-    "list",
-    "retrieve",
-    "delete",
-    "content",
-    "upload_create",
-    "upload_part",
-    "upload_complete",
-    "upload_cancel",
+from tests.fakes.batches import BATCH_SETTINGS, FakeBatches
+from tests.fakes.calls import (
+    Call,
+    NoResponse,
+    apply_fault,
+    azure_version_at_least,
+    drop_connection,
+    json_response,
+    open_blob,
+    openai_error_body,
 )
-UPLOAD_OPS = frozenset({"upload_create", "upload_part", "upload_complete", "upload_cancel"})
-CHUNK = 64 * 1024
-MAX_FIELD_BYTES = 64 * 1024
+from tests.fakes.checks import (
+    AZURE_EXPIRES_MAX,
+    AZURE_EXPIRES_MIN,
+    AZURE_EXPIRES_SINCE,
+    OPENAI_EXPIRES_MAX,
+    OPENAI_EXPIRES_MIN,
+    admin_json,
+    cursor_page,
+    oxford,
+    parse_expires,
+    parse_limit,
+)
+from tests.fakes.fine_tuning import FT_SETTINGS, FakeFineTuning
+from tests.fakes.multipart import MultipartSink
+from tests.fakes.state import (
+    CHUNK,
+    CORE_SETTINGS,
+    UPLOAD_OPS,
+    AdminError,
+    Api,
+    Fault,
+    Op,
+    Setting,
+    StoredFile,
+    StoredUpload,
+    UpstreamState,
+    new_azure_file_id,
+    new_openai_file_id,
+    rand_alnum,
+)
 
 # --- OpenAI facts (shared/specs/openai-openapi.yaml, CreateFileRequest / listFiles) ------------
 OPENAI_CREATE_PURPOSES: tuple[str, ...] = (
@@ -160,11 +367,8 @@ OPENAI_CREATE_PURPOSES: tuple[str, ...] = (
 OPENAI_CREATE_FIELDS = frozenset(
     {"purpose", "file", "expires_after[anchor]", "expires_after[seconds]"}
 )
-OPENAI_EXPIRES_MIN = 3600
-OPENAI_EXPIRES_MAX = 2_592_000
 OPENAI_BATCH_DEFAULT_TTL = 2_592_000  # "purpose=batch files expire after 30 days" by default
 OPENAI_LIST_MAX = 10_000
-OPENAI_500_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 # Uploads (shared/specs/openai-files-contract.md): 8 GB in all, parts of 64 MB, an hour to live.
 UPLOAD_MAX_BYTES = 8 * 1024**3
 UPLOAD_PART_MAX = 64 * 1024**2
@@ -172,6 +376,7 @@ UPLOAD_TTL = 3600
 UPLOAD_CREATE_FIELDS = frozenset({"filename", "purpose", "bytes", "mime_type", "expires_after"})
 # Azure's dated data plane has /openai/uploads from this preview version on (none on GA versions).
 AZURE_UPLOADS_SINCE = "2024-08-01"
+
 
 # --- Azure facts --------------------------------------------------------------------------------
 # Classic purposes: authoring/stable/2024-10-21/azureopenai.json, Files_Upload formData enum.
@@ -193,461 +398,24 @@ AZURE_STATUSES: tuple[str, ...] = (
     "deleting",
     "deleted",
 )
-AZURE_V1_API_VERSIONS = frozenset({"v1", "preview"})
-AZURE_CLASSIC_API_VERSIONS = frozenset(
-    {
-        "2022-12-01",
-        "2023-05-15",
-        "2024-02-01",
-        "2024-06-01",
-        "2024-10-21",
-        "2023-03-15-preview",
-        "2023-06-01-preview",
-        "2023-07-01-preview",
-        "2023-08-01-preview",
-        "2023-09-01-preview",
-        "2023-10-01-preview",
-        "2023-12-01-preview",
-        "2024-02-15-preview",
-        "2024-03-01-preview",
-        "2024-04-01-preview",
-        "2024-05-01-preview",
-        "2024-07-01-preview",
-        "2024-08-01-preview",
-        "2024-09-01-preview",
-        "2024-10-01-preview",
-        "2024-12-01-preview",
-        "2025-01-01-preview",
-        "2025-02-01-preview",
-        "2025-03-01-preview",
-        "2025-04-01-preview",
-    }
-)
-# expires_after on Azure files: documented from api-version 2025-03-01-preview (and v1),
-# "a number between 1209600-2592000. This is equivalent to 14-30 days".
-AZURE_EXPIRES_SINCE = "2025-03-01"
-AZURE_EXPIRES_MIN = 1_209_600
-AZURE_EXPIRES_MAX = 2_592_000
-AZURE_401_MESSAGE = (
-    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
-    "valid key for an active subscription and use a correct regional API endpoint for your "
-    "resource."
-)
-# Status -> (code, message) for injected faults without a body; codes from the ErrorCode enum.
-AZURE_FAULT_DEFAULTS: dict[int, tuple[str, str]] = {
-    400: ("invalidPayload", "The request data is invalid for this operation."),
-    401: ("401", AZURE_401_MESSAGE),
-    403: ("forbidden", "The operation is forbidden for the current user/api key."),
-    404: ("404", "Resource not found"),
-    409: ("conflict", "The requested operation conflicts with the current resource state."),
-    429: ("429", "Requests to the Files API have exceeded the rate limit. Please retry after 1 s."),
-    500: ("internalFailure", "Internal error. Please retry."),
-    503: ("serviceUnavailable", "The service is currently not available."),
+
+FILE_SETTINGS: dict[str, Setting] = {
+    "azure_initial_status": Setting(
+        "pending", lambda v: v in AZURE_STATUSES, f"one of {AZURE_STATUSES}"
+    ),
+    "azure_status_steps": Setting(
+        ["running", "processed"],
+        lambda v: isinstance(v, list) and all(x in AZURE_STATUSES for x in v),
+        f"a list of {AZURE_STATUSES}",
+    ),
+    "azure_classic_list": Setting(
+        "spec", lambda v: v in ("spec", "paginated"), "spec or paginated"
+    ),
+    "azure_v1_create_status": Setting(200, lambda v: v in (200, 201), "200 or 201"),
+    "azure_validate_filename": Setting(True, lambda v: isinstance(v, bool), "a boolean"),
 }
-
-_ALNUM = string.ascii_letters + string.digits
-
-
-def _rand_alnum(n: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(n))
-
-
-def new_openai_file_id() -> str:
-    return "file-" + _rand_alnum(24)
-
-
-def new_azure_file_id(purpose: str) -> str:
-    # Azure: "file-" + 32 hex (e.g. file-181a1cbdcdcf4677ada87f63a0928099); assistants uploads
-    # get "assistant-" + 24 alphanumerics (e.g. assistant-1YGVTvNzc2JXajI5JU9F0HMD).
-    if purpose == "assistants":
-        return "assistant-" + _rand_alnum(24)
-    return "file-" + uuid.uuid4().hex
-
-
-# =================================================================================================
-# State
-# =================================================================================================
-
-
-@dataclass
-class StoredFile:
-    id: str
-    surface: Surface
-    purpose: str
-    filename: str
-    bytes: int
-    created_at: int
-    seq: int
-    path: Path
-    sha256: str
-    status: str
-    status_details: str | None = None
-    expires_at: int | None = None
-    steps: list[str] = field(default_factory=list)
-    content_type: str | None = None
-    organization: str | None = None
-    project: str | None = None
-    origin: str = "api"
-
-    def expired(self, now: float) -> bool:
-        return self.expires_at is not None and self.expires_at <= now
-
-    def wire(self) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "object": "file",
-            "id": self.id,
-            "purpose": self.purpose,
-            "filename": self.filename,
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-        }
-        if self.expires_at is not None:
-            obj["expires_at"] = self.expires_at
-        obj["status"] = self.status
-        if self.status_details is not None:
-            obj["status_details"] = self.status_details
-        return obj
-
-    def admin(self) -> dict[str, Any]:
-        return {
-            **self.wire(),
-            "surface": self.surface,
-            "sha256": self.sha256,
-            "path": str(self.path),
-            "content_type": self.content_type,
-            "organization": self.organization,
-            "project": self.project,
-            "origin": self.origin,
-            "pending_steps": list(self.steps),
-        }
-
-
-@dataclass
-class StoredUpload:
-    id: str
-    surface: Surface
-    filename: str
-    purpose: str
-    bytes: int
-    mime_type: str
-    created_at: int
-    expires_at: int
-    file_expires_after: int | None = None
-    status: str = "pending"
-    parts: dict[str, tuple[Path, int]] = field(default_factory=dict)
-    file: StoredFile | None = None
-
-    def wire(self) -> dict[str, Any]:
-        status = self.status
-        if status == "pending" and self.expires_at <= time.time():
-            status = "expired"
-        return {
-            "id": self.id,
-            "object": "upload",
-            "bytes": self.bytes,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
-            "status": status,
-            "file": self.file.wire() if self.file is not None else None,
-        }
-
-    def admin(self) -> dict[str, Any]:
-        return {
-            **self.wire(),
-            "surface": self.surface,
-            "parts": [{"id": k, "bytes": v[1]} for k, v in self.parts.items()],
-        }
-
-
-@dataclass
-class Fault:
-    id: int
-    op: str
-    surface: str
-    status: int | None
-    body: Any
-    headers: dict[str, str]
-    delay: float
-    times: int | None
-    after_bytes: int | None
-    drop: bool
-    drop_mode: str
-    used: int = 0
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "op": self.op,
-            "surface": self.surface,
-            "status": self.status,
-            "body": self.body,
-            "headers": dict(self.headers),
-            "delay": self.delay,
-            "times": self.times,
-            "after_bytes": self.after_bytes,
-            "drop": self.drop,
-            "drop_mode": self.drop_mode,
-            "used": self.used,
-        }
-
-
-class AdminError(Exception):
-    """A bad admin request; answered with 400 ``{"error": message}``."""
-
-
-def _default_config() -> dict[str, Any]:
-    return {
-        "azure_initial_status": "pending",
-        "azure_status_steps": ["running", "processed"],
-        "azure_classic_list": "spec",
-        "azure_v1_create_status": 200,
-        "azure_validate_filename": True,
-        "azure_extra_api_versions": [],
-    }
-
-
-class UpstreamState:
-    def __init__(self, state_dir: Path, *, openai_key: str, azure_key: str, azure_ad_token: str):
-        self.state_dir = state_dir
-        self.blob_dir = state_dir / "blobs"
-        self.tmp_dir = state_dir / "tmp"
-        self.openai_key = openai_key
-        self.azure_key = azure_key
-        self.azure_ad_token = azure_ad_token
-        self.files: dict[str, StoredFile] = {}
-        self.uploads: dict[str, StoredUpload] = {}
-        self.log: list[dict[str, Any]] = []
-        self.faults: list[Fault] = []
-        self.config: dict[str, Any] = _default_config()
-        self._seq = 0
-        self._log_seq = 0
-        self._fault_seq = 0
-        self.reset()
-
-    def reset(self) -> None:
-        for d in (self.blob_dir, self.tmp_dir):
-            shutil.rmtree(d, ignore_errors=True)
-            d.mkdir(parents=True, exist_ok=True)
-        self.files.clear()
-        self.uploads.clear()
-        self.log.clear()
-        self.faults.clear()
-        self.config = _default_config()
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    # -- files -----------------------------------------------------------------------------------
-    def get(self, surface: Surface, file_id: str) -> StoredFile | None:
-        f = self.files.get(file_id)
-        if f is None or f.surface != surface:
-            return None
-        if f.expired(time.time()):
-            self.remove(f)
-            return None
-        return f
-
-    def listing(self, surface: Surface, purpose: str | None) -> list[StoredFile]:
-        now = time.time()
-        for f in [f for f in self.files.values() if f.expired(now)]:
-            self.remove(f)
-        out = [f for f in self.files.values() if f.surface == surface]
-        if purpose:
-            out = [f for f in out if f.purpose == purpose]
-        out.sort(key=lambda f: (f.created_at, f.seq))
-        return out
-
-    def remove(self, f: StoredFile) -> None:
-        self.files.pop(f.id, None)
-        with contextlib.suppress(FileNotFoundError):
-            f.path.unlink()
-
-    def new_tmp_path(self) -> Path:
-        return self.tmp_dir / f"{uuid.uuid4().hex}.part"
-
-    # -- faults ----------------------------------------------------------------------------------
-    def add_fault(self, spec: Any) -> Fault:
-        if not isinstance(spec, dict):
-            raise AdminError("fault must be a JSON object")
-        op = spec.get("op", "any")
-        if op not in (*OPS, "any"):
-            raise AdminError(f"op must be one of {[*OPS, 'any']}")
-        surface = spec.get("surface", "any")
-        if surface not in ("openai", "azure", "any"):
-            raise AdminError("surface must be openai, azure or any")
-        status = spec.get("status")
-        if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
-            raise AdminError("status must be an HTTP status code")
-        headers = spec.get("headers") or {}
-        if not isinstance(headers, dict):
-            raise AdminError("headers must be an object")
-        delay = spec.get("delay", 0.0) or 0.0
-        if not isinstance(delay, int | float) or delay < 0:
-            raise AdminError("delay must be a number >= 0")
-        times = spec.get("times", 1)
-        if times is not None and (not isinstance(times, int) or times < 1):
-            raise AdminError("times must be an integer >= 1, or null for unlimited")
-        after_bytes = spec.get("after_bytes")
-        if after_bytes is not None and (not isinstance(after_bytes, int) or after_bytes < 0):
-            raise AdminError("after_bytes must be an integer >= 0")
-        if after_bytes is not None and op not in ("create", "content", "upload_part"):
-            raise AdminError("after_bytes applies to op create, upload_part or content only")
-        drop = bool(spec.get("drop", False))
-        drop_mode = spec.get("drop_mode", "reset")
-        if drop_mode not in ("reset", "close"):
-            raise AdminError("drop_mode must be reset or close")
-        if status is None and not drop and not delay:
-            raise AdminError("a fault needs status, drop or delay")
-        self._fault_seq += 1
-        fault = Fault(
-            id=self._fault_seq,
-            op=op,
-            surface=surface,
-            status=status,
-            body=spec.get("body"),
-            headers={str(k): str(v) for k, v in headers.items()},
-            delay=float(delay),
-            times=times,
-            after_bytes=after_bytes,
-            drop=drop,
-            drop_mode=drop_mode,
-        )
-        self.faults.append(fault)
-        return fault
-
-    def take_fault(self, op: str, surface: Surface) -> Fault | None:
-        for fault in self.faults:
-            if fault.op in (op, "any") and fault.surface in (surface, "any"):
-                fault.used += 1
-                if fault.times is not None and fault.used >= fault.times:
-                    self.faults.remove(fault)
-                return fault
-        return None
-
-    # -- config ----------------------------------------------------------------------------------
-    def update_config(self, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            raise AdminError("config must be a JSON object")
-        new = dict(self.config)
-        for key, value in spec.items():
-            if key not in new:
-                raise AdminError(f"unknown config key {key!r}; known: {sorted(new)}")
-            if key == "azure_initial_status" and value not in AZURE_STATUSES:
-                raise AdminError(f"azure_initial_status must be one of {AZURE_STATUSES}")
-            if key == "azure_status_steps" and (
-                not isinstance(value, list) or any(v not in AZURE_STATUSES for v in value)
-            ):
-                raise AdminError(f"azure_status_steps must be a list of {AZURE_STATUSES}")
-            if key == "azure_classic_list" and value not in ("spec", "paginated"):
-                raise AdminError("azure_classic_list must be spec or paginated")
-            if key == "azure_v1_create_status" and value not in (200, 201):
-                raise AdminError("azure_v1_create_status must be 200 or 201")
-            if key == "azure_validate_filename" and not isinstance(value, bool):
-                raise AdminError("azure_validate_filename must be a boolean")
-            if key == "azure_extra_api_versions" and (
-                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-            ):
-                raise AdminError("azure_extra_api_versions must be a list of strings")
-            new[key] = value
-        self.config = new
-
-    # -- request log -----------------------------------------------------------------------------
-    def log_request(
-        self, request: Request, surface: Surface, api: Api, op: Op, file_id: str | None
-    ) -> dict[str, Any]:
-        self._log_seq += 1
-        headers: dict[str, str] = {}
-        for k, v in request.headers.items():
-            headers[k] = f"{headers[k]}, {v}" if k in headers else v
-        cl = headers.get("content-length")
-        entry: dict[str, Any] = {
-            "seq": self._log_seq,
-            "time": time.time(),
-            "surface": surface,
-            "api": api,
-            "op": op,
-            "file_id": file_id,
-            "upload_id": request.path_params.get("upload_id"),
-            "method": request.method,
-            "path": request.url.path,
-            "query": request.url.query,
-            "query_params": _query_dict(request),
-            "headers": headers,
-            "openai_organization": headers.get("openai-organization"),
-            "openai_project": headers.get("openai-project"),
-            "content_length": int(cl) if cl is not None and cl.isdigit() else None,
-            "transfer_encoding": headers.get("transfer-encoding"),
-            "body_bytes": 0,
-            "body_complete": False,
-            "multipart": None,
-            "fault": None,
-            "status": None,
-            "dropped": False,
-            "client_disconnected": False,
-        }
-        self.log.append(entry)
-        return entry
-
-
-def _query_dict(request: Request) -> dict[str, str | list[str]]:
-    out: dict[str, str | list[str]] = {}
-    for k, v in request.query_params.multi_items():
-        prev = out.get(k)
-        if prev is None:
-            out[k] = v
-        elif isinstance(prev, list):
-            prev.append(v)
-        else:
-            out[k] = [prev, v]
-    return out
-
-
-# =================================================================================================
-# Responses and connection drops
-# =================================================================================================
-
-
-class NoResponse(Response):
-    """Returned after a connection drop: sends nothing at all."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=599)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        return None
-
-
-async def drop_connection(request: Request, mode: str = "reset") -> bool:
-    """Close the client's TCP connection without sending an HTTP response.
-
-    uvicorn hands the app ``receive``/``send`` bound methods of its per-request
-    ``RequestResponseCycle``, which holds the asyncio transport; Starlette passes ``receive``
-    through unwrapped. We abort that transport (``SO_LINGER 0`` first for mode ``reset``, so the
-    peer gets an RST) and wait until uvicorn has marked the cycle disconnected; the handler then
-    returns :class:`NoResponse`, and uvicorn, seeing a disconnected cycle with no response
-    started, sends nothing (see ``run_asgi`` in uvicorn's protocol implementations).
-    Returns False when the server does not expose its transport this way.
-    """
-    cycle = getattr(request.receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        return False
-    if mode == "reset":
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError, AttributeError, TypeError, ValueError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
-    for _ in range(400):
-        if getattr(cycle, "disconnected", True):
-            break
-        await asyncio.sleep(0.005)
-    return True
+# A feature's admin calls: ``/__admin/{action}[/{item}]``; None when the action is not its own.
+AdminHandler = Callable[[Request, str, str | None], Awaitable[Response | None]]
 
 
 class StreamedFile(Response):
@@ -673,7 +441,7 @@ class StreamedFile(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.headers["content-length"] = str(self.size)
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        with _open_blob(self.path) as fh:
+        with open_blob(self.path) as fh:
             if self.cut is not None:
                 sent = 0
                 while sent < self.cut:
@@ -691,332 +459,23 @@ class StreamedFile(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _open_blob(path: Path) -> BinaryIO:
-    return path.open("rb")
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def openai_error_body(
-    message: str,
-    *,
-    type_: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
-
-
-def _mask_key(key: str) -> str:
-    if len(key) <= 8:
-        return "*" * len(key)
-    return key[:3] + "*" * (len(key) - 7) + key[-4:]
-
-
-# =================================================================================================
-# Multipart sink
-# =================================================================================================
-
-
-@dataclass
-class FilePart:
-    field: str
-    filename: str
-    content_type: str | None
-    tmp_path: Path | None
-    size: int = 0
-    sha256: str = ""
-
-
-class MultipartSink:
-    """Receives python-multipart callbacks; the ``file`` part goes straight to disk."""
-
-    def __init__(self, tmp_path: Path, file_field: str = "file") -> None:
-        self.tmp_path = tmp_path
-        self.file_field = file_field
-        self.order: list[str] = []
-        self.values: dict[str, str] = {}
-        self.file: FilePart | None = None
-        self.other_files: list[FilePart] = []
-        self.received = 0
-        self.ended = False
-        self._headers: dict[str, str] = {}
-        self._hname = bytearray()
-        self._hvalue = bytearray()
-        self._name = ""
-        self._part: FilePart | None = None
-        self._buf = bytearray()
-        self._fh: Any = None
-        self._hasher: Any = None
-        self._cur_size = 0
-
-    def callbacks(self) -> dict[str, Callable[..., None]]:
-        return {
-            "on_part_begin": self._on_part_begin,
-            "on_header_field": self._on_header_field,
-            "on_header_value": self._on_header_value,
-            "on_header_end": self._on_header_end,
-            "on_headers_finished": self._on_headers_finished,
-            "on_part_data": self._on_part_data,
-            "on_part_end": self._on_part_end,
-            "on_end": self._on_end,
-        }
-
-    def _on_part_begin(self) -> None:
-        self._headers = {}
-        self._part = None
-        self._buf = bytearray()
-        self._cur_size = 0
-
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._hname += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._hvalue += data[start:end]
-
-    def _on_header_end(self) -> None:
-        self._headers[self._hname.decode("latin-1").lower()] = self._hvalue.decode(
-            "utf-8", "replace"
-        )
-        self._hname = bytearray()
-        self._hvalue = bytearray()
-
-    def _on_headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get("content-disposition", ""))
-        self._name = params.get(b"name", b"").decode("utf-8", "replace")
-        self.order.append(self._name)
-        raw_filename = params.get(b"filename")
-        if raw_filename is None:
-            return
-        ctype = self._headers.get("content-type") or None
-        is_main = self._name == self.file_field and self.file is None
-        part = FilePart(
-            field=self._name,
-            filename=raw_filename.decode("utf-8", "replace"),
-            content_type=ctype,
-            tmp_path=self.tmp_path if is_main else None,
-        )
-        self._part = part
-        self._hasher = hashlib.sha256()
-        if is_main:
-            self.file = part
-            self._fh = self.tmp_path.open("wb")
-        else:
-            self.other_files.append(part)
-
-    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = memoryview(data)[start:end]
-        if self._part is not None:
-            self._cur_size += len(chunk)
-            self._hasher.update(chunk)
-            if self._fh is not None:
-                self._fh.write(chunk)
-        elif len(self._buf) < MAX_FIELD_BYTES:
-            self._buf += chunk[: MAX_FIELD_BYTES - len(self._buf)]
-
-    def _on_part_end(self) -> None:
-        if self._part is not None:
-            self._part.size = self._cur_size
-            self._part.sha256 = self._hasher.hexdigest()
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
-            self._part = None
-        else:
-            self.values.setdefault(self._name, self._buf.decode("utf-8", "replace"))
-
-    def _on_end(self) -> None:
-        self.ended = True
-
-    def snapshot(self) -> dict[str, Any]:
-        def part(p: FilePart) -> dict[str, Any]:
-            size = p.size
-            sha = p.sha256
-            if p is self._part:  # still streaming (dropped mid-part)
-                size = self._cur_size
-                sha = ""
-            return {
-                "field": p.field,
-                "filename": p.filename,
-                "content_type": p.content_type,
-                "size": size,
-                "sha256": sha,
-            }
-
-        return {
-            "fields": list(self.order),
-            "values": dict(self.values),
-            "file": part(self.file) if self.file else None,
-            "other_files": [part(p) for p in self.other_files],
-        }
-
-    def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp_path.unlink()
-
-
-# =================================================================================================
-# One API request
-# =================================================================================================
-
-
-class Call:
-    """Per-request context: where it came in, its log entry, and response helpers."""
-
-    def __init__(
-        self,
-        state: UpstreamState,
-        request: Request,
-        api: Api,
-        op: Op,
-        file_id: str | None,
-    ) -> None:
-        self.state = state
-        self.request = request
-        self.api: Api = api
-        self.surface: Surface = "openai" if api == "openai" else "azure"
-        self.op: Op = op
-        self.file_id = file_id
-        self.entry = state.log_request(request, self.surface, api, op, file_id)
-        self.api_version = request.query_params.get("api-version")
-
-    # -- body ------------------------------------------------------------------------------------
-    async def drain(self) -> None:
-        try:
-            async for chunk in self.request.stream():
-                self.entry["body_bytes"] += len(chunk)
-        except ClientDisconnect:
-            self.entry["client_disconnected"] = True
-            return
-        self.entry["body_complete"] = True
-
-    async def read_body(self, limit: int = 1024 * 1024) -> bytes:
-        """A small (JSON) body, counted like any other; past ``limit`` it is discarded."""
-        buf = bytearray()
-        try:
-            async for chunk in self.request.stream():
-                self.entry["body_bytes"] += len(chunk)
-                if len(buf) < limit:
-                    buf += chunk
-        except ClientDisconnect:
-            self.entry["client_disconnected"] = True
-            raise
-        self.entry["body_complete"] = True
-        return bytes(buf)
-
-    # -- responses -------------------------------------------------------------------------------
-    def headers(self) -> dict[str, str]:
-        if self.surface == "openai":
-            h = {
-                "x-request-id": "req_" + uuid.uuid4().hex,
-                "openai-version": "2020-10-01",
-                "openai-processing-ms": "1",
-            }
-            org = self.request.headers.get("openai-organization")
-            if org:
-                h["openai-organization"] = org
-            return h
-        return {"apim-request-id": str(uuid.uuid4())}
-
-    def finish(self, response: Response) -> Response:
-        self.entry["status"] = response.status_code
-        return response
-
-    def json(self, status: int, body: Any, extra: dict[str, str] | None = None) -> Response:
-        return self.finish(_json(status, body, {**self.headers(), **(extra or {})}))
-
-    def openai_error(
-        self,
-        status: int,
-        message: str,
-        *,
-        type_: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> Response:
-        return self.json(status, openai_error_body(message, type_=type_, param=param, code=code))
-
-    def azure_error(
-        self, status: int, code: str, message: str, *, param: str | None = None
-    ) -> Response:
-        """Azure error body: classic data plane ``{code, message}`` (as observed on
-        ``/openai/files``); v1 adds ``param``, ``type`` and ``inner_error`` (AzureErrorResponse)."""
-        err: dict[str, Any] = {"code": code, "message": message}
-        if self.api == "azure-v1":
-            err.update(
-                {"param": param, "type": "invalid_request_error", "inner_error": {"code": code}}
-            )
-        return self.json(status, {"error": err})
-
-    def invalid(
-        self, message: str, *, param: str | None = None, code: str | None = None
-    ) -> Response:
-        """A 400 validation error in this surface's shape."""
-        if self.surface == "openai":
-            return self.openai_error(400, message, param=param, code=code)
-        return self.azure_error(400, "invalidPayload", message, param=param)
-
-    def not_found(self, file_id: str) -> Response:
-        if self.surface == "openai":
-            return self.openai_error(404, f"No such File object: {file_id}", param="id")
-        return self.azure_error(404, "notFound", f"File with id '{file_id}' not found.", param="id")
-
-    def fault_response(self, fault: Fault) -> Response:
-        status = cast(int, fault.status)
-        body = fault.body
-        if body is None:
-            if self.surface == "openai":
-                if status >= 500:
-                    body = openai_error_body(OPENAI_500_MESSAGE, type_="server_error")
-                elif status == 429:
-                    body = openai_error_body(
-                        "Rate limit reached for requests. Please try again in 1s.",
-                        type_="requests",
-                        code="rate_limit_exceeded",
-                    )
-                else:
-                    body = openai_error_body(f"Injected fault: HTTP {status}")
-            else:
-                code, message = AZURE_FAULT_DEFAULTS.get(
-                    status, (str(status), f"Injected fault: HTTP {status}")
-                )
-                body = {"error": {"code": code, "message": message}}
-        return self.json(status, body, fault.headers)
-
-    async def drop(self, fault: Fault) -> Response:
-        self.entry["dropped"] = True
-        if await drop_connection(self.request, fault.drop_mode):
-            return NoResponse()
-        self.entry["dropped"] = False  # not under uvicorn: fall back to an error response
-        return self.json(500, {"error": "fake upstream could not drop this connection"})
-
-
-# =================================================================================================
-# The application
-# =================================================================================================
-
-
 class FakeUpstream:
-    def __init__(self, state: UpstreamState) -> None:
+    def __init__(self, state: UpstreamState, admins: list[AdminHandler]) -> None:
         self.state = state
+        self.admins = admins
 
     # -- entry point for every provider request -------------------------------------------------
     async def handle(self, request: Request, api: Api, op: Op) -> Response:
-        file_id = request.path_params.get("file_id")
-        call = Call(self.state, request, api, op, file_id)
+        call = Call(self.state, request, api, op)
+        file_id = call.file_id
         try:
-            problem = self.check_auth(call) or self.check_api_version(call)
+            problem = call.check_auth() or call.check_api_version()
             if problem is not None:
                 await call.drain()
                 return problem
             if op in UPLOAD_OPS and not self.uploads_supported(call):
                 await call.drain()
-                return call.json(404, {"error": {"code": "404", "message": "Resource not found"}})
+                return call.resource_not_found()
             fault = self.state.take_fault(op, call.surface)
             if fault is not None:
                 call.entry["fault"] = fault.describe()
@@ -1027,14 +486,11 @@ class FakeUpstream:
             if op in UPLOAD_OPS:
                 return await self.upload_op(call, fault)
             await call.drain()
-            if fault is not None:
-                mid_download = op == "content" and fault.after_bytes is not None
-                if fault.delay and not mid_download:
-                    await asyncio.sleep(fault.delay)
-                if fault.drop and not mid_download:
-                    return await call.drop(fault)
-                if fault.status is not None:
-                    return call.fault_response(fault)
+            mid_download = op == "content" and fault is not None and fault.after_bytes is not None
+            if not mid_download:  # a mid-download fault acts while the content is sent
+                faulted = await apply_fault(call, fault)
+                if faulted is not None:
+                    return faulted
             if op == "list":
                 return self.list(call)
             assert file_id is not None
@@ -1051,57 +507,8 @@ class FakeUpstream:
             call.entry["client_disconnected"] = True
             return NoResponse()
 
-    # -- auth and versions -----------------------------------------------------------------------
-    def check_auth(self, call: Call) -> Response | None:
-        h = call.request.headers
-        auth = h.get("authorization", "")
-        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        if call.surface == "openai":
-            if not auth:
-                return call.openai_error(
-                    401,
-                    "You didn't provide an API key. You need to provide your API key in an "
-                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), "
-                    "or as the password field (with blank username) if you're accessing the API "
-                    "from your browser and are prompted for a username. You can obtain an API key "
-                    "from https://platform.openai.com/account/api-keys.",
-                )
-            if bearer != self.state.openai_key:
-                return call.openai_error(
-                    401,
-                    f"Incorrect API key provided: {_mask_key(bearer or auth)}. You can find your "
-                    "API key at https://platform.openai.com/account/api-keys.",
-                    code="invalid_api_key",
-                )
-            return None
-        ok = h.get("api-key") == self.state.azure_key
-        ok = ok or (bearer is not None and bearer == self.state.azure_ad_token)
-        ok = ok or (call.api == "azure-v1" and bearer == self.state.azure_key)
-        if ok:
-            return None
-        return call.json(401, {"error": {"code": "401", "message": AZURE_401_MESSAGE}})
-
-    def check_api_version(self, call: Call) -> Response | None:
-        if call.surface == "openai":
-            return None
-        version = call.api_version
-        if call.api == "azure-v1":
-            if version is None or version in AZURE_V1_API_VERSIONS:
-                return None
-        else:
-            if version is None:
-                return call.json(404, {"error": {"code": "404", "message": "Resource not found"}})
-            known = AZURE_CLASSIC_API_VERSIONS | set(self.state.config["azure_extra_api_versions"])
-            if version in known:
-                return None
-        return call.json(
-            400, {"error": {"code": "BadRequest", "message": "API version not supported"}}
-        )
-
     def azure_expires_supported(self, call: Call) -> bool:
-        if call.api == "azure-v1":
-            return True
-        return (call.api_version or "")[:10] >= AZURE_EXPIRES_SINCE
+        return azure_version_at_least(call, AZURE_EXPIRES_SINCE)
 
     # -- create ----------------------------------------------------------------------------------
     async def create(self, call: Call, fault: Fault | None, *, part: bool = False) -> Response:
@@ -1177,13 +584,10 @@ class FakeUpstream:
         if malformed is None and not sink.ended:
             malformed = "the multipart body ended before its closing boundary"
 
-        if fault is not None and not fired:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop:
-                return await call.drop(fault)
-            if fault.status is not None:
-                return call.fault_response(fault)
+        if not fired:
+            faulted = await apply_fault(call, fault)
+            if faulted is not None:
+                return faulted
 
         if malformed is not None:
             return call.invalid(f"Could not parse multipart form: {malformed}")
@@ -1225,7 +629,7 @@ class FakeUpstream:
         if purpose not in OPENAI_CREATE_PURPOSES:
             return call.invalid(
                 f"Invalid value: '{purpose}'. Supported values are: "
-                + _oxford(OPENAI_CREATE_PURPOSES)
+                + oxford(OPENAI_CREATE_PURPOSES)
                 + ".",
                 param="purpose",
                 code="invalid_value",
@@ -1242,7 +646,7 @@ class FakeUpstream:
                 param="file",
                 code="missing_required_parameter",
             )
-        expires = _parse_expires(
+        expires = parse_expires(
             call, sink.values, OPENAI_EXPIRES_MIN, OPENAI_EXPIRES_MAX, openai_style=True
         )
         if isinstance(expires, Response):
@@ -1292,7 +696,7 @@ class FakeUpstream:
             )
         expires: int | None = None
         if self.azure_expires_supported(call):
-            parsed = _parse_expires(
+            parsed = parse_expires(
                 call, sink.values, AZURE_EXPIRES_MIN, AZURE_EXPIRES_MAX, openai_style=False
             )
             if isinstance(parsed, Response):
@@ -1367,7 +771,7 @@ class FakeUpstream:
             )
         if sink.file.size > UPLOAD_PART_MAX:
             return call.invalid(f"A part can hold at most {UPLOAD_PART_MAX} bytes.", param="data")
-        part_id = "part_" + _rand_alnum(24)
+        part_id = "part_" + rand_alnum(24)
         dest = self.state.blob_dir / part_id
         os.replace(sink.tmp_path, dest)
         upload.parts[part_id] = (dest, sink.file.size)
@@ -1383,13 +787,9 @@ class FakeUpstream:
 
     async def upload_op(self, call: Call, fault: Fault | None) -> Response:
         raw = await call.read_body()
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.drop:
-                return await call.drop(fault)
-            if fault.status is not None:
-                return call.fault_response(fault)
+        faulted = await apply_fault(call, fault)
+        if faulted is not None:
+            return faulted
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
@@ -1428,7 +828,7 @@ class FakeUpstream:
         if body["purpose"] not in purposes:
             return call.invalid(
                 f"Invalid value: '{body['purpose']}'. Supported values are: "
-                + _oxford(purposes)
+                + oxford(purposes)
                 + ".",
                 param="purpose",
                 code="invalid_value",
@@ -1443,7 +843,7 @@ class FakeUpstream:
         expires_after = None
         spec = body.get("expires_after")
         if isinstance(spec, dict):
-            parsed = _parse_expires(
+            parsed = parse_expires(
                 call,
                 {
                     "expires_after[anchor]": str(spec.get("anchor")),
@@ -1458,7 +858,7 @@ class FakeUpstream:
             expires_after = parsed
         now = int(time.time())
         upload = StoredUpload(
-            id="upload_" + _rand_alnum(24),
+            id="upload_" + rand_alnum(24),
             surface=call.surface,
             filename=str(body["filename"]),
             purpose=str(body["purpose"]),
@@ -1497,7 +897,7 @@ class FakeUpstream:
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         with tmp.open("wb") as out:
             for part_id in part_ids:
-                with _open_blob(upload.parts[part_id][0]) as fh:
+                with open_blob(upload.parts[part_id][0]) as fh:
                     while data := fh.read(CHUNK):
                         sha.update(data)
                         md5.update(data)
@@ -1561,31 +961,9 @@ class FakeUpstream:
         if call.api == "azure-classic" and self.state.config["azure_classic_list"] == "spec":
             # 2024-10-21 Files_List: only `purpose`; FileList is {object, data}.
             return call.json(200, {"object": "list", "data": [f.wire() for f in reversed(files)]})
-        limit_raw = q.get("limit")
-        limit = OPENAI_LIST_MAX
-        if limit_raw is not None:
-            try:
-                limit = int(limit_raw)
-            except ValueError:
-                return call.invalid(
-                    "Invalid type for 'limit': expected an integer, but got a string instead.",
-                    param="limit",
-                    code="invalid_type",
-                )
-            if limit < 1:
-                return call.invalid(
-                    "Invalid 'limit': integer below minimum value. Expected a value >= 1, but "
-                    f"got {limit} instead.",
-                    param="limit",
-                    code="integer_below_min_value",
-                )
-            if limit > OPENAI_LIST_MAX:
-                return call.invalid(
-                    f"Invalid 'limit': integer above maximum value. Expected a value <= "
-                    f"{OPENAI_LIST_MAX}, but got {limit} instead.",
-                    param="limit",
-                    code="integer_above_max_value",
-                )
+        limit = parse_limit(call, OPENAI_LIST_MAX, OPENAI_LIST_MAX)
+        if isinstance(limit, Response):
+            return limit
         order = q.get("order", "desc")
         if order not in ("asc", "desc"):
             return call.invalid(
@@ -1595,21 +973,8 @@ class FakeUpstream:
             )
         if order == "desc":
             files.reverse()
-        after = q.get("after")
-        if after is not None:
-            ids = [f.id for f in files]
-            files = files[ids.index(after) + 1 :] if after in ids else []
-        page = files[:limit]
-        return call.json(
-            200,
-            {
-                "object": "list",
-                "data": [f.wire() for f in page],
-                "first_id": page[0].id if page else None,
-                "last_id": page[-1].id if page else None,
-                "has_more": len(files) > len(page),
-            },
-        )
+        page = cursor_page(files, [f.id for f in files], q.get("after"), limit, StoredFile.wire)
+        return call.json(200, page)
 
     def retrieve(self, call: Call, f: StoredFile) -> Response:
         if f.surface == "azure" and f.steps:
@@ -1640,59 +1005,66 @@ class FakeUpstream:
     async def admin(self, request: Request) -> Response:
         action = request.path_params["action"]
         try:
+            item = request.path_params.get("item")
+            for handler in self.admins:
+                answer = await handler(request, action, item)
+                if answer is not None:
+                    return answer
+            if item is not None:
+                return json_response(404, {"error": f"unknown admin call {request.url.path}"})
             return await self._admin(request, action)
         except AdminError as exc:
-            return _json(400, {"error": str(exc)})
+            return json_response(400, {"error": str(exc)})
 
     async def _admin(self, request: Request, action: str) -> Response:
         st = self.state
         method = request.method
         if action == "health" and method == "GET":
-            return _json(200, {"ok": True})
+            return json_response(200, {"ok": True})
         if action == "reset" and method == "POST":
             st.reset()
-            return _json(200, {"ok": True})
+            return json_response(200, {"ok": True})
         if action == "requests":
             if method == "DELETE":
                 st.log.clear()
-                return _json(200, {"ok": True})
+                return json_response(200, {"ok": True})
             q = request.query_params
             entries = [
                 e
                 for e in st.log
                 if all(q.get(k) in (None, e.get(k)) for k in ("surface", "api", "op"))
             ]
-            return _json(200, {"requests": entries})
+            return json_response(200, {"requests": entries})
         if action == "faults":
             if method == "POST":
-                body = await _admin_json(request)
+                body = await admin_json(request)
                 specs = body if isinstance(body, list) else [body]
                 added = [st.add_fault(s).describe() for s in specs]
-                return _json(200, {"faults": added})
+                return json_response(200, {"faults": added})
             if method == "DELETE":
                 st.faults.clear()
-                return _json(200, {"ok": True})
-            return _json(200, {"faults": [f.describe() for f in st.faults]})
+                return json_response(200, {"ok": True})
+            return json_response(200, {"faults": [f.describe() for f in st.faults]})
         if action == "config":
             if method == "POST":
-                st.update_config(await _admin_json(request))
-            return _json(200, {"config": st.config})
+                st.update_config(await admin_json(request))
+            return json_response(200, {"config": st.config})
         if action == "files" and method == "GET":
-            return _json(200, {"data": [f.admin() for f in st.files.values()]})
+            return json_response(200, {"data": [f.admin() for f in st.files.values()]})
         if action == "uploads" and method == "GET":
-            return _json(200, {"data": [u.admin() for u in st.uploads.values()]})
+            return json_response(200, {"data": [u.admin() for u in st.uploads.values()]})
         if action == "azure-status" and method == "POST":
-            return self._force_status(await _admin_json(request))
+            return self._force_status(await admin_json(request))
         if action == "seed" and method == "POST":
-            return self._seed(await _admin_json(request))
-        return _json(404, {"error": f"unknown admin call {method} /__admin/{action}"})
+            return self._seed(await admin_json(request))
+        return json_response(404, {"error": f"unknown admin call {method} /__admin/{action}"})
 
     def _force_status(self, body: Any) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             raise AdminError("body must be {id, status, status_details?, steps?}")
         f = self.state.files.get(body["id"])
         if f is None:
-            return _json(404, {"error": f"no file {body['id']}"})
+            return json_response(404, {"error": f"no file {body['id']}"})
         status = body.get("status", f.status)
         if status not in AZURE_STATUSES:
             raise AdminError(f"status must be one of {AZURE_STATUSES}")
@@ -1703,7 +1075,7 @@ class FakeUpstream:
         f.steps = list(steps)
         if "status_details" in body:
             f.status_details = body["status_details"]
-        return _json(200, f.admin())
+        return json_response(200, f.admin())
 
     def _seed(self, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -1759,80 +1131,17 @@ class FakeUpstream:
             )
             self.state.files[file_id] = f
             made.append(f.wire())
-        return _json(200, {"data": made})
+        return json_response(200, {"data": made})
 
     # -- fallbacks -------------------------------------------------------------------------------
     async def openai_unknown(self, request: Request) -> Response:
-        return _json(
+        return json_response(
             404,
             openai_error_body(f"Invalid URL ({request.method} {request.url.path})"),
         )
 
     async def azure_unknown(self, request: Request) -> Response:
-        return _json(404, {"error": {"code": "404", "message": "Resource not found"}})
-
-
-def _oxford(values: Iterable[str]) -> str:
-    quoted = [f"'{v}'" for v in values]
-    if len(quoted) <= 2:
-        return " and ".join(quoted)
-    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
-
-
-def _parse_expires(
-    call: Call, values: dict[str, str], lo: int, hi: int, *, openai_style: bool
-) -> int | Response | None:
-    anchor = values.get("expires_after[anchor]")
-    seconds_raw = values.get("expires_after[seconds]")
-    if anchor is None and seconds_raw is None:
-        return None
-    for name, value in (("anchor", anchor), ("seconds", seconds_raw)):
-        if value is None:
-            return call.invalid(
-                f"Missing required parameter: 'expires_after.{name}'.",
-                param=f"expires_after.{name}",
-                code="missing_required_parameter" if openai_style else None,
-            )
-    if anchor != "created_at":
-        return call.invalid(
-            f"Invalid value: '{anchor}'. Supported values are: 'created_at'.",
-            param="expires_after.anchor",
-            code="invalid_value" if openai_style else None,
-        )
-    try:
-        seconds = int(cast(str, seconds_raw))
-    except ValueError:
-        return call.invalid(
-            "Invalid type for 'expires_after.seconds': expected an integer, but got a string "
-            "instead.",
-            param="expires_after.seconds",
-            code="invalid_type" if openai_style else None,
-        )
-    if seconds < lo:
-        return call.invalid(
-            "Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= "
-            f"{lo}, but got {seconds} instead.",
-            param="expires_after.seconds",
-            code="integer_below_min_value" if openai_style else None,
-        )
-    if seconds > hi:
-        return call.invalid(
-            "Invalid 'expires_after.seconds': integer above maximum value. Expected a value <= "
-            f"{hi}, but got {seconds} instead.",
-            param="expires_after.seconds",
-            code="integer_above_max_value" if openai_style else None,
-        )
-    return seconds
-
-
-async def _admin_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise AdminError(f"invalid JSON: {exc}") from exc
+        return json_response(404, {"error": {"code": "404", "message": "Resource not found"}})
 
 
 def create_app(
@@ -1844,9 +1153,15 @@ def create_app(
 ) -> Starlette:
     """Build the fake upstream. Uploaded files are kept under ``state_dir`` (wiped on reset)."""
     state = UpstreamState(
-        Path(state_dir), openai_key=openai_key, azure_key=azure_key, azure_ad_token=azure_ad_token
+        Path(state_dir),
+        openai_key=openai_key,
+        azure_key=azure_key,
+        azure_ad_token=azure_ad_token,
+        settings={**CORE_SETTINGS, **FILE_SETTINGS, **BATCH_SETTINGS, **FT_SETTINGS},
     )
-    fake = FakeUpstream(state)
+    batches = FakeBatches(state)
+    fine_tuning = FakeFineTuning(state)
+    fake = FakeUpstream(state, [batches.admin, fine_tuning.admin])
 
     def endpoint(api: Api, op_by_method: dict[str, Op]) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
@@ -1855,12 +1170,10 @@ def create_app(
 
         return handler
 
+    admin_methods = ["GET", "POST", "DELETE"]
     routes: list[BaseRoute] = [
-        Route(
-            "/__admin/{action}",
-            fake.admin,
-            methods=["GET", "POST", "DELETE"],
-        )
+        Route("/__admin/{action}", fake.admin, methods=admin_methods),
+        Route("/__admin/{action}/{item}", fake.admin, methods=admin_methods),
     ]
     surfaces: list[tuple[str, Api]] = [
         ("/v1", "openai"),
@@ -1894,10 +1207,11 @@ def create_app(
             routes.append(
                 Route(
                     f"{prefix}/uploads/{{upload_id}}/{action}",
-                    endpoint(a, {"POST": cast(Op, op)}),
+                    endpoint(a, {"POST": op}),
                     methods=["POST"],
                 )
             )
+        routes += batches.routes(prefix, a) + fine_tuning.routes(prefix, a)
     all_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes += [
         Route("/v1/{rest:path}", fake.openai_unknown, methods=all_methods),

@@ -114,8 +114,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.calls import NoResponse, drop_connection
 from tests.fakes.fault_rules import AdminError, FaultBook, FaultRule, admin_json, faults_admin
-from tests.fakes.upstream import NoResponse, drop_connection
 from tests.fakes.vertex_checks import PUBLISHER, TUNED, batch_violations, tuning_violations
 from tests.fakes.vertex_config import check_config, default_config
 from tests.fakes.vertex_filter import compile_filter

@@ -87,6 +87,28 @@ class Fake:
         data: list[dict[str, Any]] = self.admin("POST", "seed", spec)["data"]
         return data
 
+    def batches(self) -> list[dict[str, Any]]:
+        """The fake's own batches (its Batch API), in the admin view."""
+        data: list[dict[str, Any]] = self.admin("GET", "batches")["data"]
+        return data
+
+    def batch(self, batch_id: str, **drive: Any) -> dict[str, Any]:
+        """One batch's admin view; with ``status``/``requests``/``errors``, move it on first."""
+        view: dict[str, Any] = self.admin("POST" if drive else "GET", f"batches/{batch_id}", drive)
+        return view
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """The fake's own fine-tuning jobs, in the admin view."""
+        data: list[dict[str, Any]] = self.admin("GET", "fine_tuning")["data"]
+        return data
+
+    def job(self, job_id: str, **drive: Any) -> dict[str, Any]:
+        """One job's admin view; with ``status``/``steps``/``error``, move it on first."""
+        view: dict[str, Any] = self.admin(
+            "POST" if drive else "GET", f"fine_tuning/{job_id}", drive
+        )
+        return view
+
     def rss(self) -> int:
         return int(psutil.Process(self.proc.pid).memory_info().rss)
 
@@ -110,8 +132,14 @@ class Fake:
             **kwargs,
         )
 
-    def azure_v1(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.url}/openai/v1", api_key=AZURE_KEY, max_retries=0)
+    def azure_v1(self, **kwargs: Any) -> openai.OpenAI:
+        """The official client at the fake's Azure v1 surface (``/openai/v1``)."""
+        return openai.OpenAI(
+            base_url=f"{self.url}/openai/v1",
+            api_key=kwargs.pop("api_key", AZURE_KEY),
+            max_retries=0,
+            **kwargs,
+        )
 
     def stop(self) -> None:
         stop_process(self.proc)
