@@ -24,10 +24,7 @@ from tests.conftest import free_port
         ({"FILEGATE_DATABASE_URL": "mysql://db/files"}, "database_url"),
         ({"FILEGATE_STORAGE_URL": "ftp://bucket/files"}, "storage_url"),
         ({"FILEGATE_MAX_CONNECTIONS": "0"}, "FILEGATE_MAX_CONNECTIONS"),
-        ({"FILEGATE_MAX_HEADER_SIZE": "big"}, "FILEGATE_MAX_HEADER_SIZE"),
         ({"FILEGATE_HEADER_TIMEOUT": "-1"}, "FILEGATE_HEADER_TIMEOUT"),
-        ({"FILEGATE_BODY_TIMEOUT": "0"}, "FILEGATE_BODY_TIMEOUT"),
-        ({"FILEGATE_KEEP_ALIVE_TIMEOUT": "soon"}, "FILEGATE_KEEP_ALIVE_TIMEOUT"),
     ],
 )
 def test_bad_setting_stops_start_up(
