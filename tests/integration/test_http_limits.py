@@ -7,6 +7,10 @@ A real server with short limits, driven over raw sockets the way an attacker
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,13 +29,14 @@ from http_support import (
     seconds_until_closed,
 )
 
-from tests.conftest import RssSampler
+from tests.conftest import MASTER_KEY, RssSampler, ServerProcess, free_port, wait_ready
 
 MAX_CONNECTIONS = 12
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 1.0
 KEEP_ALIVE_TIMEOUT = 1.0
 MAX_HEADER_SIZE = 16 * 1024
+FEW_FILES = 400
 # How late a timeout may act on a loaded machine.
 SLACK = 2.0
 
@@ -189,6 +194,46 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_timeout(quiet: Any) -
     idle = seconds_until_closed(sock, timeout=KEEP_ALIVE_TIMEOUT + SLACK + 3)
     sock.close()
     assert KEEP_ALIVE_TIMEOUT * 0.8 <= idle <= KEEP_ALIVE_TIMEOUT + SLACK
+
+
+def test_more_half_open_connections_than_open_files_leave_the_server_working(
+    tmp_path: Path,
+) -> None:
+    # The case in small: more silent connections than the process has
+    # file descriptors. max_connections (default 1000) is lowered to fit.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILEGATE_")}
+    env.update(
+        {
+            "FILEGATE_DATA_DIR": str(tmp_path / "data"),
+            "FILEGATE_MASTER_KEY": MASTER_KEY,
+            "FILEGATE_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+        }
+    )
+    log_path = tmp_path / "server.log"
+    cmd = [sys.executable, "-m", "filegate", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (FEW_FILES, FEW_FILES))
+
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, preexec_fn=few_files)
+    srv = ServerProcess(f"http://127.0.0.1:{port}", port, tmp_path, proc, log_path, MASTER_KEY)
+    try:
+        wait_ready(srv)
+        socks = [connect(port) for _ in range(FEW_FILES + 50)]
+        probe = httpx.get(f"{srv.api_url}/files", headers=srv.headers, timeout=10)
+        assert probe.status_code in (200, 503), probe.text
+        if probe.status_code == 503:
+            assert probe.json()["error"]["code"] == "too_many_connections"
+        for sock in socks:
+            seconds_until_closed(sock, timeout=HEADER_TIMEOUT + SLACK)
+            sock.close()
+        wait_for_connections(srv, 0)
+        assert httpx.get(f"{srv.api_url}/files", headers=srv.headers, timeout=10).status_code == 200
+        assert "max_connections 1000 lowered to 300" in srv.log()
+    finally:
+        srv.stop()
 
 
 # --------------------------------------------------------------------------- bodies

@@ -57,6 +57,9 @@ class HttpLimits:
     header_timeout: float
     body_timeout: float
     keep_alive_timeout: float
+    # Refused connections drained at once; past it they are closed right after
+    # their answer, as each one holds a file descriptor meanwhile.
+    max_lingering: int = 128
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class _Refused(Exception):
 class LimitedHttpProtocol(HttpToolsProtocol):
     limits: ClassVar[HttpLimits]
     _at_limit: ClassVar[bool] = False
+    _lingering: ClassVar[int] = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,6 +118,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = True
         self._refused = False
+        self._draining = False
 
     # ------------------------------------------------------------------ connection
 
@@ -141,6 +146,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._draining:
+            self._draining = False
+            type(self)._lingering -= 1
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
@@ -337,9 +345,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if error.status != 503:  # past max_connections: said once, above
             log.info("%s: %d %s", self._peer(), error.status, error.message)
         self.transport.write(error.render(self.server_state.default_headers))
+        cls = type(self)
+        if cls._lingering >= self.limits.max_lingering or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        cls._lingering += 1
+        self._draining = True
         self.flow.resume_reading()
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
+        self.transport.write_eof()
         self._timer = self.loop.call_later(LINGER, self.transport.abort)
 
     def _peer(self) -> str:

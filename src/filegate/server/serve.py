@@ -24,19 +24,21 @@ from filegate.server.redaction import RedactSecrets, redact_url
 
 log = logging.getLogger("filegate")
 
-# File descriptors kept free beside the client connections: catalog, blob files,
-# upstream sockets, logs.
+# File descriptors kept free beside the client connections (catalog, blob files,
+# upstream sockets, logs): this many, or a quarter of a smaller limit.
 _SPARE_FDS = 256
 
 
 def serve(settings: Settings) -> bool:
     """Serve until stopped; False when the server never started serving."""
+    max_connections, spare = _fit_open_files(settings.max_connections)
     limits = HttpLimits(
-        max_connections=_fit_open_files(settings.max_connections),
+        max_connections=max_connections,
         max_header_size=settings.max_header_size,
         header_timeout=settings.header_timeout,
         body_timeout=settings.body_timeout,
         keep_alive_timeout=settings.keep_alive_timeout,
+        max_lingering=spare // 2,
     )
     sock = listen(settings.bind_host, settings.port)
     try:
@@ -99,8 +101,10 @@ async def _serve(settings: Settings, sock: socket.socket, limits: HttpLimits) ->
     return server.started
 
 
-def _fit_open_files(wanted: int) -> int:
+def _fit_open_files(wanted: int) -> tuple[int, int]:
     """Raise the open-file limit as far as allowed; keep connections below it.
+
+    Returns the connections to allow and the descriptors kept spare beside them.
 
     Past the limit accept() fails and so does every file the gateway opens, which
     is worse than the 503s max_connections gives.
@@ -113,16 +117,19 @@ def _fit_open_files(wanted: int) -> int:
             soft = target
         except (OSError, ValueError):
             pass
-    if soft == resource.RLIM_INFINITY or wanted + _SPARE_FDS <= soft:
-        return wanted
-    fitted = max(1, soft - _SPARE_FDS)
+    if soft == resource.RLIM_INFINITY:
+        return wanted, _SPARE_FDS
+    spare = min(_SPARE_FDS, soft // 4)
+    if wanted + spare <= soft:
+        return wanted, spare
+    fitted = max(1, soft - spare)
     log.warning(
         "max_connections %d lowered to %d: the open-file limit is %d (raise it with ulimit -n)",
         wanted,
         fitted,
         soft,
     )
-    return fitted
+    return fitted, spare
 
 
 def _one_line(message: str, url: str) -> str:
