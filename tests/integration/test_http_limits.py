@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -234,6 +235,22 @@ def test_more_half_open_connections_than_open_files_leave_the_server_working(
         assert "max_connections 1000 lowered to 300" in srv.log()
     finally:
         srv.stop()
+
+
+def test_pipelined_requests_are_all_served_and_a_partial_one_times_out(quiet: Any) -> None:
+    srv = quiet
+    sock = connect(srv.port)
+    half = request("GET", "/health/liveliness", {})[:20]
+    sock.sendall(request("GET", "/v1/files", auth(srv)) * 3 + half)
+    sent = time.monotonic()
+    data = b""
+    while chunk := sock.recv(1 << 16):
+        data += chunk
+        assert time.monotonic() - sent < HEADER_TIMEOUT + SLACK, data[-300:]
+    sock.close()
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    assert statuses == [b"200", b"200", b"200", b"408"], statuses
+    assert time.monotonic() - sent >= HEADER_TIMEOUT * 0.8
 
 
 # --------------------------------------------------------------------------- bodies

@@ -7,7 +7,7 @@ is never closed; its own error answers are plain text. This subclass adds,
 per connection:
 
 - a deadline for the request line and headers (``header_timeout``), from the
-  connection's first moment, or from the first byte after a keep-alive pause;
+  connection's first moment, or from a later request's first byte;
 - a cap on their size (``max_header_size``): 431, or 414 for the URL alone,
   decided before more than that many bytes are handed to the parser;
 - an idle timeout while the application waits for body bytes that do not come,
@@ -117,6 +117,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # Bytes of the current request's head seen so far (reset when a request ends).
         self._head_bytes = 0
         self._in_head = True
+        self._begun = False  # some of a request has arrived
         self._refused = False
         self._draining = False
 
@@ -161,8 +162,6 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         view = memoryview(data)
         try:
             if self._in_head:
-                if self._timer is None:  # the first byte after a keep-alive pause
-                    self._arm(self.limits.header_timeout, self._head_timed_out)
                 room = self.limits.max_header_size - self._head_bytes
                 self._head_bytes += len(data)
                 if len(data) > room:
@@ -205,6 +204,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     # ------------------------------------------------------------------ parser callbacks
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._begun = True
+        if self._timer is None:  # a request after a keep-alive pause, or pipelined
+            self._arm(self.limits.header_timeout, self._head_timed_out)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._disarm()
@@ -213,11 +218,16 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._disarm()  # a deadline for the rest of an answered body, if any
         self._in_head = True
+        self._begun = False
         self._head_bytes = 0
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._begun:
+            # The next request has begun already (pipelined): its header deadline
+            # rules, not the keep-alive timeout uvicorn has just set.
+            self._unset_keepalive_if_required()
         cycle = self.cycle
         if cycle is not None and cycle.response_complete and cycle.more_body and not self._refused:
             # Answered early (401, 413, ...): the rest of the body is read and dropped
@@ -244,7 +254,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             # starts once that response is out.
             self._arm(self.limits.header_timeout, self._head_timed_out)
             return
-        if self._head_bytes == 0:
+        if not self._begun:
             self.transport.close()  # nothing was asked: nothing to answer
             return
         self._refuse(
