@@ -135,6 +135,7 @@ def test_connections_past_the_limit_get_503_while_open_requests_go_on(quiet: Any
         resp = read_response(extra)
         assert_refused(resp, 503, "too_many_connections")
         assert resp is not None and resp.error()["type"] == "server_error"
+        assert resp.headers.get("retry-after") == "1"
         extra.close()
     finally:
         for sock in idle:

@@ -70,6 +70,7 @@ class HttpError:
     message: str
     code: str
     type: str = "invalid_request_error"
+    retry_after: int | None = None
 
     def render(self, default_headers: list[tuple[bytes, bytes]]) -> bytes:
         body = orjson.dumps(
@@ -89,6 +90,7 @@ class HttpError:
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
             b"connection: close\r\n",
+            b"retry-after: %d\r\n" % self.retry_after if self.retry_after is not None else b"",
             b"x-request-id: req_" + uuid.uuid4().hex.encode() + b"\r\n",
             b"\r\n",
             body,
@@ -106,7 +108,7 @@ class _Refused(Exception):
 
 class LimitedHttpProtocol(HttpToolsProtocol):
     limits: ClassVar[HttpLimits]
-    _at_limit: ClassVar[bool] = False
+    _said_at_limit: ClassVar[float] = float("-inf")
     _lingering: ClassVar[int] = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -125,10 +127,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        cls = type(self)
         if len(self.connections) > self.limits.max_connections:
-            if not cls._at_limit:
-                cls._at_limit = True
+            now = self.loop.time()
+            if now - self._said_at_limit >= 60:  # once a minute at most, under a flood
+                type(self)._said_at_limit = now
                 log.warning(
                     "%d connections open (max_connections): new ones get 503 until some close",
                     self.limits.max_connections,
@@ -139,10 +141,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                     "The server has too many open connections; retry shortly.",
                     "too_many_connections",
                     "server_error",
+                    retry_after=1,
                 )
             )
             return
-        cls._at_limit = False
         self._arm(self.limits.header_timeout, self._head_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
