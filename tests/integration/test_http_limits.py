@@ -299,6 +299,34 @@ def test_the_rest_of_an_answered_body_cannot_be_trickled_forever(quiet: Any) -> 
     assert time.monotonic() - start <= BODY_TIMEOUT + SLACK
 
 
+def test_stray_line_ends_do_not_keep_an_idle_connection(quiet: Any) -> None:
+    sock = connect(quiet.port)
+    sock.sendall(request("GET", "/health/liveliness", {}))
+    assert (r := read_response(sock)) is not None and r.status == 200
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < KEEP_ALIVE_TIMEOUT + 2 * SLACK:
+            sock.sendall(b"\r\n")
+            time.sleep(0.2)
+    except OSError:
+        pass
+    seconds_until_closed(sock, timeout=SLACK)
+    sock.close()
+    assert time.monotonic() - start <= KEEP_ALIVE_TIMEOUT + SLACK
+
+
+def test_after_an_early_answer_and_the_rest_of_its_body_the_connection_idles_out(
+    quiet: Any,
+) -> None:
+    sock = connect(quiet.port)
+    sock.sendall(request("POST", "/v1/files", {"Content-Length": "100"}, b"x" * 50))  # no key
+    assert (r := read_response(sock)) is not None and r.status == 401
+    sock.sendall(b"y" * 50)
+    idle = seconds_until_closed(sock, timeout=KEEP_ALIVE_TIMEOUT + SLACK + 3)
+    sock.close()
+    assert idle <= KEEP_ALIVE_TIMEOUT + SLACK
+
+
 def test_a_slow_but_steady_body_is_not_cut(quiet: Any) -> None:
     srv = quiet
     content = bytes(range(256)) * 400

@@ -14,11 +14,14 @@ per connection:
   and while a client does not read its response (``body_timeout``);
 - a cap on open connections (``max_connections``): a connection past it is
   answered 503 at once and closed, without touching the ones being served;
+- keep-alive idleness that only the start of a request ends (uvicorn ends it
+  on any byte), and a deadline for the rest of a body answered early;
 
 and it answers malformed requests itself, in OpenAI's envelope. Each error
 answer ends the connection: the answer is written, the write side shut, and
 whatever the client still sends is read and dropped for up to ``LINGER``
-seconds, so the client reads the answer instead of a reset.
+seconds (for ``max_lingering`` connections at a time), so the client reads the
+answer instead of a reset.
 """
 
 from __future__ import annotations
@@ -160,7 +163,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # draining a refused connection: read and drop
-        self._unset_keepalive_if_required()
+        # uvicorn ends the keep-alive timeout on any byte, so stray CRLFs would keep
+        # a connection forever; here only the start of a request ends it.
         view = memoryview(data)
         try:
             if self._in_head:
@@ -209,6 +213,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._begun = True
+        self._unset_keepalive_if_required()
         if self._timer is None:  # a request after a keep-alive pause, or pipelined
             self._arm(self.limits.header_timeout, self._head_timed_out)
 
@@ -222,6 +227,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._begun = False
         self._head_bytes = 0
+        cycle = self.cycle
+        if cycle.response_complete and not self.pipeline and not self.transport.is_closing():
+            # The body of a request answered early is in: idle from now on.
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
