@@ -177,6 +177,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                         raise _Refused(self._too_large())
                     view = view[room:]
             self.parser.feed_data(view)
+            if self._begun and self._in_head and self._timer is None:
+                # A request after a keep-alive pause (or pipelined) stopped mid-head;
+                # armed here, not per request, as most heads come in one read.
+                self._arm(self.limits.header_timeout, self._head_timed_out)
         except httptools.HttpParserUpgrade:
             pass  # WebSockets are off: the request is served as plain HTTP
         except _Refused as exc:
@@ -214,8 +218,6 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._begun = True
         self._unset_keepalive_if_required()
-        if self._timer is None:  # a request after a keep-alive pause, or pipelined
-            self._arm(self.limits.header_timeout, self._head_timed_out)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
