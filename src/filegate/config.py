@@ -44,6 +44,12 @@ ENV_VARS = {
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "log_level": "FILEGATE_LOG_LEVEL",
     "default_target": "FILEGATE_DEFAULT_TARGET",
+    # What one HTTP client may hold (server/protocol.py enforces them).
+    "max_connections": "FILEGATE_MAX_CONNECTIONS",
+    "max_header_size": "FILEGATE_MAX_HEADER_SIZE",
+    "header_timeout": "FILEGATE_HEADER_TIMEOUT",
+    "body_timeout": "FILEGATE_BODY_TIMEOUT",
+    "keep_alive_timeout": "FILEGATE_KEEP_ALIVE_TIMEOUT",
 }
 # Settings only a config file can give (structured values).
 _FILE_ONLY = ("deployments", "default_limits")
@@ -161,8 +167,16 @@ class Settings(BaseModel):
     default_limits: Limits = Limits()
     # A deployment name, a provider name, or "filegate" (the embedded store).
     default_target: str | None = None
+    # Defaults safe on the open internet: a client gets this many seconds to send
+    # its request line and headers, and may pause its body (or stop reading a
+    # response) this long; headers above max_header_size are refused.
+    max_connections: int = Field(default=1000, gt=0)
+    max_header_size: int = Field(default=32 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
 
-    @field_validator("max_file_size", "max_upload_size", mode="before")
+    @field_validator("max_file_size", "max_upload_size", "max_header_size", mode="before")
     @classmethod
     def _size(cls, v: object) -> int:
         return parse_size(v)

@@ -146,3 +146,7 @@ class UpstreamTimeout(FilegateError):
 
 class ConfigError(Exception):
     """A setting is missing or wrong; start-up stops with this message."""
+
+
+class StartupError(Exception):
+    """The server cannot start (its port is taken, its catalog is unreachable)."""

@@ -53,6 +53,11 @@ def test_config_file_from_env_and_env_references(tmp_path: Path) -> None:
         ({"FILEGATE_MAX_FILE_SIZE": "lots"}, "FILEGATE_MAX_FILE_SIZE"),
         ({"FILEGATE_LOG_LEVEL": "loud"}, "FILEGATE_LOG_LEVEL"),
         ({"FILEGATE_SWEEP_INTERVAL": "-1"}, "FILEGATE_SWEEP_INTERVAL"),
+        ({"FILEGATE_MAX_CONNECTIONS": "0"}, "FILEGATE_MAX_CONNECTIONS"),
+        ({"FILEGATE_MAX_HEADER_SIZE": "100"}, "FILEGATE_MAX_HEADER_SIZE"),
+        ({"FILEGATE_HEADER_TIMEOUT": "0"}, "FILEGATE_HEADER_TIMEOUT"),
+        ({"FILEGATE_BODY_TIMEOUT": "-3"}, "FILEGATE_BODY_TIMEOUT"),
+        ({"FILEGATE_KEEP_ALIVE_TIMEOUT": "never"}, "FILEGATE_KEEP_ALIVE_TIMEOUT"),
     ],
 )
 def test_bad_values_name_their_source(env: dict[str, str], needle: str) -> None:
@@ -100,3 +105,22 @@ def test_upload_sizes_per_deployment(tmp_path: Path) -> None:
     cfg.write_text(base + f"    upload_part_bytes: {64 * 1024**2 + 1}\n")
     with pytest.raises(ConfigError, match="upload_part_bytes"):
         load_settings(config_file=cfg, environ={})
+
+
+def test_http_limits_have_safe_defaults() -> None:
+    s = load_settings(environ={})
+    assert s.max_connections == 1000
+    assert s.max_header_size == 32 * 1024
+    assert (s.header_timeout, s.body_timeout, s.keep_alive_timeout) == (10.0, 30.0, 5.0)
+
+
+def test_http_limits_from_file_env_and_flags(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("max_connections: 50\nmax_header_size: 8KiB\nheader_timeout: 3\n")
+    s = load_settings(
+        config_file=cfg,
+        environ={"FILEGATE_BODY_TIMEOUT": "2.5", "FILEGATE_HEADER_TIMEOUT": "4"},
+        overrides={"keep_alive_timeout": 1.5},
+    )
+    assert (s.max_connections, s.max_header_size) == (50, 8192)
+    assert (s.header_timeout, s.body_timeout, s.keep_alive_timeout) == (4.0, 2.5, 1.5)

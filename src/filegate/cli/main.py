@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
-import uvicorn
 
 from filegate import __version__
 from filegate.config import Settings, load_settings
-from filegate.errors import ConfigError
+from filegate.errors import ConfigError, StartupError
+from filegate.server.redaction import RedactSecrets, redact_url
+
+__all__ = ["RedactSecrets", "cli", "main"]
 
 _SERVE_OPTIONS = [
     click.option(
@@ -36,6 +37,38 @@ _SERVE_OPTIONS = [
         help="Data folder [env FILEGATE_DATA_DIR; default ./filegate-data].",
     ),
     click.option("--log-level", default=None, help="Log level [env FILEGATE_LOG_LEVEL]."),
+    click.option(
+        "--max-connections",
+        default=None,
+        type=int,
+        help="Open connections before new ones get 503 [env FILEGATE_MAX_CONNECTIONS; "
+        "default 1000].",
+    ),
+    click.option(
+        "--max-header-size",
+        default=None,
+        help="Largest request line + headers [env FILEGATE_MAX_HEADER_SIZE; default 32KiB].",
+    ),
+    click.option(
+        "--header-timeout",
+        default=None,
+        type=float,
+        help="Seconds to send the request line and headers [env FILEGATE_HEADER_TIMEOUT; "
+        "default 10].",
+    ),
+    click.option(
+        "--body-timeout",
+        default=None,
+        type=float,
+        help="Seconds a body may pause, or a response go unread [env FILEGATE_BODY_TIMEOUT; "
+        "default 30].",
+    ),
+    click.option(
+        "--keep-alive-timeout",
+        default=None,
+        type=float,
+        help="Seconds an idle connection stays open [env FILEGATE_KEEP_ALIVE_TIMEOUT; default 5].",
+    ),
 ]
 
 
@@ -52,59 +85,20 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
     except ConfigError as exc:
         click.echo(f"filegate: configuration error: {exc}", err=True)
         sys.exit(2)
-    from filegate.server.app import create_app
+    from filegate.server.serve import serve
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # A line per upstream request is noise at info level; filegate logs the failures.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.root.level))
-    logging.getLogger("filegate").info(
-        "filegate %s on http://%s:%d (catalog: %s, storage: %s)",
-        __version__,
-        settings.bind_host,
-        settings.port,
-        _redact(settings.resolved_database_url),
-        settings.resolved_storage_url,
-    )
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.bind_host,
-        port=settings.port,
-        log_level=settings.log_level,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    # uvicorn's access log prints each query string; /key/info?key=sk-... must not
-    # write a secret there (uvicorn.Config has just set its loggers up).
-    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
-    server = uvicorn.Server(config)
-    server.run()
-    if getattr(server, "started", True) is False:
+    try:
+        started = serve(settings)
+    except StartupError as exc:
+        click.echo(f"filegate: cannot start: {exc}", err=True)
         sys.exit(1)
-
-
-class RedactSecrets(logging.Filter):
-    """Blank out ``key=`` query values and anything shaped like an ``sk-`` key."""
-
-    _PATTERNS = (
-        (re.compile(r"(?i)([?&][a-z_-]*key=)[^&\s\"]*"), r"\1[redacted]"),
-        (re.compile(r"sk-[A-Za-z0-9_-]{4,}"), "sk-[redacted]"),
-    )
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = self.redact(record.msg)
-        return True
-
-    @classmethod
-    def redact(cls, text: str) -> str:
-        for pattern, replacement in cls._PATTERNS:
-            text = pattern.sub(replacement, text)
-        return text
+    if not started:
+        sys.exit(1)
 
 
 def check_backends(settings: Settings) -> None:
@@ -133,15 +127,6 @@ def check_backends(settings: Settings) -> None:
             raise ConfigError(f"{env} ({field}): {detail}") from None
     for deployment in settings.deployments:
         build_provider(deployment)
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<database>"
 
 
 @click.group(invoke_without_command=True)
@@ -192,7 +177,7 @@ def db_upgrade(config_file: str | None) -> None:
         await catalog.aclose()
 
     asyncio.run(upgrade())
-    click.echo(f"catalog at {_redact(settings.resolved_database_url)} is up to date")
+    click.echo(f"catalog at {redact_url(settings.resolved_database_url)} is up to date")
 
 
 def main() -> None:

@@ -84,10 +84,12 @@ async def _sweep_forever(gateway: Gateway, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: Settings) -> ASGIApp:
+def create_app(settings: Settings, opened: Gateway | None = None) -> ASGIApp:
+    """The ASGI app; it opens its gateway at start-up unless given one ``opened``."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        gateway = await open_gateway(settings)
+        gateway = opened or await open_gateway(settings)
         app.state.gateway = gateway
         default = gateway.targets.default
         log.info(
