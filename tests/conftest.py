@@ -76,6 +76,7 @@ class ServerProcess:
     log_path: Path
     master_key: str | None
     env: dict[str, str] = field(default_factory=dict)
+    cmd: list[str] = field(default_factory=list)
 
     @property
     def api_url(self) -> str:
@@ -119,23 +120,51 @@ def start_server(
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(
-        f"http://127.0.0.1:{port}", port, data_dir, proc, log_path, master_key, child_env
+        f"http://127.0.0.1:{port}", port, data_dir, proc, log_path, master_key, child_env, cmd
     )
     if wait:
         wait_ready(server)
     return server
 
 
+def _owns_port(server: ServerProcess) -> bool:
+    """Whether the server's own process listens on its port (not another test's server)."""
+    try:
+        conns = psutil.Process(server.proc.pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == server.port for c in conns)
+
+
+def _rebind(server: ServerProcess) -> None:
+    """Start the server again on a new free port (another process took the first one)."""
+    port = free_port()
+    cmd = list(server.cmd)
+    cmd[cmd.index("--port") + 1] = str(port)
+    with open(server.log_path, "ab") as log:
+        server.proc = subprocess.Popen(cmd, env=server.env, stdout=log, stderr=subprocess.STDOUT)
+    server.cmd, server.port, server.base_url = cmd, port, f"http://127.0.0.1:{port}"
+
+
 def wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
+    rebinds = 0
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
+            # free_port() only finds a port that is free now: a server started by
+            # another test (or xdist worker) may bind it first. Try another one.
+            if "Address already in use" in server.log() and server.cmd and rebinds < 5:
+                rebinds += 1
+                _rebind(server)
+                continue
             raise RuntimeError(f"filegate exited with {server.proc.returncode}:\n{server.log()}")
         try:
-            if httpx.get(f"{server.base_url}/health/readiness", timeout=1).status_code == 200:
-                return
+            ready = httpx.get(f"{server.base_url}/health/readiness", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
+            ready = False
+        # A 200 from someone else's server on "our" port is not our server being ready.
+        if ready and _owns_port(server):
+            return
         time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"filegate did not become ready:\n{server.log()}")
