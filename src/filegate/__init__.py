@@ -39,8 +39,20 @@ Upstream failures raise the class of their status: ``InvalidRequest`` 400,
 ``UpstreamTimeout`` 504; all but ``ConfigError`` derive from ``FilegateError``.
 """
 
-from filegate._content import FileContent
-from filegate._sdk import (
+from filegate.errors import (
+    AuthError,
+    ConfigError,
+    Conflict,
+    FilegateError,
+    FileNotFound,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from filegate.sdk.content import FileContent
+from filegate.sdk.files import (
     acreate_file,
     adelete_file,
     afile_content,
@@ -58,19 +70,7 @@ from filegate._sdk import (
     list_files,
     retrieve_file,
 )
-from filegate._types import FileDeleted, FileObject, FilePage
-from filegate.errors import (
-    AuthError,
-    ConfigError,
-    Conflict,
-    FilegateError,
-    FileNotFound,
-    InvalidRequest,
-    PermissionDenied,
-    RateLimited,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from filegate.sdk.types import FileDeleted, FileObject, FilePage
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import expect
 
-from filegate.server.console import HEADERS
+from filegate.server.routes.console import HEADERS
 from tests.browser.conftest import Console
 from tests.conftest import ServerProcess
 

@@ -19,8 +19,8 @@ from google import genai
 from google.genai import types
 from google.oauth2.credentials import Credentials
 
-from filegate.providers.vertex_batch import custom_id_labels, openai_to_vertex
-from filegate.providers.vertex_output import vertex_to_openai
+from filegate.providers.vertex_ai.batch_lines import custom_id_labels, openai_to_vertex
+from filegate.providers.vertex_ai.output_lines import vertex_to_openai
 from tests.fakes.harness import (
     LOCATION,
     VERTEX_PROJECT,

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from filegate.server import console
+from filegate.server.routes import console
 from tests.conftest import ServerProcess
 
-STATIC = Path(console.__file__).parent / "static" / "console"
+STATIC = Path(console.__file__).parent.parent / "static" / "console"
 ASSETS = sorted(p.name for p in STATIC.iterdir() if p.suffix in console.MEDIA_TYPES)
 # The budget for everything the console ships, compressed.
 BUDGET = 200 * 1024

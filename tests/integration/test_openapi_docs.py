@@ -21,21 +21,23 @@ from starlette.testclient import TestClient
 
 from filegate import records
 from filegate.config import Settings
+from filegate.core.files.uploads import MAX_PART_BYTES, MAX_UPLOAD_BYTES, check_mime_type
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
 from filegate.core.targets import ROUTING_FIELDS
-from filegate.core.uploads import MAX_PART_BYTES, MAX_UPLOAD_BYTES, check_mime_type
 from filegate.errors import InvalidRequest
+from filegate.gateway import open_gateway
 from filegate.records import PURPOSES
-from filegate.server import files, swagger_ui, uploads
-from filegate.server import openapi_uploads as uploads_doc
 from filegate.server.app import create_app
-from filegate.server.openapi import (
+from filegate.server.openapi import swagger_ui
+from filegate.server.openapi import uploads as uploads_doc
+from filegate.server.openapi.document import (
     DOCS_PATH,
     OPENAPI_PATH,
     Routing,
     build_document,
     document_bytes,
 )
+from filegate.server.routes import files, uploads
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -105,7 +107,7 @@ def test_document_with_deployments_is_valid_too() -> None:
 
 
 def _real_routes() -> set[tuple[str, str]]:
-    app: Any = create_app(Settings())
+    app: Any = create_app(Settings(), open_gateway)
     out: set[tuple[str, str]] = set()
     for route in app.app.routes:
         if isinstance(route, Mount) or not isinstance(route, Route):

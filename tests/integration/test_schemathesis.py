@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.schemas import BaseSchema
 
-from filegate.server.openapi import build_document
+from filegate.server.openapi.document import build_document
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "openai-openapi.yaml"
 FILES_OPERATIONS = ("createFile", "listFiles", "retrieveFile", "deleteFile", "downloadFile")

@@ -37,7 +37,7 @@ from tenants_support import (
     server_pair,
 )
 
-from filegate.server.files import FORM_OVERHEAD
+from filegate.server.routes.files import FORM_OVERHEAD
 from tests.conftest import ServerProcess, start_server
 
 

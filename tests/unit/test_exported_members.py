@@ -41,7 +41,7 @@ PUBLIC = [
     "retrieve_file",
 ]
 
-PRIVATE_MODULES = ["_content", "_portal", "_sdk", "_sources", "_targets", "_types"]
+SDK_MODULES = ["content", "portal", "files", "sources", "targets", "types"]
 
 
 def test_all_is_pinned_and_sorted() -> None:
@@ -54,9 +54,9 @@ def test_every_exported_name_exists() -> None:
         assert hasattr(filegate, name), name
 
 
-def test_private_modules_export_what_they_define() -> None:
-    for short in PRIVATE_MODULES:
-        module = importlib.import_module(f"filegate.{short}")
+def test_sdk_modules_export_what_they_define() -> None:
+    for short in SDK_MODULES:
+        module = importlib.import_module(f"filegate.sdk.{short}")
         for name in module.__all__:
             assert hasattr(module, name), f"filegate.{short}.{name}"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from filegate._sources import CHUNK_SIZE, FileObjectSource, PathSource, Upload, open_upload
+from filegate.sdk.sources import CHUNK_SIZE, FileObjectSource, PathSource, Upload, open_upload
 
 MiB = 1024 * 1024
 

@@ -26,8 +26,8 @@ from urllib.parse import quote
 import httpx2
 
 from filegate.blobstores._common import Hashing, check_key, regroup, safe_message, split_url
-from filegate.blobstores._gcs_auth import GoogleTokens
 from filegate.errors import StorageUnavailable
+from filegate.google.tokens import GoogleTokens
 from filegate.records import ByteRange, Stored
 
 GOOGLE_STORAGE = "https://storage.googleapis.com"

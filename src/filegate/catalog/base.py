@@ -1,10 +1,70 @@
-"""The catalog interface: file records in a database."""
+"""What the core asks of the catalog: one protocol per store, and the catalog that holds them.
+
+``catalog/sql.py`` implements them on SQLAlchemy (SQLite or PostgreSQL); nothing outside
+this folder and the composition root (``filegate/gateway.py``) imports it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from typing import Protocol
 
-from filegate.records import FilePage, FileRecord, ListQuery, Location, Quota, Scope
+from filegate.records import (
+    ApiKey,
+    AuditEvent,
+    FilePage,
+    FileRecord,
+    ListQuery,
+    Location,
+    Quota,
+    Scope,
+    Team,
+    Upload,
+    UploadPart,
+)
+
+
+class TenantStore(Protocol):
+    async def add_key(self, key: ApiKey) -> None: ...
+    async def key_by_hash(self, token_hash: str) -> ApiKey | None: ...
+    async def keys_where(self, **match: str | None) -> list[ApiKey]: ...
+    async def save_key(self, key: ApiKey) -> None: ...
+    async def delete_keys(self, ids: list[str]) -> int: ...
+    async def add_team(self, team: Team) -> None: ...
+    async def team(self, team_id: str) -> Team | None: ...
+    async def all_teams(self) -> list[Team]: ...
+    async def save_team(self, team: Team) -> None: ...
+    async def delete_team(self, team_id: str) -> int: ...
+    async def record(self, event: AuditEvent) -> None: ...
+    async def events(
+        self,
+        *,
+        limit: int,
+        after: str | None,
+        actor: str | None,
+        action: str | None,
+        subject: str | None,
+    ) -> tuple[list[AuditEvent], bool]: ...
+    async def hit(self, subject: str, kind: str, window: int) -> int: ...
+
+
+class UploadStore(Protocol):
+    async def add(self, upload: Upload) -> None: ...
+    async def get(self, upload_id: str, scope: Scope) -> Upload | None: ...
+    async def add_part(self, part: UploadPart, now: int, max_total: int) -> bool | str: ...
+    async def parts(self, upload_id: str, ids: Sequence[str] | None = None) -> list[UploadPart]: ...
+    async def transition(
+        self,
+        upload_id: str,
+        from_status: str,
+        to_status: str,
+        *,
+        now: int | None = None,
+        file_id: str | None = None,
+    ) -> bool: ...
+    async def drop_parts(self, upload_id: str, ids: Sequence[str] | None = None) -> None: ...
+    async def stale(self, now: int, grace: int, limit: int) -> list[Upload]: ...
 
 
 class Catalog(Protocol):
@@ -67,6 +127,16 @@ class Catalog(Protocol):
         Claimed records are DELETING with a fresh lease, so two sweepers do not
         work on the same record at once.
         """
+        ...
+
+    @property
+    def tenants(self) -> TenantStore: ...
+
+    @property
+    def uploads(self) -> UploadStore: ...
+
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Whether this process may do fleet-wide work (a sweep) now."""
         ...
 
     async def check(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from filegate import __version__
-from filegate.config import Settings, load_settings
+from filegate.config import load_settings
 from filegate.errors import ConfigError, StartupError
 from filegate.server.redaction import RedactSecrets, redact_url
 
@@ -79,6 +79,10 @@ def serve_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _serve(config_file: str | None, **overrides: Any) -> None:
+    # The composition root pulls in every backend: imported only by the commands
+    # that need it, so `filegate --help` stays quick.
+    from filegate.gateway import check_backends, open_gateway
+
     try:
         settings = load_settings(config_file=config_file, overrides=overrides)
         check_backends(settings)
@@ -93,40 +97,12 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
     # A line per upstream request is noise at info level; filegate logs the failures.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.root.level))
     try:
-        started = serve(settings)
+        started = serve(settings, open_gateway)
     except StartupError as exc:
         click.echo(f"filegate: cannot start: {exc}", err=True)
         sys.exit(1)
     if not started:
         sys.exit(1)
-
-
-def check_backends(settings: Settings) -> None:
-    """Refuse a database or storage URL that cannot work, before the server starts."""
-    from filegate.blobstores import open_blobstore
-    from filegate.catalog.sql import async_url
-    from filegate.providers.registry import build_provider
-
-    checks: list[tuple[str, str, Callable[[], object]]] = [
-        (
-            "FILEGATE_DATABASE_URL",
-            "database_url",
-            lambda: async_url(settings.resolved_database_url),
-        ),
-        (
-            "FILEGATE_STORAGE_URL",
-            "storage_url",
-            lambda: open_blobstore(settings.resolved_storage_url),
-        ),
-    ]
-    for env, field, check in checks:
-        try:
-            check()
-        except ConfigError as exc:
-            detail = str(exc).removeprefix(field + ": ")
-            raise ConfigError(f"{env} ({field}): {detail}") from None
-    for deployment in settings.deployments:
-        build_provider(deployment)
 
 
 @click.group(invoke_without_command=True)
@@ -163,7 +139,9 @@ def db_upgrade(config_file: str | None) -> None:
     """Apply the catalog's migrations (the server also does this at start-up)."""
     import asyncio
 
-    from filegate.catalog.sql import SQLCatalog
+    # The composition root pulls in every backend: imported only by the commands
+    # that need it, so `filegate --help` stays quick.
+    from filegate.gateway import check_backends, upgrade_catalog
 
     try:
         settings = load_settings(config_file=config_file)
@@ -172,11 +150,7 @@ def db_upgrade(config_file: str | None) -> None:
         click.echo(f"filegate: configuration error: {exc}", err=True)
         sys.exit(2)
 
-    async def upgrade() -> None:
-        catalog = await SQLCatalog.open(settings.resolved_database_url, migrate=True)
-        await catalog.aclose()
-
-    asyncio.run(upgrade())
+    asyncio.run(upgrade_catalog(settings))
     click.echo(f"catalog at {redact_url(settings.resolved_database_url)} is up to date")
 
 

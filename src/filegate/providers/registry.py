@@ -13,9 +13,9 @@ from filegate.providers.base import Provider
 
 # provider name -> "module:Class"; adding a provider is one line here.
 PROVIDERS = {
-    "openai": "filegate.providers.openai:OpenAIProvider",
-    "azure": "filegate.providers.azure_openai:AzureOpenAIProvider",
-    "vertex_ai": "filegate.providers.vertex_ai:VertexAIProvider",
+    "openai": "filegate.providers.openai.provider:OpenAIProvider",
+    "azure": "filegate.providers.azure_openai.provider:AzureOpenAIProvider",
+    "vertex_ai": "filegate.providers.vertex_ai.provider:VertexAIProvider",
 }
 
 

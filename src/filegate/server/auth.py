@@ -54,3 +54,9 @@ class Authenticator:
             if self._master is None:
                 return ADMIN
             raise
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller of ``request``, by the app's authenticator (set at start-up)."""
+    authenticator: Authenticator = request.app.state.authenticate
+    return await authenticator(request)

@@ -18,7 +18,7 @@ from uvicorn.loops.auto import auto_loop_factory
 from filegate import __version__
 from filegate.config import Settings
 from filegate.errors import StartupError, StorageUnavailable
-from filegate.server.app import create_app, open_gateway
+from filegate.server.app import Opener, create_app
 from filegate.server.protocol import HttpLimits, protocol_class
 from filegate.server.redaction import RedactSecrets, redact_url
 
@@ -29,7 +29,7 @@ log = logging.getLogger("filegate")
 _SPARE_FDS = 256
 
 
-def serve(settings: Settings) -> bool:
+def serve(settings: Settings, open_gateway: Opener) -> bool:
     """Serve until stopped; False when the server never started serving."""
     max_connections, spare = _fit_open_files(settings.max_connections)
     limits = HttpLimits(
@@ -43,7 +43,7 @@ def serve(settings: Settings) -> bool:
     sock = listen(settings.bind_host, settings.port)
     try:
         with asyncio.Runner(loop_factory=auto_loop_factory(use_subprocess=False)) as runner:
-            return runner.run(_serve(settings, sock, limits))
+            return runner.run(_serve(settings, sock, limits, open_gateway))
     finally:
         sock.close()
 
@@ -67,7 +67,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(settings: Settings, sock: socket.socket, limits: HttpLimits) -> bool:
+async def _serve(
+    settings: Settings, sock: socket.socket, limits: HttpLimits, open_gateway: Opener
+) -> bool:
     try:
         gateway = await open_gateway(settings)
     except StorageUnavailable as exc:

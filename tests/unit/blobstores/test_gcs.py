@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from filegate.blobstores import _gcs_auth, gcs
+from filegate.blobstores import gcs
 from filegate.blobstores.gcs import GCSBlobStore, GCSBlobStoreConfig
 from filegate.errors import StorageUnavailable
+from filegate.google import tokens as _gcs_auth
 from filegate.records import ByteRange
 
 SESSION = "http://gcs.test/upload/session/1"

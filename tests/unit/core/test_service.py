@@ -7,8 +7,8 @@ import pytest
 
 from filegate.blobstores.local import LocalBlobStore
 from filegate.catalog.sql import SQLCatalog
+from filegate.core.files.service import LEASE_SECONDS, FileService
 from filegate.core.params import BATCH_DEFAULT_EXPIRY, ExpiresAfter
-from filegate.core.service import LEASE_SECONDS, FileService
 from filegate.core.targets import EMBEDDED_TARGET
 from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
 from filegate.records import FileState, ListQuery, Scope

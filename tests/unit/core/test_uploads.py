@@ -14,10 +14,8 @@ import pytest
 
 from filegate.blobstores.local import LocalBlobStore
 from filegate.catalog.sql import SQLCatalog
-from filegate.core.params import ExpiresAfter
-from filegate.core.service import FileService
-from filegate.core.targets import EMBEDDED_TARGET
-from filegate.core.uploads import (
+from filegate.core.files.service import FileService
+from filegate.core.files.uploads import (
     COMPLETING_GRACE,
     MAX_PART_BYTES,
     MAX_UPLOAD_BYTES,
@@ -25,6 +23,8 @@ from filegate.core.uploads import (
     UploadService,
     check_mime_type,
 )
+from filegate.core.params import ExpiresAfter
+from filegate.core.targets import EMBEDDED_TARGET
 from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
 from filegate.records import ListQuery, Scope, Upload
 

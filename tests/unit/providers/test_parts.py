@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from filegate.providers.parts import Part, Parts
+from filegate.providers.openai.parts import Part, Parts
 
 DATA = os.urandom(1000)
 

@@ -10,7 +10,7 @@ from filegate.config import load_settings, provider_env
 from filegate.errors import ConfigError, FileNotFound, InvalidRequest
 from filegate.providers.base import Provider
 from filegate.providers.registry import build_provider
-from filegate.providers.vertex_ai import VertexAIProvider, parse_gs_id
+from filegate.providers.vertex_ai.provider import VertexAIProvider, parse_gs_id
 from filegate.records import ExpiresAfter
 
 ENV = {

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from filegate.errors import InvalidRequest
-from filegate.providers.vertex_batch import (
+from filegate.providers.vertex_ai.batch_lines import (
     custom_id_from_labels,
     custom_id_labels,
     openai_to_vertex,
     transform_lines,
 )
-from filegate.providers.vertex_output import vertex_to_openai
+from filegate.providers.vertex_ai.output_lines import vertex_to_openai
 
 
 def line(custom_id: str = "req-1", **body: Any) -> bytes:

@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
-from filegate.core.uploads import (
+from filegate.core.files.uploads import (
     _TYPES_FOR,
     MAX_MIME_TYPE,
     MAX_PART_BYTES,
     MAX_UPLOAD_BYTES,
     UPLOAD_TTL,
 )
+from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.records import PURPOSES
 
 JSON = dict[str, Any]

@@ -22,10 +22,11 @@ from filegate.core.params import check_text
 from filegate.core.tenants import Principal
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import PURPOSES, ApiKey, AuditEvent, Limits, Team
+from filegate.server.auth import authenticate
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
-    from filegate.server.app import Gateway
+    from filegate.core.gateway import Gateway
 
 MAX_BODY = 64 * 1024
 # Deep enough for any metadata a person writes; orjson writes at most 255 levels.
@@ -211,7 +212,7 @@ async def read_json(request: Request, model: type[M]) -> M:
 
 async def _admin(request: Request) -> tuple[Gateway, Principal]:
     gateway: Gateway = request.app.state.gateway
-    principal = await gateway.authenticate(request)
+    principal = await authenticate(request)
     if not principal.is_admin:
         raise PermissionDenied("Only the master key may do this.", code="admin_only")
     return gateway, principal
@@ -278,7 +279,7 @@ async def generate_key(request: Request) -> Response:
 
 async def info_key(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    principal = await gateway.authenticate(request)
+    principal = await authenticate(request)
     ref = query(request).get("key")
     if principal.key is not None:
         own = principal.key

@@ -27,11 +27,13 @@ from filegate import __version__
 from filegate.core.ids import FILE_ID_PATTERN
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN, LIST_LIMIT_MAX
 from filegate.records import EMBEDDED, FILE_PURPOSES, PURPOSES
-from filegate.server import openapi_admin, openapi_uploads, swagger_ui
+from filegate.server.openapi import admin as openapi_admin
+from filegate.server.openapi import swagger_ui
+from filegate.server.openapi import uploads as openapi_uploads
 
 if TYPE_CHECKING:
+    from filegate.core.gateway import Gateway
     from filegate.core.targets import TargetTable
-    from filegate.server.app import Gateway
 
 JSON = dict[str, Any]
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-STATIC = Path(__file__).parent / "static" / "console"
+STATIC = Path(__file__).parent.parent / "static" / "console"
 PATH = "/ui"
 TRUSTED_TYPES_POLICY = "filegate-console"
 

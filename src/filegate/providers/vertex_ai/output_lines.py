@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from filegate.providers.vertex_batch import custom_id_from_labels
+from filegate.providers.vertex_ai.batch_lines import custom_id_from_labels
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}

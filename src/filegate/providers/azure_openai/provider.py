@@ -17,7 +17,7 @@ from filegate.providers.base import (
     ProviderPage,
     UploadSource,
 )
-from filegate.providers.openai import (
+from filegate.providers.openai.provider import (
     EXPIRES_MAX,
     EXPIRES_MIN,
     FILES_API_MAX_BYTES,

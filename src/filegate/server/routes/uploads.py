@@ -9,16 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from filegate.core.files.uploads import MAX_PART_BYTES
 from filegate.core.params import parse_expires_after, parse_purpose
-from filegate.core.uploads import MAX_PART_BYTES
 from filegate.errors import InvalidRequest, PayloadTooLarge
-from filegate.server.admin import _integral, read_json
-from filegate.server.files import FORM_OVERHEAD, Call, _call
 from filegate.server.multipart import MultipartReader, form_boundary
 from filegate.server.responses import JSONResponse
+from filegate.server.routes.admin import _integral, read_json
+from filegate.server.routes.files import FORM_OVERHEAD, Call, _call
 
 if TYPE_CHECKING:
-    from filegate.server.app import Gateway
+    from filegate.core.gateway import Gateway
 
 
 # Strict, as the OpenAPI document types the fields: "5" and false are no integers

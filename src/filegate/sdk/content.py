@@ -25,8 +25,8 @@ from typing import Any, BinaryIO, TypeVar
 import httpx2
 from anyio import to_thread
 
-from filegate._portal import Portal
 from filegate.errors import UpstreamError, UpstreamTimeout
+from filegate.sdk.portal import Portal
 
 __all__ = ["FileContent"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from filegate.core.tenants import DURATION_PATTERN, KEY_CACHE_SECONDS
 from filegate.records import PURPOSES
-from filegate.server.admin import LIMIT_MAX, NAME_MAX, SIZE_PATTERN, TEAM_ID_MAX
+from filegate.server.routes.admin import LIMIT_MAX, NAME_MAX, SIZE_PATTERN, TEAM_ID_MAX
 
 JSON = dict[str, Any]
 

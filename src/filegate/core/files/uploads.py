@@ -32,12 +32,12 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from typing import Protocol
 
+from filegate.catalog.base import UploadStore
 from filegate.core import jsonl
+from filegate.core.files.service import LEASE_SECONDS, BlobSource, FileService, combined_status
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import BATCH_DEFAULT_EXPIRY
-from filegate.core.service import LEASE_SECONDS, BlobSource, FileService, combined_status
 from filegate.core.targets import Target
 from filegate.errors import FilegateError, FileNotFound, InvalidRequest, PayloadTooLarge
 from filegate.providers.base import UploadingProvider, uploading
@@ -79,24 +79,6 @@ _TYPES_FOR = {
     "evals": _JSONL_TYPES,
     "vision": _IMAGE_TYPES,
 }
-
-
-class UploadStore(Protocol):
-    async def add(self, upload: Upload) -> None: ...
-    async def get(self, upload_id: str, scope: Scope) -> Upload | None: ...
-    async def add_part(self, part: UploadPart, now: int, max_total: int) -> bool | str: ...
-    async def parts(self, upload_id: str, ids: Sequence[str] | None = None) -> list[UploadPart]: ...
-    async def transition(
-        self,
-        upload_id: str,
-        from_status: str,
-        to_status: str,
-        *,
-        now: int | None = None,
-        file_id: str | None = None,
-    ) -> bool: ...
-    async def drop_parts(self, upload_id: str, ids: Sequence[str] | None = None) -> None: ...
-    async def stale(self, now: int, grace: int, limit: int) -> list[Upload]: ...
 
 
 def check_mime_type(purpose: str, mime_type: str) -> str:

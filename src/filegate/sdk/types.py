@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from filegate._portal import run_sync
 from filegate.providers.base import ProviderFile, ProviderPage
+from filegate.sdk.portal import run_sync
 
 __all__ = ["FileDeleted", "FileObject", "FilePage"]
 

@@ -26,9 +26,9 @@ from filegate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from filegate.providers.google_auth import GoogleAuth, GoogleTokens
-from filegate.providers.wire import WireClient, _retry_delay
+from filegate.google.auth import GoogleAuth, GoogleTokens
 from filegate.records import ByteRange
+from filegate.upstream.client import WireClient, _retry_delay
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
 # Resumable uploads take pieces in multiples of 256 KiB; GCS suggests 8 MiB or more.

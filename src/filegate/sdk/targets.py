@@ -46,9 +46,9 @@ import httpx2
 
 from filegate.config import PROVIDER_ENV_VARS, provider_env
 from filegate.errors import ConfigError, InvalidRequest, UpstreamUnreachable
-from filegate.providers.azure_openai import AzureOpenAIProvider
+from filegate.providers.azure_openai.provider import AzureOpenAIProvider
 from filegate.providers.base import Provider, ProviderFile, UploadSource
-from filegate.providers.openai import OpenAIProvider
+from filegate.providers.openai.provider import OpenAIProvider
 from filegate.records import ExpiresAfter
 
 __all__ = ["PROVIDERS", "SDKProvider", "Target", "form_fields", "parse_expires_after", "resolve"]
@@ -95,7 +95,7 @@ class _GatewayProvider(OpenAIProvider):
 def _vertex_class() -> Callable[..., SDKProvider]:
     """The Vertex AI adapter for SDK calls, imported on first use (google-auth is slow to
     import, and only Vertex AI needs it)."""
-    from filegate.providers.vertex_ai import VertexAIProvider
+    from filegate.providers.vertex_ai.provider import VertexAIProvider
 
     class SDKVertexAIProvider(VertexAIProvider):
         def check_expires_after(self, expires_after: ExpiresAfter) -> None:

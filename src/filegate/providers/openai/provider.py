@@ -11,9 +11,9 @@ import orjson
 
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
-from filegate.providers.parts import Parts
-from filegate.providers.wire import WireClient, multipart_body
+from filegate.providers.openai.parts import Parts
 from filegate.records import ByteRange, ExpiresAfter
+from filegate.upstream.client import WireClient, multipart_body
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
 # OpenAI's limits: the Files API takes files up to 512 MB; larger ones go

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from filegate.core.files.service import FileService, PendingUpload, not_found
 from filegate.core.params import (
     check_text,
     parse_after,
@@ -26,17 +27,17 @@ from filegate.core.params import (
     parse_order,
     parse_purpose,
 )
-from filegate.core.service import FileService, PendingUpload, not_found
 from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routing_field
 from filegate.core.tenants import Principal, TenantService
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
+from filegate.server.auth import authenticate
 from filegate.server.multipart import MultipartReader, form_boundary
 from filegate.server.ranges import parse_range
 from filegate.server.responses import JSONResponse, content_disposition
 
 if TYPE_CHECKING:
-    from filegate.server.app import Gateway
+    from filegate.core.gateway import Gateway
 
 # Room for the form's other fields and boundaries around the file itself.
 FORM_OVERHEAD = 1024 * 1024
@@ -100,7 +101,7 @@ class Call:
 
 async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
     gateway: Gateway = request.app.state.gateway
-    principal = await gateway.authenticate(request)
+    principal = await authenticate(request)
     await gateway.tenants.check_rate(principal)
     options: dict[str, str] = {}
     for name, value in request.query_params.multi_items():

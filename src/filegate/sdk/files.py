@@ -24,13 +24,13 @@ import functools
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from filegate._content import FileContent
-from filegate._portal import Portal, get_portal, run_sync
-from filegate._sources import FileInput, open_upload
-from filegate._targets import form_fields, naming_urls, parse_expires_after, resolve
-from filegate._types import FileDeleted, FileObject, FilePage
 from filegate.errors import InvalidRequest
 from filegate.records import ExpiresAfter
+from filegate.sdk.content import FileContent
+from filegate.sdk.portal import Portal, get_portal, run_sync
+from filegate.sdk.sources import FileInput, open_upload
+from filegate.sdk.targets import form_fields, naming_urls, parse_expires_after, resolve
+from filegate.sdk.types import FileDeleted, FileObject, FilePage
 
 __all__ = [
     "acreate_file",

@@ -16,9 +16,9 @@ from types import TracebackType
 from filegate.blobstores.base import BlobStore
 from filegate.catalog.base import Catalog
 from filegate.core import jsonl
+from filegate.core.files.relay import Relay
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import BATCH_DEFAULT_EXPIRY
-from filegate.core.relay import Relay
 from filegate.core.targets import Target
 from filegate.errors import FilegateError, FileNotFound, PayloadTooLarge, StorageUnavailable
 from filegate.providers.base import (

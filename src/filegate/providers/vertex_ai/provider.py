@@ -23,10 +23,11 @@ import orjson
 from ulid import ULID
 
 from filegate.errors import ConfigError, FilegateError, FileNotFound, InvalidRequest
-from filegate.providers import vertex_batch, vertex_output
+from filegate.google.gcs_client import GCSClient
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
-from filegate.providers.gcs_client import GCSClient
-from filegate.providers.openai import EXPIRES_MAX, EXPIRES_MIN, _slice
+from filegate.providers.openai.provider import EXPIRES_MAX, EXPIRES_MIN, _slice
+from filegate.providers.vertex_ai import batch_lines as vertex_batch
+from filegate.providers.vertex_ai import output_lines as vertex_output
 from filegate.records import PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.

@@ -1,0 +1,56 @@
+"""A gateway's services, typed by the protocols they run on, and the sweep over them.
+
+``filegate/gateway.py`` builds one from settings (the only place that picks concrete
+backends); the server and the sweeper take it as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from filegate.blobstores.base import BlobStore
+from filegate.catalog.base import Catalog
+from filegate.config import Settings
+from filegate.core.files.service import FileService
+from filegate.core.files.uploads import UploadService
+from filegate.core.targets import TargetTable
+from filegate.core.tenants import TenantService
+
+log = logging.getLogger("filegate")
+
+
+@dataclass
+class Gateway:
+    """Everything a request handler may need, built once per process."""
+
+    settings: Settings
+    catalog: Catalog
+    blobs: BlobStore
+    service: FileService
+    targets: TargetTable
+    tenants: TenantService
+    uploads: UploadService
+
+    async def aclose(self) -> None:
+        await self.catalog.aclose()
+        await self.blobs.aclose()
+
+
+async def sweep_forever(gateway: Gateway, interval: float) -> None:
+    """Clear expired and abandoned files and uploads, one gateway of a fleet at a time."""
+    while True:
+        try:
+            # One gateway of a fleet sweeps at a time; the others skip this round.
+            async with gateway.catalog.exclusive("filegate.sweep") as mine:
+                if mine:
+                    removed = await gateway.service.sweep()
+                    if removed:
+                        log.info("sweep removed %d expired or abandoned files", removed)
+                    ended = await gateway.uploads.sweep()
+                    if ended:
+                        log.info("sweep cleared %d expired or finished uploads", ended)
+        except Exception:
+            log.exception("sweep failed; retrying in %.0f s", interval)
+        await asyncio.sleep(interval)

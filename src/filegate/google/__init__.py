@@ -1,0 +1,1 @@
+"""Google Cloud clients shared by the GCS blob store and the Vertex AI provider."""

@@ -1,0 +1,1 @@
+"""Azure OpenAI: OpenAI's wire format with Azure's URLs, auth and file statuses."""

@@ -1,0 +1,1 @@
+"""OpenAI's Files and Uploads APIs (``provider``), its Uploads API parts (``parts``)."""

@@ -1,0 +1,3 @@
+"""Vertex AI: files as GCS objects (``provider``), batch lines converted to Vertex's
+request format (``batch_lines``) and its output back to OpenAI's (``output_lines``).
+"""

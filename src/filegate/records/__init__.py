@@ -1,0 +1,48 @@
+"""The plain data types every layer passes around, one module per resource."""
+
+from filegate.records.files import (
+    EMBEDDED,
+    FILE_PURPOSES,
+    PURPOSES,
+    ByteRange,
+    ExpiresAfter,
+    FilePage,
+    FileRecord,
+    FileState,
+    ListQuery,
+    Location,
+    Stored,
+)
+from filegate.records.tenants import (
+    LIMIT_FIELDS,
+    ApiKey,
+    AuditEvent,
+    Limits,
+    Quota,
+    Scope,
+    Team,
+)
+from filegate.records.uploads import Upload, UploadPart
+
+__all__ = [
+    "EMBEDDED",
+    "FILE_PURPOSES",
+    "LIMIT_FIELDS",
+    "PURPOSES",
+    "ApiKey",
+    "AuditEvent",
+    "ByteRange",
+    "ExpiresAfter",
+    "FilePage",
+    "FileRecord",
+    "FileState",
+    "Limits",
+    "ListQuery",
+    "Location",
+    "Quota",
+    "Scope",
+    "Stored",
+    "Team",
+    "Upload",
+    "UploadPart",
+]

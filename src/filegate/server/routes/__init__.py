@@ -1,0 +1,3 @@
+"""The HTTP routes, one module per resource: files, uploads, admin (keys, teams, audit),
+health, and the web console's static files.
+"""

@@ -1,0 +1,1 @@
+"""HTTP to upstream services: one client with one retry policy and OpenAI's error mapping."""

@@ -1,0 +1,138 @@
+"""The package's layout rules, checked from the source (imports read with ``ast``).
+
+README "Architecture" says what each folder holds; these tests keep it true: no import
+cycles (type-only imports included), concrete backends reached only through their
+registry or the composition root (``filegate/gateway.py``), the SDK a package.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import filegate
+
+PACKAGE = Path(filegate.__file__).parent
+
+# Concrete backends, by module prefix, and who besides their own folder may import them.
+CONCRETE = {
+    "filegate.catalog.sql": "filegate.catalog",
+    "filegate.catalog.tenants": "filegate.catalog",
+    "filegate.catalog.uploads": "filegate.catalog",
+    "filegate.catalog.runner": "filegate.catalog",
+    "filegate.blobstores.local": "filegate.blobstores",
+    "filegate.blobstores.s3": "filegate.blobstores",
+    "filegate.blobstores.gcs": "filegate.blobstores",
+    "filegate.blobstores.azure_blob": "filegate.blobstores",
+    "filegate.providers.openai": "filegate.providers",
+    "filegate.providers.azure_openai": "filegate.providers",
+    "filegate.providers.vertex_ai": "filegate.providers",
+}
+COMPOSITION_ROOT = "filegate.gateway"
+# The SDK still builds its providers itself; provider-owned factories in the registry
+# replace this (issue 13, the step after the move), and then this set is empty.
+NOT_YET = {"filegate.sdk.targets"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {
+        module_name(p): p
+        for p in PACKAGE.rglob("*.py")
+        if "migrations" not in p.relative_to(PACKAGE).parts
+    }
+
+
+def imports(path: Path, known: dict[str, Path]) -> Iterator[str]:
+    """Every package module ``path`` imports, at any depth of the file (type-only too)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # "from filegate.x import y": y is a module or a name in x.
+            names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            if name in known:
+                yield name
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    edges: dict[str, set[str]] = {}
+    for name, path in known.items():
+        targets = set(imports(path, known)) - {name}
+        # Importing filegate.a.b runs filegate.a/__init__ too, but that is not an
+        # edge the module chose; only what it names counts.
+        edges[name] = {t for t in targets if not any(o.startswith(t + ".") for o in targets)}
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    assert cycles(graph()) == []
+
+
+def test_concrete_backends_only_through_registry_or_composition_root() -> None:
+    wrong = []
+    for importer, targets in graph().items():
+        for target in targets:
+            for prefix, home in CONCRETE.items():
+                if target != prefix and not target.startswith(prefix + "."):
+                    continue
+                if importer == COMPOSITION_ROOT or importer.startswith(home + "."):
+                    continue
+                if importer == home or importer in NOT_YET:
+                    continue
+                wrong.append(f"{importer} imports {target}")
+    assert wrong == []
+
+
+def test_package_root_keeps_at_most_two_private_modules() -> None:
+    private = [
+        p.name for p in PACKAGE.glob("_*.py") if p.name not in ("__init__.py", "__main__.py")
+    ]
+    assert len(private) <= 2, private
+    assert (PACKAGE / "sdk" / "__init__.py").is_file()
+
+
+def test_cycle_finder_sees_a_cycle() -> None:
+    # The checks above are only as good as this: a two-module loop must be found.
+    assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
