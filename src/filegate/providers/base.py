@@ -1,4 +1,8 @@
-"""The provider interface: one upstream Files API, spoken in its own wire format."""
+"""The provider interface: one protocol per capability, in each provider's own wire format.
+
+Every provider serves files (:class:`Provider`); the others are optional and found with
+:func:`uploading` and :func:`batching`, so the core never asks which provider it has.
+"""
 
 from __future__ import annotations
 
@@ -161,4 +165,89 @@ def uploading(provider: Provider) -> UploadingProvider | None:
         for name in ("create_upload", "add_upload_part", "complete_upload", "cancel_upload")
     ):
         return cast(UploadingProvider, provider)
+    return None
+
+
+# OpenAI's batch statuses; providers map theirs onto these.
+BATCH_STATUSES = (
+    "validating",
+    "failed",
+    "in_progress",
+    "finalizing",
+    "completed",
+    "expired",
+    "cancelling",
+    "cancelled",
+)
+TERMINAL_BATCH_STATUSES = frozenset({"failed", "completed", "expired", "cancelled"})
+# The Batch object's timestamps besides created_at (OpenAI's names).
+BATCH_TIMESTAMPS = (
+    "in_progress_at",
+    "expires_at",
+    "finalizing_at",
+    "completed_at",
+    "failed_at",
+    "expired_at",
+    "cancelling_at",
+    "cancelled_at",
+)
+
+
+@dataclass(slots=True)
+class ProviderBatch:
+    """A batch as the provider describes it, already in OpenAI's vocabulary.
+
+    Ids are the provider's own: ``input_file_id``, ``output_file_id`` and
+    ``error_file_id`` are file ids this provider's ``retrieve_file`` and
+    ``file_content`` accept (for Vertex AI, ids it mints for the job's output).
+    """
+
+    id: str
+    status: str  # one of BATCH_STATUSES
+    endpoint: str
+    input_file_id: str
+    completion_window: str = "24h"
+    created_at: int = 0
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    errors: dict[str, Any] | None = None
+    # {"total": n, "completed": n, "failed": n}
+    request_counts: dict[str, int] | None = None
+    # BATCH_TIMESTAMPS -> seconds since the epoch, where the provider gives them
+    timestamps: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, str] | None = None
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class BatchesProvider(Protocol):
+    """A provider with a Batch API (OpenAI's, Azure's, Vertex AI's batch prediction); optional."""
+
+    async def create_batch(
+        self,
+        *,
+        input_file_id: str,
+        endpoint: str,
+        completion_window: str,
+        metadata: dict[str, str] | None,
+        output_expires_after: ExpiresAfter | None,
+    ) -> ProviderBatch:
+        """Start a batch over the provider's copy ``input_file_id``; never retried once sent."""
+        ...
+
+    async def retrieve_batch(self, batch_id: str) -> ProviderBatch: ...
+
+    async def cancel_batch(self, batch_id: str) -> ProviderBatch:
+        """Ask the provider to cancel; the batch as it stands after the request."""
+        ...
+
+
+def batching(provider: Provider) -> BatchesProvider | None:
+    """``provider`` as a :class:`BatchesProvider`, if this deployment runs batches."""
+    if getattr(provider, "supports_batches", True) is True and all(
+        callable(getattr(provider, name, None))
+        for name in ("create_batch", "retrieve_batch", "cancel_batch")
+    ):
+        return cast(BatchesProvider, provider)
     return None
