@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ def client_command(
     def decorate(fn: Callable[..., Coroutine[Any, Any, int | None]]) -> click.Command:
         @functools.wraps(fn)
         def run(base_url: str, api_key: str | None, as_json: bool, **options: Any) -> None:
+            # The SDK logs each retry; a command's stderr carries only its own lines.
+            logging.getLogger("filegate").setLevel(logging.ERROR)
             out = Output(as_json=as_json)
             client = Client(base_url=base_url.rstrip("/"), api_key=api_key or None, out=out)
             try:

@@ -25,7 +25,9 @@ __all__ = ["Output", "error_line"]
 
 def _message(exc: FilegateError) -> str:
     # Without the SDK's "filegate: " prefix: every answer comes from the server asked.
-    return " ".join(exc.message.removeprefix("filegate: ").split())
+    message = " ".join(exc.message.removeprefix("filegate: ").split())
+    # To the SDK any server is an upstream; to a person at the command line it is the server.
+    return message.replace("the connection to the upstream failed", "cannot connect to the server")
 
 
 def error_line(exc: FilegateError) -> str:
