@@ -15,6 +15,7 @@ from filegate.cli.keys import keys
 from filegate.cli.teams import teams
 from filegate.config import load_settings
 from filegate.errors import ConfigError, StartupError
+from filegate.server.logs import configure_logging
 from filegate.server.redaction import RedactSecrets, redact_url
 
 __all__ = ["RedactSecrets", "cli", "main"]
@@ -40,6 +41,13 @@ _SERVE_OPTIONS = [
         help="Data folder [env FILEGATE_DATA_DIR; default ./filegate-data].",
     ),
     click.option("--log-level", default=None, help="Log level [env FILEGATE_LOG_LEVEL]."),
+    click.option(
+        "--log-format",
+        default=None,
+        type=click.Choice(["text", "json"]),
+        help="Log lines for people, or one JSON object per record and per request "
+        "[env FILEGATE_LOG_FORMAT; default text].",
+    ),
     click.option(
         "--max-connections",
         default=None,
@@ -94,9 +102,7 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
         sys.exit(2)
     from filegate.server.serve import serve
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # A line per upstream request is noise at info level; filegate logs the failures.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.root.level))
     try:
