@@ -29,6 +29,14 @@ credentials from the parameters or else its environment variables:
 * ``"filegate"``: a filegate gateway. ``api_base`` / ``FILEGATE_API_BASE``
   (default ``http://localhost:4000/v1``), ``api_key`` / ``FILEGATE_API_KEY``.
 
+Beyond LiteLLM's functions, for a filegate gateway (or any OpenAI-compatible
+server; ``api_base`` / ``FILEGATE_API_BASE``, ``api_key`` / ``FILEGATE_API_KEY``):
+the Uploads API (``acreate_upload``, ``aadd_upload_part``, ``acomplete_upload``,
+``acancel_upload``), a download from a byte offset (``aopen_file_content``), and
+the admin API with the master key (``agenerate_key``, ``alist_keys``,
+``akey_info``, ``adelete_keys``, ``anew_team``, ``alist_teams``, ``ateam_info``,
+``adelete_teams``); each has a sync twin but ``aopen_file_content``.
+
 Errors: missing credentials raise ``ConfigError`` (naming the parameter and
 the variable); an unsupported provider or an option the provider cannot
 honour raises ``InvalidRequest`` before anything is sent; an unknown keyword
@@ -51,7 +59,31 @@ from filegate.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from filegate.sdk.admin import (
+    GeneratedKey,
+    KeyInfo,
+    KeyPage,
+    TeamDetail,
+    TeamInfo,
+    adelete_keys,
+    adelete_teams,
+    agenerate_key,
+    akey_info,
+    alist_keys,
+    alist_teams,
+    anew_team,
+    ateam_info,
+    delete_keys,
+    delete_teams,
+    generate_key,
+    key_info,
+    list_keys,
+    list_teams,
+    new_team,
+    team_info,
+)
 from filegate.sdk.content import FileContent
+from filegate.sdk.downloads import aopen_file_content
 from filegate.sdk.files import (
     acreate_file,
     adelete_file,
@@ -71,6 +103,18 @@ from filegate.sdk.files import (
     retrieve_file,
 )
 from filegate.sdk.types import FileDeleted, FileObject, FilePage
+from filegate.sdk.uploads import (
+    UploadObject,
+    UploadPartObject,
+    aadd_upload_part,
+    acancel_upload,
+    acomplete_upload,
+    acreate_upload,
+    add_upload_part,
+    cancel_upload,
+    complete_upload,
+    create_upload,
+)
 
 __version__ = "0.1.0"
 
@@ -84,26 +128,58 @@ __all__ = [
     "FileObject",
     "FilePage",
     "FilegateError",
+    "GeneratedKey",
     "InvalidRequest",
+    "KeyInfo",
+    "KeyPage",
     "PermissionDenied",
     "RateLimited",
+    "TeamDetail",
+    "TeamInfo",
+    "UploadObject",
+    "UploadPartObject",
     "UpstreamError",
     "UpstreamTimeout",
     "__version__",
+    "aadd_upload_part",
+    "acancel_upload",
+    "acomplete_upload",
     "acreate_file",
+    "acreate_upload",
+    "add_upload_part",
     "adelete_file",
+    "adelete_keys",
+    "adelete_teams",
     "afile_content",
     "afile_delete",
     "afile_list",
     "afile_retrieve",
+    "agenerate_key",
+    "akey_info",
     "alist_files",
+    "alist_keys",
+    "alist_teams",
+    "anew_team",
+    "aopen_file_content",
     "aretrieve_file",
+    "ateam_info",
+    "cancel_upload",
+    "complete_upload",
     "create_file",
+    "create_upload",
     "delete_file",
+    "delete_keys",
+    "delete_teams",
     "file_content",
     "file_delete",
     "file_list",
     "file_retrieve",
+    "generate_key",
+    "key_info",
     "list_files",
+    "list_keys",
+    "list_teams",
+    "new_team",
     "retrieve_file",
+    "team_info",
 ]

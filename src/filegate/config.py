@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -43,6 +43,9 @@ ENV_VARS = {
     "max_upload_size": "FILEGATE_MAX_UPLOAD_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "log_level": "FILEGATE_LOG_LEVEL",
+    "log_format": "FILEGATE_LOG_FORMAT",
+    "metrics_public": "FILEGATE_METRICS_PUBLIC",
+    "metrics": "FILEGATE_METRICS",
     "default_target": "FILEGATE_DEFAULT_TARGET",
     # What one HTTP client may hold (server/protocol.py enforces them).
     "max_connections": "FILEGATE_MAX_CONNECTIONS",
@@ -162,6 +165,12 @@ class Settings(BaseModel):
     max_upload_size: int = Field(default=8 * 1024 * MB, gt=0)
     sweep_interval: float = Field(default=60.0, gt=0)
     log_level: str = "info"
+    # "json": one JSON object per log record and per request (server/metrics.py).
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics without the master key (for a scraper inside a trusted network).
+    metrics_public: bool = False
+    # False: no /metrics and no per-request counting (the benchmark's baseline).
+    metrics: bool = True
     deployments: tuple[Deployment, ...] = ()
     # Limits for every virtual key; a key's or team's own limits can only tighten them.
     default_limits: Limits = Limits()

@@ -17,31 +17,74 @@ PUBLIC = [
     "FileObject",
     "FilePage",
     "FilegateError",
+    "GeneratedKey",
     "InvalidRequest",
+    "KeyInfo",
+    "KeyPage",
     "PermissionDenied",
     "RateLimited",
+    "TeamDetail",
+    "TeamInfo",
+    "UploadObject",
+    "UploadPartObject",
     "UpstreamError",
     "UpstreamTimeout",
     "__version__",
+    "aadd_upload_part",
+    "acancel_upload",
+    "acomplete_upload",
     "acreate_file",
+    "acreate_upload",
+    "add_upload_part",
     "adelete_file",
+    "adelete_keys",
+    "adelete_teams",
     "afile_content",
     "afile_delete",
     "afile_list",
     "afile_retrieve",
+    "agenerate_key",
+    "akey_info",
     "alist_files",
+    "alist_keys",
+    "alist_teams",
+    "anew_team",
+    "aopen_file_content",
     "aretrieve_file",
+    "ateam_info",
+    "cancel_upload",
+    "complete_upload",
     "create_file",
+    "create_upload",
     "delete_file",
+    "delete_keys",
+    "delete_teams",
     "file_content",
     "file_delete",
     "file_list",
     "file_retrieve",
+    "generate_key",
+    "key_info",
     "list_files",
+    "list_keys",
+    "list_teams",
+    "new_team",
     "retrieve_file",
+    "team_info",
 ]
 
-SDK_MODULES = ["content", "portal", "files", "sources", "targets", "types"]
+SDK_MODULES = [
+    "admin",
+    "connection",
+    "content",
+    "downloads",
+    "portal",
+    "files",
+    "sources",
+    "targets",
+    "types",
+    "uploads",
+]
 
 
 def test_all_is_pinned_and_sorted() -> None:
@@ -71,7 +114,26 @@ def test_litellm_aliases_are_the_same_functions() -> None:
 
 
 def test_async_functions_and_sync_twins_take_the_same_parameters() -> None:
-    for name in ("create_file", "list_files", "retrieve_file", "delete_file", "file_content"):
+    for name in (
+        "create_file",
+        "list_files",
+        "retrieve_file",
+        "delete_file",
+        "file_content",
+        # The Uploads API and the admin API (beyond LiteLLM's functions).
+        "create_upload",
+        "add_upload_part",
+        "complete_upload",
+        "cancel_upload",
+        "generate_key",
+        "list_keys",
+        "key_info",
+        "delete_keys",
+        "new_team",
+        "list_teams",
+        "team_info",
+        "delete_teams",
+    ):
         sync, coro = getattr(filegate, name), getattr(filegate, "a" + name)
         assert inspect.iscoroutinefunction(coro), name
         assert not inspect.iscoroutinefunction(sync), name

@@ -10,8 +10,12 @@ from typing import Any
 import click
 
 from filegate import __version__
+from filegate.cli.files import files
+from filegate.cli.keys import keys
+from filegate.cli.teams import teams
 from filegate.config import load_settings
 from filegate.errors import ConfigError, StartupError
+from filegate.server.logs import configure_logging
 from filegate.server.redaction import RedactSecrets, redact_url
 
 __all__ = ["RedactSecrets", "cli", "main"]
@@ -37,6 +41,13 @@ _SERVE_OPTIONS = [
         help="Data folder [env FILEGATE_DATA_DIR; default ./filegate-data].",
     ),
     click.option("--log-level", default=None, help="Log level [env FILEGATE_LOG_LEVEL]."),
+    click.option(
+        "--log-format",
+        default=None,
+        type=click.Choice(["text", "json"]),
+        help="Log lines for people, or one JSON object per record and per request "
+        "[env FILEGATE_LOG_FORMAT; default text].",
+    ),
     click.option(
         "--max-connections",
         default=None,
@@ -91,9 +102,7 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
         sys.exit(2)
     from filegate.server.serve import serve
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # A line per upstream request is noise at info level; filegate logs the failures.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.root.level))
     try:
@@ -110,7 +119,21 @@ def _serve(config_file: str | None, **overrides: Any) -> None:
 @click.version_option(__version__, prog_name="filegate")
 @click.pass_context
 def cli(ctx: click.Context, /, config_file: str | None, **overrides: Any) -> None:
-    """filegate: an OpenAI-compatible Files API gateway. With no command, serves."""
+    """filegate: an OpenAI-compatible Files API gateway. With no command, serves.
+
+    \b
+    The client commands (files, keys, teams) speak the OpenAI API to a gateway
+    at --base-url / FILEGATE_API_BASE (default http://localhost:4000/v1) with
+    --api-key / FILEGATE_API_KEY; files also work against OpenAI itself or any
+    compatible server. Each takes --json; exit codes: 0 done, 1 the API refused
+    (one line: message, type, param), 2 a usage error.
+
+    \b
+    Examples:
+      filegate serve --port 4000
+      filegate files upload batch.jsonl --purpose batch
+      filegate files list --json
+    """
     if ctx.invoked_subcommand is None:
         _serve(config_file, **overrides)
 
@@ -152,6 +175,11 @@ def db_upgrade(config_file: str | None) -> None:
 
     asyncio.run(upgrade_catalog(settings))
     click.echo(f"catalog at {redact_url(settings.resolved_database_url)} is up to date")
+
+
+cli.add_command(files)
+cli.add_command(keys)
+cli.add_command(teams)
 
 
 def main() -> None:

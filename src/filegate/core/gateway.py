@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from filegate.blobstores.base import BlobStore
@@ -38,8 +39,11 @@ class Gateway:
         await self.blobs.aclose()
 
 
-async def sweep_forever(gateway: Gateway, interval: float) -> None:
-    """Clear expired and abandoned files and uploads, one gateway of a fleet at a time."""
+async def sweep_forever(
+    gateway: Gateway, interval: float, observe: Callable[[int, int], None] | None = None
+) -> None:
+    """Clear expired and abandoned files and uploads, one gateway of a fleet at a time;
+    ``observe(files, uploads)`` is told what each sweep of this process removed."""
     while True:
         try:
             # One gateway of a fleet sweeps at a time; the others skip this round.
@@ -51,6 +55,8 @@ async def sweep_forever(gateway: Gateway, interval: float) -> None:
                     ended = await gateway.uploads.sweep()
                     if ended:
                         log.info("sweep cleared %d expired or finished uploads", ended)
+                    if observe is not None:
+                        observe(removed, ended)
         except Exception:
             log.exception("sweep failed; retrying in %.0f s", interval)
         await asyncio.sleep(interval)

@@ -19,6 +19,8 @@ from filegate.config import Settings
 from filegate.core.gateway import Gateway, sweep_forever
 from filegate.server.auth import Authenticator
 from filegate.server.errors import HANDLERS, UnhandledErrors
+from filegate.server.metrics import Metrics, MetricsMiddleware
+from filegate.server.metrics import routes as metrics_routes
 from filegate.server.openapi import document as openapi
 from filegate.server.request_id import RequestIdMiddleware
 from filegate.server.routes import admin, console, files, health, uploads
@@ -53,7 +55,9 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
                 settings.bind_host,
             )
         # The first sweep runs at once, clearing what a killed process left behind.
-        sweeper = asyncio.create_task(sweep_forever(opened, settings.sweep_interval))
+        sweeper = asyncio.create_task(
+            sweep_forever(opened, settings.sweep_interval, metrics.observe_sweep)
+        )
         try:
             yield
         finally:
@@ -62,7 +66,9 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
                 await sweeper
             await opened.aclose()
 
+    metrics = Metrics()
     routes = [
+        *(metrics_routes if settings.metrics else []),
         *files.all_routes(),
         *uploads.routes(),
         *health.routes,
@@ -79,4 +85,9 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
     # A redirect to the slashless path would be built from the request's Host
     # header (an open redirect); "/v1/files/" is a 404 like any unknown URL.
     app.router.redirect_slashes = False
-    return RequestIdMiddleware(app)
+    app.state.metrics = metrics
+    if not settings.metrics and settings.log_format != "json":
+        return RequestIdMiddleware(app)
+    return RequestIdMiddleware(
+        MetricsMiddleware(app, metrics, json_log=settings.log_format == "json")
+    )

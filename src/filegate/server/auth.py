@@ -34,6 +34,13 @@ class Authenticator:
         return self._master is None
 
     async def __call__(self, request: Request) -> Principal:
+        principal = await self._principal(request)
+        # Who called, for the request's log line: the key's alias or id, never the key.
+        key = principal.key
+        request.state.caller = "master" if key is None else (key.key_alias or key.id)
+        return principal
+
+    async def _principal(self, request: Request) -> Principal:
         key = presented_key(request)
         if key is None:
             if self._master is None:

@@ -15,6 +15,7 @@ from filegate.errors import (
     FileNotFound,
     InvalidRequest,
     MethodNotAllowed,
+    QuotaExceeded,
     StorageUnavailable,
 )
 from filegate.server.responses import JSONResponse
@@ -28,6 +29,8 @@ def render(exc: FilegateError) -> Response:
 
 async def filegate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FilegateError)
+    if isinstance(exc, QuotaExceeded):
+        request.app.state.metrics.refused("quota")
     if isinstance(exc, StorageUnavailable) and exc.__cause__ is not None:
         # The client is told only that storage is unavailable; the log says why.
         log.warning("%s %s: %s (%s)", request.method, request.url.path, exc.message, exc.__cause__)

@@ -82,6 +82,10 @@ async def _serve(
         http=protocol_class(limits),
         ws="none",
         log_level=settings.log_level,
+        # JSON mode: uvicorn's records go through the root's JSON handler, and the
+        # per-request object comes from server/metrics.py instead of its access log.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        access_log=settings.log_format != "json",
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=10,
