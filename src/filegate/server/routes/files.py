@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import orjson
 from starlette.convertors import Convertor, register_url_convertor
@@ -17,9 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from filegate.core.files.service import FileService, PendingUpload, not_found
+from filegate.core.files.service import PendingUpload, not_found
 from filegate.core.params import (
-    check_text,
     parse_after,
     parse_expires_after,
     parse_limit,
@@ -27,20 +24,14 @@ from filegate.core.params import (
     parse_order,
     parse_purpose,
 )
-from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routing_field
-from filegate.core.tenants import Principal, TenantService
+from filegate.core.targets import KNOWN_PROVIDERS, Target
 from filegate.errors import InvalidRequest, PermissionDenied
-from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
-from filegate.server.auth import authenticate
-from filegate.server.multipart import MultipartReader, form_boundary
+from filegate.records import ExpiresAfter, FileRecord, ListQuery
+from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, form_boundary
 from filegate.server.ranges import parse_range
+from filegate.server.request import Call, declared_length, open_call, strict
 from filegate.server.responses import JSONResponse, content_disposition
 
-if TYPE_CHECKING:
-    from filegate.core.gateway import Gateway
-
-# Room for the form's other fields and boundaries around the file itself.
-FORM_OVERHEAD = 1024 * 1024
 # ``expires_after`` as one JSON part is how clients generated from OpenAI's spec
 # send it; the openai SDK sends the two bracketed fields.
 CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]", "expires_after")
@@ -75,71 +66,12 @@ class FileIdConvertor(Convertor[str]):
 register_url_convertor("file_id", FileIdConvertor())
 
 
-@dataclass(slots=True)
-class Call:
-    """What every handler starts from: who asks, through which path, with which options."""
-
-    service: FileService
-    targets: TargetTable
-    tenants: TenantService
-    principal: Principal
-    path_provider: str | None
-    options: dict[str, str]
-
-    @property
-    def scope(self) -> Scope:
-        return self.principal.scope
-
-    def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
-        return self.targets.resolve({**self.options, **(fields or {})}, self.path_provider)
-
-    def raw_target(self) -> Target | None:
-        """The provider deployment that a raw (non-filegate) id refers to."""
-        target = self.resolve()[0]
-        return None if target.embedded else target
-
-
-async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
-    gateway: Gateway = request.app.state.gateway
-    principal = await authenticate(request)
-    await gateway.tenants.check_rate(principal)
-    options: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        if name not in allowed and not is_routing_field(name):
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {name[:64]}",
-                param=name[:64],
-                code="unknown_parameter",
-            )
-        options[name] = check_text(name, value)
-    header = request.headers.get("custom-llm-provider")
-    if header:
-        if (options.get("custom_llm_provider") or header) != header:  # empty = not sent
-            raise InvalidRequest(
-                "The custom-llm-provider header and the custom_llm_provider parameter differ.",
-                param="custom_llm_provider",
-                code="provider_mismatch",
-            )
-        options["custom_llm_provider"] = header
-    call = Call(
-        gateway.service,
-        gateway.targets,
-        gateway.tenants,
-        principal,
-        request.path_params.get("provider"),
-        options,
-    )
-    call.resolve()  # a bad routing choice is a 400 before anything else happens
-    return call
-
-
 async def create_file(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     service = call.service
     boundary = form_boundary(request.headers.get("content-type", ""), "'file' and 'purpose'")
     principal = call.principal
-    length = request.headers.get("content-length")
-    declared = int(length) if length and length.isdigit() else None
+    declared = declared_length(request)
     # Checked from the headers, before a byte of the body is read.
     principal.check_declared_size(declared, service.max_file_size, FORM_OVERHEAD)
     await call.tenants.check_rate(principal, "upload_rpm")
@@ -180,12 +112,7 @@ async def create_file(request: Request) -> Response:
                     expires_after=expires,
                 )
                 continue
-            if part.name not in CREATE_FIELDS and not is_routing_field(part.name):
-                raise InvalidRequest(
-                    f"Unrecognized request argument supplied: {part.name[:64]}",
-                    param=part.name[:64],
-                    code="unknown_parameter",
-                )
+            strict(part.name, CREATE_FIELDS, routing=True)
             if part.name.startswith("expires_after[") and "expires_after" in seen:
                 raise InvalidRequest(
                     "Send expires_after either as JSON or as "
@@ -252,7 +179,7 @@ def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
 
 
 async def list_files(request: Request) -> Response:
-    call = await _call(request, LIST_PARAMS)
+    call = await open_call(request, LIST_PARAMS)
     options = call.options
     limit = parse_limit(options.get("limit"))
     order = parse_order(options.get("order"))
@@ -327,7 +254,7 @@ def _raw_target(call: Call, file_id: str) -> Target:
 
 
 async def retrieve_file(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         remote = await call.service.raw_retrieve(_raw_target(call, file_id), file_id)
@@ -337,7 +264,7 @@ async def retrieve_file(request: Request) -> Response:
 
 
 async def delete_file(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if call.service.is_own_id(file_id):
         record = await call.service.delete(call.scope, file_id)
@@ -357,7 +284,7 @@ def _etag(record: FileRecord) -> str:
 
 
 async def file_content(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         return await _raw_content(call, request, file_id)
