@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from filegate.core.files.service import FileService
 from filegate.core.params import check_text
-from filegate.core.targets import Target, TargetTable, is_routing_field
+from filegate.core.targets import Routing, Target, TargetTable, is_routing_field
 from filegate.core.tenants import Principal, TenantService
 from filegate.errors import InvalidRequest
 from filegate.records import Scope
@@ -134,7 +134,8 @@ def declared_length(request: Request) -> int | None:
 @dataclass(slots=True)
 class Call:
     """What every Files and Uploads handler starts from: who asks, through which
-    path, with which options."""
+    path, with which options, and where that routes (``routing``, resolved once per
+    distinct choice)."""
 
     service: FileService
     targets: TargetTable
@@ -142,13 +143,14 @@ class Call:
     principal: Principal
     path_provider: str | None
     options: dict[str, str]
+    routing: Routing
 
     @property
     def scope(self) -> Scope:
         return self.principal.scope
 
     def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
-        return self.targets.resolve({**self.options, **(fields or {})}, self.path_provider)
+        return self.routing.resolve(fields)
 
     def raw_target(self) -> Target | None:
         """The provider deployment that a raw (non-filegate) id refers to."""
@@ -175,13 +177,15 @@ async def open_call(request: Request, allowed: Container[str] = ()) -> Call:
                 code="provider_mismatch",
             )
         options["custom_llm_provider"] = header
+    path_provider = request.path_params.get("provider")
     call = Call(
         gateway.service,
         gateway.targets,
         gateway.tenants,
         principal,
-        request.path_params.get("provider"),
+        path_provider,
         options,
+        Routing(gateway.targets, options, path_provider),
     )
     call.resolve()
     return call
