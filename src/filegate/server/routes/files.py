@@ -6,28 +6,24 @@ Each route also answers under a provider prefix (``/openai/v1/files``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
-
 import orjson
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from filegate.core.files.service import PendingUpload, not_found
+from filegate.core.files.requests import CreateFields, CreateFile, FileChoice
+from filegate.core.files.service import not_found
 from filegate.core.params import (
     parse_after,
-    parse_expires_after,
     parse_limit,
     parse_list_purpose,
     parse_order,
-    parse_purpose,
 )
 from filegate.core.targets import KNOWN_PROVIDERS, Target
 from filegate.errors import InvalidRequest, PermissionDenied
-from filegate.records import ExpiresAfter, FileRecord, ListQuery
-from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, form_boundary
+from filegate.records import FileRecord, ListQuery
+from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, Part, form_boundary
 from filegate.server.ranges import parse_range
 from filegate.server.request import Call, declared_length, open_call, strict
 from filegate.server.responses import JSONResponse, content_disposition
@@ -67,86 +63,95 @@ register_url_convertor("file_id", FileIdConvertor())
 
 
 async def create_file(request: Request) -> Response:
+    """The form is read as it streams: one resolved request, one service call.
+
+    Fields sent before the file part are resolved and checked when it starts,
+    before a byte of it is read; those after it once the body has ended.
+    """
     call = await open_call(request)
-    service = call.service
     boundary = form_boundary(request.headers.get("content-type", ""), "'file' and 'purpose'")
-    principal = call.principal
     declared = declared_length(request)
     # Checked from the headers, before a byte of the body is read.
-    principal.check_declared_size(declared, service.max_file_size, FORM_OVERHEAD)
-    await call.tenants.check_rate(principal, "upload_rpm")
+    call.principal.check_declared_size(declared, call.service.max_file_size, FORM_OVERHEAD)
+    await call.tenants.check_rate(call.principal, "upload_rpm")
+    form = CreateFields(call.principal, call.routing, call.service.max_file_size)
     reader = MultipartReader(request.stream(), boundary)
-    fields: dict[str, str] = {}
-    seen: set[str] = set()
-    async with AsyncExitStack() as stack:
-        upload: PendingUpload | None = None
-        while (part := await reader.next_part()) is not None:
-            if part.name == "file":
-                if upload is not None:
-                    raise InvalidRequest("Only one 'file' may be sent per request.", param="file")
-                if part.filename is None:
-                    raise InvalidRequest(
-                        "'file' must be a file upload, not a text field.", param="file"
-                    )
-                # Check what has arrived so far before reading any bytes.
-                purpose = parse_purpose(fields["purpose"]) if "purpose" in fields else None
-                if purpose is not None:
-                    principal.check_purpose(purpose)
-                targets = call.resolve(fields)
-                expires = _expires(fields) if "expires_after[seconds]" in fields else None
-                service.check_targets(targets, purpose, expires)
-                upload = await stack.enter_async_context(
-                    service.upload(
-                        call.scope,
-                        filename=part.filename,
-                        content_type=part.content_type,
-                        purpose=purpose,
-                        targets=targets,
-                        max_size=principal.max_file_size(service.max_file_size),
-                        quota=principal.quota(),
-                    )
-                )
-                await upload.write(
-                    reader.iter_data(),
-                    size_hint=lambda: reader.size_hint(declared),
-                    expires_after=expires,
-                )
-                continue
-            strict(part.name, CREATE_FIELDS, routing=True)
-            if part.name.startswith("expires_after[") and "expires_after" in seen:
-                raise InvalidRequest(
-                    "Send expires_after either as JSON or as "
-                    "expires_after[anchor] and expires_after[seconds], "
-                    "not both.",
-                    param="expires_after",
-                )
-            seen.add(part.name)
-            if part.name in fields:
-                raise InvalidRequest(
-                    f"The field {part.name[:64]!r} was sent twice.", param=part.name[:64]
-                )
-            fields[part.name] = await reader.read_field(part.name)
-            if part.name == "expires_after":
-                _split_expires_after(fields)
-        purpose = parse_purpose(fields.get("purpose"))
-        principal.check_purpose(purpose)
-        expires = _expires(fields)
-        targets = call.resolve(fields)
-        if upload is None:
-            raise InvalidRequest(
-                "Missing required parameter: 'file'.",
-                param="file",
-                code="missing_required_parameter",
-            )
-        record = await upload.finish(purpose, expires, targets)
+    fields = _Fields()
+    part = await fields.until_file(reader)
+    if part is None:
+        form.complete(fields.values)  # a missing or bad field is named before the file
+        raise InvalidRequest(
+            "Missing required parameter: 'file'.",
+            param="file",
+            code="missing_required_parameter",
+        )
+    if part.filename is None:
+        raise InvalidRequest("'file' must be a file upload, not a text field.", param="file")
+    chosen = form.so_far(fields.values)
+
+    async def rest() -> FileChoice:
+        nonlocal chosen
+        if await fields.until_file(reader) is not None:
+            raise InvalidRequest("Only one 'file' may be sent per request.", param="file")
+        chosen = form.complete(fields.values)
+        return chosen
+
+    record = await call.service.create(
+        CreateFile(
+            call.scope,
+            part.filename,
+            part.content_type,
+            chosen,
+            max_size=form.max_size,
+            quota=form.quota,
+        ),
+        reader.iter_data(),
+        size_hint=lambda: reader.size_hint(declared),
+        rest=rest,
+    )
     await call.tenants.audit(
-        principal,
+        call.principal,
         "file.create",
         record.id,
         record.bytes,
-        {"purpose": purpose, "targets": [t.deployment for t in targets]},
+        {"purpose": record.purpose, "targets": [t.deployment for t in chosen.targets]},
     )
     return JSONResponse(record.to_openai())
+
+
+class _Fields:
+    """A create form's text fields, read up to the file part or the end."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self._seen: set[str] = set()
+
+    async def until_file(self, reader: MultipartReader) -> Part | None:
+        """Read fields up to the next part named ``file`` (None: the body ended)."""
+        while (part := await reader.next_part()) is not None:
+            if part.name == "file":
+                return part
+            await self._take(reader, part)
+        return None
+
+    async def _take(self, reader: MultipartReader, part: Part) -> None:
+        fields = self.values
+        strict(part.name, CREATE_FIELDS, routing=True)
+        if part.name.startswith("expires_after[") and "expires_after" in self._seen:
+            raise InvalidRequest(
+                "Send expires_after either as JSON or as "
+                "expires_after[anchor] and expires_after[seconds], "
+                "not both.",
+                param="expires_after",
+            )
+        self._seen.add(part.name)
+        if part.name in fields:
+            raise InvalidRequest(
+                f"The field {part.name[:64]!r} was sent twice.", param=part.name[:64]
+            )
+        fields[part.name] = await reader.read_field(part.name)
+        if part.name == "expires_after":
+            _split_expires_after(fields)
 
 
 def _split_expires_after(fields: dict[str, str]) -> None:
@@ -170,12 +175,6 @@ def _split_expires_after(fields: dict[str, str]) -> None:
         )
     for name in ("anchor", "seconds"):
         fields[f"expires_after[{name}]"] = str(doc[name])
-
-
-def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
-    return parse_expires_after(
-        fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
-    )
 
 
 async def list_files(request: Request) -> Response:
