@@ -1,10 +1,12 @@
 """Reading what a request says, the same way in every route.
 
 - ``strict(name, allowed)``: OpenAI's 400 for an argument a handler does not take
-  (a query parameter, a form field); JSON bodies get theirs from pydantic's
-  ``extra="forbid"`` in ``read_json``.
+  (a query parameter, a form field); ``unknown_argument(name)`` is that error, for a
+  caller that found the name itself. ``read_json``'s bodies get theirs from
+  pydantic's ``extra="forbid"`` (as ``Invalid 'x': Extra inputs are not permitted``).
 - ``query(request, allowed)``: the query parameters, checked by ``strict``.
-- ``read_json(request, Model)``: a small JSON body, validated by a pydantic model.
+- ``read_json(request, Model)``: a small JSON body (``MAX_BODY``), checked by
+  ``check_json`` (no NUL, bounded depth) and validated by a pydantic model.
 - ``integral``: a pydantic ``BeforeValidator`` for JSON's one kind of number.
 - ``open_call(request)``: who asks and through which path: what every Files and
   Uploads handler starts from.
@@ -50,7 +52,13 @@ def strict(name: str, allowed: Container[str] = (), *, routing: bool = False) ->
     """
     if name in allowed or (routing and is_routing_field(name)):
         return name
-    raise InvalidRequest(
+    raise unknown_argument(name)
+
+
+def unknown_argument(name: str) -> InvalidRequest:
+    """OpenAI's error for an argument nobody takes, for a caller that found one itself
+    (e.g. pydantic's ``extra_forbidden``, with the field's dotted path as ``name``)."""
+    return InvalidRequest(
         f"Unrecognized request argument supplied: {name[:NAME_SHOWN]}",
         param=name[:NAME_SHOWN],
         code="unknown_parameter",
@@ -75,7 +83,7 @@ def integral(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _check_json(doc: object) -> None:
+def check_json(doc: object) -> None:
     """Refuse what no catalog can keep: NUL in any string (PostgreSQL's text cannot
     hold it), and nesting deeper than ``MAX_JSON_DEPTH`` (stored JSON is written by
     orjson, which stops at 255 levels)."""
@@ -112,7 +120,7 @@ async def read_json(request: Request, model: type[M]) -> M:
         doc = orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError:
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    _check_json(doc)
+    check_json(doc)
     try:
         return model.model_validate(doc)
     except ValidationError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from filegate.errors import InvalidRequest
-from filegate.server.request import integral, strict
+from filegate.server.request import integral, strict, unknown_argument
 
 
 def test_an_allowed_name_passes_through() -> None:
@@ -30,6 +30,15 @@ def test_an_unknown_name_is_openais_error_and_is_cut_short() -> None:
     assert err.message == f"Unrecognized request argument supplied: {'x' * 64}"
     assert err.param == "x" * 64
     assert err.code == "unknown_parameter"
+
+
+def test_the_error_alone_names_a_dotted_path() -> None:
+    err = unknown_argument("hyperparameters.warmup")
+    assert (err.message, err.param, err.code) == (
+        "Unrecognized request argument supplied: hyperparameters.warmup",
+        "hyperparameters.warmup",
+        "unknown_parameter",
+    )
 
 
 def test_a_name_is_matched_exactly() -> None:
