@@ -133,6 +133,19 @@ def test_package_root_keeps_at_most_two_private_modules() -> None:
     assert (PACKAGE / "sdk" / "__init__.py").is_file()
 
 
+def test_route_modules_do_not_import_each_other() -> None:
+    # What routes share lives beside them (server/request.py, server/multipart.py).
+    routes = "filegate.server.routes."
+    wrong = [
+        f"{importer} imports {target}"
+        for importer, targets in graph().items()
+        if importer.startswith(routes)
+        for target in targets
+        if target.startswith(routes) and target != importer
+    ]
+    assert wrong == []
+
+
 def test_cycle_finder_sees_a_cycle() -> None:
     # The checks above are only as good as this: a two-module loop must be found.
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

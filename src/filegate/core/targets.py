@@ -133,3 +133,30 @@ class TargetTable:
                 code="provider_mismatch",
             )
         return path_provider or provider
+
+
+class Routing:
+    """One request's choice of targets, resolved once per distinct choice.
+
+    The query, header and path choose first (``options``, ``path_provider``); a
+    create's form fields may add to that choice, and only a field that changes it
+    makes it resolve again. Errors are the table's: a bad choice is a 400.
+    """
+
+    def __init__(
+        self, table: TargetTable, options: Mapping[str, str], path_provider: str | None
+    ) -> None:
+        self.table = table
+        self.options = options
+        self.path_provider = path_provider
+        self._choice: tuple[str | None, ...] | None = None
+        self._targets: tuple[Target, ...] = ()
+
+    def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
+        merged = {**self.options, **(fields or {})}
+        # What TargetTable.resolve reads, and nothing else.
+        choice = tuple(merged.get(name) for name in ROUTING_FIELDS)
+        if choice != self._choice:
+            self._targets = tuple(self.table.resolve(merged, self.path_provider))
+            self._choice = choice
+        return list(self._targets)

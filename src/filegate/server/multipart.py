@@ -24,6 +24,9 @@ _PART_BEGIN, _HEADER_FIELD, _HEADER_VALUE, _HEADER_END, _HEADERS_DONE, _DATA, _P
     range(8)
 )
 MAX_PARTS = 64
+# Room for a form's other fields and boundaries around the file itself, when a
+# Content-Length is checked against a size limit before the body is read.
+FORM_OVERHEAD = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 # A media type (RFC 9110 §8.3) that fits the catalog column; anything else, e.g.
 # with control characters, could not be sent back as a Content-Type header.

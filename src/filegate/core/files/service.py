@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -17,6 +17,7 @@ from filegate.blobstores.base import BlobStore
 from filegate.catalog.base import Catalog
 from filegate.core import jsonl
 from filegate.core.files.relay import Relay
+from filegate.core.files.requests import CreateFile, FileChoice
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import BATCH_DEFAULT_EXPIRY
 from filegate.core.targets import Target
@@ -130,6 +131,41 @@ class FileService:
                 provider.check_purpose(purpose)
             if expires_after is not None:
                 provider.check_expires_after(expires_after)
+
+    async def create(
+        self,
+        request: CreateFile,
+        content: AsyncIterable[bytes],
+        *,
+        size_hint: Callable[[], int | None] | None = None,
+        rest: Callable[[], Awaitable[FileChoice]],
+    ) -> FileRecord:
+        """Make one file from a resolved request and its bytes, as they stream in.
+
+        ``request.choice`` is what was known when the bytes started; ``rest`` is
+        awaited once ``content`` is spent and gives the whole choice (the fields
+        sent after the file). The targets are checked against the first before a
+        byte is read, and against the whole only if the later fields changed it.
+        """
+        head = request.choice
+        self.check_targets(list(head.targets), head.purpose, head.expires_after)
+        async with self.upload(
+            request.scope,
+            filename=request.filename,
+            content_type=request.content_type,
+            purpose=head.purpose,
+            targets=list(head.targets),
+            max_size=request.max_size,
+            quota=request.quota,
+        ) as upload:
+            await upload.write(content, size_hint=size_hint, expires_after=head.expires_after)
+            final = await rest()
+            if final.purpose is None:
+                raise TypeError("rest() must settle the purpose")
+            targets = list(final.targets)
+            if final != head:
+                self.check_targets(targets, final.purpose, final.expires_after)
+            return await upload.finish(final.purpose, final.expires_after, targets)
 
     def upload(
         self,
@@ -400,14 +436,14 @@ class PendingUpload:
     async def finish(
         self, purpose: str, expires_after: ExpiresAfter | None, targets: list[Target] | None = None
     ) -> FileRecord:
-        """Check what could not be checked in flight, place the bytes, make the file visible.
+        """Check the bytes where that could not be done in flight, place them, make
+        the file visible. The caller has checked ``targets`` (``check_targets``).
 
         ``targets`` replaces the staging guess when routing fields came after the file.
         """
         record = self.record
         record.purpose = purpose
         self.targets = targets or self.targets
-        self.service.check_targets(self.targets, purpose, expires_after)
         staged = self._staged
         if staged is None:
             raise StorageUnavailable("finish() before write()")

@@ -395,6 +395,7 @@ class UploadService:
                     param="md5",
                     code="md5_mismatch",
                 )
+            self.files.check_targets(targets, upload.purpose, expires)
             return await pending.finish(upload.purpose, expires, targets)
 
     async def _complete_upstream(

@@ -9,28 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
-import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from filegate.config import parse_size
-from filegate.core.params import check_text
 from filegate.core.tenants import Principal
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import PURPOSES, ApiKey, AuditEvent, Limits, Team
 from filegate.server.auth import authenticate
+from filegate.server.request import integral, query, read_json
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
     from filegate.core.gateway import Gateway
 
-MAX_BODY = 64 * 1024
-# Deep enough for any metadata a person writes; orjson writes at most 255 levels.
-MAX_JSON_DEPTH = 32
 # Limits are stored as JSON (64-bit integers at most) and compared in SQL.
 LIMIT_MAX = 2**63 - 1
 # A size as text: a count of bytes, or of k/M/G/T (10^3..) or Ki/Mi/Gi/Ti (2^10..),
@@ -45,16 +41,11 @@ TEAM_ID_MAX = 64
 NAME_MAX = 255
 
 
-def _integral(value: object) -> object:
-    # JSON has one kind of number: 5.0 is the integer 5 (as JSON Schema says), 5.5 is not.
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-Count = Annotated[int, BeforeValidator(_integral), Field(ge=0, le=LIMIT_MAX)]
+Count = Annotated[int, BeforeValidator(integral), Field(ge=0, le=LIMIT_MAX)]
 
 
 def _size(name: str, value: object) -> int:
-    value = _integral(value)
+    value = integral(value)
     if isinstance(value, str) and re.search(SIZE_PATTERN, value):
         return parse_size(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LIMIT_MAX:
@@ -140,74 +131,6 @@ class TeamDelete(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     team_ids: list[str]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _check_json(doc: object) -> None:
-    """Refuse what no catalog can keep: NUL in any string (PostgreSQL's text cannot
-    hold it), and nesting deeper than ``MAX_JSON_DEPTH`` (stored JSON is written by
-    orjson, which stops at 255 levels)."""
-    stack: list[tuple[object, str, int]] = [(doc, "", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            top = where.split(".", 1)[0] or None
-            raise InvalidRequest(
-                f"The JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-                param=top,
-                code="invalid_value",
-            )
-        if isinstance(value, str):
-            check_text(where or "body", value)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                check_text(where or "body", k)
-                stack.append((v, f"{where}.{k}" if where else k, depth + 1))
-        elif isinstance(value, list):
-            stack += (
-                (v, f"{where}.{i}" if where else str(i), depth + 1) for i, v in enumerate(value)
-            )
-
-
-def query(request: Request, allowed: frozenset[str] | None = None) -> Mapping[str, str]:
-    """The query parameters, each once and without NUL; ``allowed`` refuses other names."""
-    out: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        if allowed is not None and name not in allowed:
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {name[:64]}",
-                param=name[:64],
-                code="unknown_parameter",
-            )
-        check_text(name, name)
-        out.setdefault(name, check_text(name, value))
-    return out
-
-
-async def read_json(request: Request, model: type[M]) -> M:
-    """A small JSON body, validated by ``model``; every problem is a 400 naming the field."""
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidRequest("The request body is too large.")
-    try:
-        doc = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from None
-    _check_json(doc)
-    try:
-        return model.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        param = ".".join(str(p) for p in err["loc"]) or None
-        raise InvalidRequest(
-            f"Invalid '{param}': {err['msg']}." if param else err["msg"],
-            param=param,
-            code="invalid_value",
-        ) from None
 
 
 async def _admin(request: Request) -> tuple[Gateway, Principal]:

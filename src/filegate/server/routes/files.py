@@ -6,41 +6,28 @@ Each route also answers under a provider prefix (``/openai/v1/files``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import orjson
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from filegate.core.files.service import FileService, PendingUpload, not_found
+from filegate.core.files.requests import CreateFields, CreateFile, FileChoice
+from filegate.core.files.service import not_found
 from filegate.core.params import (
-    check_text,
     parse_after,
-    parse_expires_after,
     parse_limit,
     parse_list_purpose,
     parse_order,
-    parse_purpose,
 )
-from filegate.core.targets import KNOWN_PROVIDERS, Target, TargetTable, is_routing_field
-from filegate.core.tenants import Principal, TenantService
+from filegate.core.targets import KNOWN_PROVIDERS, Target
 from filegate.errors import InvalidRequest, PermissionDenied
-from filegate.records import ExpiresAfter, FileRecord, ListQuery, Scope
-from filegate.server.auth import authenticate
-from filegate.server.multipart import MultipartReader, form_boundary
+from filegate.records import FileRecord, ListQuery
+from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, Part, form_boundary
 from filegate.server.ranges import parse_range
+from filegate.server.request import Call, declared_length, open_call, strict
 from filegate.server.responses import JSONResponse, content_disposition
 
-if TYPE_CHECKING:
-    from filegate.core.gateway import Gateway
-
-# Room for the form's other fields and boundaries around the file itself.
-FORM_OVERHEAD = 1024 * 1024
 # ``expires_after`` as one JSON part is how clients generated from OpenAI's spec
 # send it; the openai SDK sends the two bracketed fields.
 CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]", "expires_after")
@@ -75,151 +62,96 @@ class FileIdConvertor(Convertor[str]):
 register_url_convertor("file_id", FileIdConvertor())
 
 
-@dataclass(slots=True)
-class Call:
-    """What every handler starts from: who asks, through which path, with which options."""
-
-    service: FileService
-    targets: TargetTable
-    tenants: TenantService
-    principal: Principal
-    path_provider: str | None
-    options: dict[str, str]
-
-    @property
-    def scope(self) -> Scope:
-        return self.principal.scope
-
-    def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
-        return self.targets.resolve({**self.options, **(fields or {})}, self.path_provider)
-
-    def raw_target(self) -> Target | None:
-        """The provider deployment that a raw (non-filegate) id refers to."""
-        target = self.resolve()[0]
-        return None if target.embedded else target
-
-
-async def _call(request: Request, allowed: tuple[str, ...] = ()) -> Call:
-    gateway: Gateway = request.app.state.gateway
-    principal = await authenticate(request)
-    await gateway.tenants.check_rate(principal)
-    options: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        if name not in allowed and not is_routing_field(name):
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {name[:64]}",
-                param=name[:64],
-                code="unknown_parameter",
-            )
-        options[name] = check_text(name, value)
-    header = request.headers.get("custom-llm-provider")
-    if header:
-        if (options.get("custom_llm_provider") or header) != header:  # empty = not sent
-            raise InvalidRequest(
-                "The custom-llm-provider header and the custom_llm_provider parameter differ.",
-                param="custom_llm_provider",
-                code="provider_mismatch",
-            )
-        options["custom_llm_provider"] = header
-    call = Call(
-        gateway.service,
-        gateway.targets,
-        gateway.tenants,
-        principal,
-        request.path_params.get("provider"),
-        options,
-    )
-    call.resolve()  # a bad routing choice is a 400 before anything else happens
-    return call
-
-
 async def create_file(request: Request) -> Response:
-    call = await _call(request)
-    service = call.service
+    """The form is read as it streams: one resolved request, one service call.
+
+    Fields sent before the file part are resolved and checked when it starts,
+    before a byte of it is read; those after it once the body has ended.
+    """
+    call = await open_call(request)
     boundary = form_boundary(request.headers.get("content-type", ""), "'file' and 'purpose'")
-    principal = call.principal
-    length = request.headers.get("content-length")
-    declared = int(length) if length and length.isdigit() else None
+    declared = declared_length(request)
     # Checked from the headers, before a byte of the body is read.
-    principal.check_declared_size(declared, service.max_file_size, FORM_OVERHEAD)
-    await call.tenants.check_rate(principal, "upload_rpm")
+    call.principal.check_declared_size(declared, call.service.max_file_size, FORM_OVERHEAD)
+    await call.tenants.check_rate(call.principal, "upload_rpm")
+    form = CreateFields(call.principal, call.routing, call.service.max_file_size)
     reader = MultipartReader(request.stream(), boundary)
-    fields: dict[str, str] = {}
-    seen: set[str] = set()
-    async with AsyncExitStack() as stack:
-        upload: PendingUpload | None = None
-        while (part := await reader.next_part()) is not None:
-            if part.name == "file":
-                if upload is not None:
-                    raise InvalidRequest("Only one 'file' may be sent per request.", param="file")
-                if part.filename is None:
-                    raise InvalidRequest(
-                        "'file' must be a file upload, not a text field.", param="file"
-                    )
-                # Check what has arrived so far before reading any bytes.
-                purpose = parse_purpose(fields["purpose"]) if "purpose" in fields else None
-                if purpose is not None:
-                    principal.check_purpose(purpose)
-                targets = call.resolve(fields)
-                expires = _expires(fields) if "expires_after[seconds]" in fields else None
-                service.check_targets(targets, purpose, expires)
-                upload = await stack.enter_async_context(
-                    service.upload(
-                        call.scope,
-                        filename=part.filename,
-                        content_type=part.content_type,
-                        purpose=purpose,
-                        targets=targets,
-                        max_size=principal.max_file_size(service.max_file_size),
-                        quota=principal.quota(),
-                    )
-                )
-                await upload.write(
-                    reader.iter_data(),
-                    size_hint=lambda: reader.size_hint(declared),
-                    expires_after=expires,
-                )
-                continue
-            if part.name not in CREATE_FIELDS and not is_routing_field(part.name):
-                raise InvalidRequest(
-                    f"Unrecognized request argument supplied: {part.name[:64]}",
-                    param=part.name[:64],
-                    code="unknown_parameter",
-                )
-            if part.name.startswith("expires_after[") and "expires_after" in seen:
-                raise InvalidRequest(
-                    "Send expires_after either as JSON or as "
-                    "expires_after[anchor] and expires_after[seconds], "
-                    "not both.",
-                    param="expires_after",
-                )
-            seen.add(part.name)
-            if part.name in fields:
-                raise InvalidRequest(
-                    f"The field {part.name[:64]!r} was sent twice.", param=part.name[:64]
-                )
-            fields[part.name] = await reader.read_field(part.name)
-            if part.name == "expires_after":
-                _split_expires_after(fields)
-        purpose = parse_purpose(fields.get("purpose"))
-        principal.check_purpose(purpose)
-        expires = _expires(fields)
-        targets = call.resolve(fields)
-        if upload is None:
-            raise InvalidRequest(
-                "Missing required parameter: 'file'.",
-                param="file",
-                code="missing_required_parameter",
-            )
-        record = await upload.finish(purpose, expires, targets)
+    fields = _Fields()
+    part = await fields.until_file(reader)
+    if part is None:
+        form.complete(fields.values)  # a missing or bad field is named before the file
+        raise InvalidRequest(
+            "Missing required parameter: 'file'.",
+            param="file",
+            code="missing_required_parameter",
+        )
+    if part.filename is None:
+        raise InvalidRequest("'file' must be a file upload, not a text field.", param="file")
+    chosen = form.so_far(fields.values)
+
+    async def rest() -> FileChoice:
+        nonlocal chosen
+        if await fields.until_file(reader) is not None:
+            raise InvalidRequest("Only one 'file' may be sent per request.", param="file")
+        chosen = form.complete(fields.values)
+        return chosen
+
+    record = await call.service.create(
+        CreateFile(
+            call.scope,
+            part.filename,
+            part.content_type,
+            chosen,
+            max_size=form.max_size,
+            quota=form.quota,
+        ),
+        reader.iter_data(),
+        size_hint=lambda: reader.size_hint(declared),
+        rest=rest,
+    )
     await call.tenants.audit(
-        principal,
+        call.principal,
         "file.create",
         record.id,
         record.bytes,
-        {"purpose": purpose, "targets": [t.deployment for t in targets]},
+        {"purpose": record.purpose, "targets": [t.deployment for t in chosen.targets]},
     )
     return JSONResponse(record.to_openai())
+
+
+class _Fields:
+    """A create form's text fields, read up to the file part or the end."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self._seen: set[str] = set()
+
+    async def until_file(self, reader: MultipartReader) -> Part | None:
+        """Read fields up to the next part named ``file`` (None: the body ended)."""
+        while (part := await reader.next_part()) is not None:
+            if part.name == "file":
+                return part
+            await self._take(reader, part)
+        return None
+
+    async def _take(self, reader: MultipartReader, part: Part) -> None:
+        fields = self.values
+        strict(part.name, CREATE_FIELDS, routing=True)
+        if part.name.startswith("expires_after[") and "expires_after" in self._seen:
+            raise InvalidRequest(
+                "Send expires_after either as JSON or as "
+                "expires_after[anchor] and expires_after[seconds], "
+                "not both.",
+                param="expires_after",
+            )
+        self._seen.add(part.name)
+        if part.name in fields:
+            raise InvalidRequest(
+                f"The field {part.name[:64]!r} was sent twice.", param=part.name[:64]
+            )
+        fields[part.name] = await reader.read_field(part.name)
+        if part.name == "expires_after":
+            _split_expires_after(fields)
 
 
 def _split_expires_after(fields: dict[str, str]) -> None:
@@ -245,14 +177,8 @@ def _split_expires_after(fields: dict[str, str]) -> None:
         fields[f"expires_after[{name}]"] = str(doc[name])
 
 
-def _expires(fields: Mapping[str, str]) -> ExpiresAfter | None:
-    return parse_expires_after(
-        fields.get("expires_after[anchor]"), fields.get("expires_after[seconds]")
-    )
-
-
 async def list_files(request: Request) -> Response:
-    call = await _call(request, LIST_PARAMS)
+    call = await open_call(request, LIST_PARAMS)
     options = call.options
     limit = parse_limit(options.get("limit"))
     order = parse_order(options.get("order"))
@@ -327,7 +253,7 @@ def _raw_target(call: Call, file_id: str) -> Target:
 
 
 async def retrieve_file(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         remote = await call.service.raw_retrieve(_raw_target(call, file_id), file_id)
@@ -337,7 +263,7 @@ async def retrieve_file(request: Request) -> Response:
 
 
 async def delete_file(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if call.service.is_own_id(file_id):
         record = await call.service.delete(call.scope, file_id)
@@ -357,7 +283,7 @@ def _etag(record: FileRecord) -> str:
 
 
 async def file_content(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     file_id = request.path_params["file_id"]
     if not call.service.is_own_id(file_id):
         return await _raw_content(call, request, file_id)

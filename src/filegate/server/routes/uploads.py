@@ -12,10 +12,9 @@ from starlette.routing import Route
 from filegate.core.files.uploads import MAX_PART_BYTES
 from filegate.core.params import parse_expires_after, parse_purpose
 from filegate.errors import InvalidRequest, PayloadTooLarge
-from filegate.server.multipart import MultipartReader, form_boundary
+from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, form_boundary
+from filegate.server.request import Call, integral, open_call, read_json, strict
 from filegate.server.responses import JSONResponse
-from filegate.server.routes.admin import _integral, read_json
-from filegate.server.routes.files import FORM_OVERHEAD, Call, _call
 
 if TYPE_CHECKING:
     from filegate.core.gateway import Gateway
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
 # Strict, as the OpenAPI document types the fields: "5" and false are no integers
 # (5.0 is one, as in JSON Schema).
-Integer = Annotated[int, BeforeValidator(_integral)]
+Integer = Annotated[int, BeforeValidator(integral)]
 
 
 class ExpiresAfterBody(BaseModel):
@@ -60,7 +59,7 @@ def _gateway(request: Request) -> Gateway:
 
 
 async def create_upload(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     body = await read_json(request, CreateUpload)
     purpose = parse_purpose(body.purpose)
     call.principal.check_purpose(purpose)
@@ -93,7 +92,7 @@ async def create_upload(request: Request) -> Response:
 
 
 async def add_part(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     upload_id = request.path_params["upload_id"]
     boundary = form_boundary(request.headers.get("content-type", ""), "the part in 'data'")
     length = request.headers.get("content-length")
@@ -103,12 +102,7 @@ async def add_part(request: Request) -> Response:
     uploads = _gateway(request).uploads
     part = None
     while (field := await reader.next_part()) is not None:
-        if field.name != "data":
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {field.name[:64]}",
-                param=field.name[:64],
-                code="unknown_parameter",
-            )
+        strict(field.name, ("data",))
         if part is not None:
             raise InvalidRequest("Only one 'data' part may be sent per request.", param="data")
         part = await uploads.add_part(call.scope, upload_id, reader.iter_data())
@@ -120,7 +114,7 @@ async def add_part(request: Request) -> Response:
 
 
 async def complete_upload(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     body = await read_json(request, CompleteUpload)
     gateway = _gateway(request)
     upload = await gateway.uploads.get(call.scope, request.path_params["upload_id"])
@@ -144,7 +138,7 @@ async def complete_upload(request: Request) -> Response:
 
 
 async def cancel_upload(request: Request) -> Response:
-    call: Call = await _call(request)
+    call: Call = await open_call(request)
     upload = await _gateway(request).uploads.cancel(call.scope, request.path_params["upload_id"])
     return JSONResponse(upload.to_openai())
 
