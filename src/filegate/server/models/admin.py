@@ -30,18 +30,9 @@ NAME_MAX = 255
 
 Count = Annotated[int, Field(ge=0, le=LIMIT_MAX), BeforeValidator(integral)]
 # A size in bytes or as text; LimitFields.limits() checks it (with its own message).
-Size = Annotated[
-    Any,
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "integer", "minimum": 0, "maximum": LIMIT_MAX},
-                {"type": "string", "pattern": SIZE_PATTERN},
-                {"type": "null"},
-            ]
-        }
-    ),
-]
+_BYTES = {"type": "integer", "minimum": 0, "maximum": LIMIT_MAX}
+_TEXT = {"type": "string", "pattern": SIZE_PATTERN}
+Size = Annotated[Any, WithJsonSchema({"anyOf": [_BYTES, _TEXT, {"type": "null"}]})]
 Purpose = Annotated[str, WithJsonSchema({"type": "string", "enum": list(PURPOSES)})]
 
 _LIMITS = {
@@ -129,42 +120,34 @@ _TEAM_REF = "The team (made with `/team/new` first; an unknown one gets 400 `unk
 _METADATA = "Free-form data kept with it."
 
 
-def _duration() -> Any:
-    return Field(
-        None,
-        examples=["30s", "15m", "12h", "30d", "2w"],
-        json_schema_extra={"pattern": DURATION_PATTERN},
-        description="How long the key lives from now (`s`, `m`, `h`, `d`, `w`); it is refused "
-        "with 401 `expired_api_key` from then on. Omitted or null: forever.",
-    )
-
-
-class KeyGenerate(LimitFields):
-    model_config = ConfigDict(title="KeyGenerateRequest")
-
+class _KeyFields(LimitFields):
     key_alias: str | None = Field(None, max_length=NAME_MAX)
     """A unique name for the key (409 if taken)."""
     user_id: str | None = Field(None, max_length=NAME_MAX)
     """Who the key is for; free text."""
     team_id: str | None = Field(None, max_length=TEAM_ID_MAX, description=_TEAM_REF)
-    team_access: bool = Field(False, description=_TEAM_ACCESS)
-    duration: str | None = _duration()
+    duration: str | None = Field(
+        None,
+        examples=["30s", "15m", "12h", "30d", "2w"],
+        json_schema_extra={"pattern": DURATION_PATTERN},
+    )
+    """How long the key lives from now (`s`, `m`, `h`, `d`, `w`); it is refused with 401
+    `expired_api_key` from then on. Omitted or null: forever."""
     metadata: dict[str, Any] | None = Field(None, description=_METADATA)
 
 
-class KeyUpdate(LimitFields):
+class KeyGenerate(_KeyFields):
+    model_config = ConfigDict(title="KeyGenerateRequest")
+
+    team_access: bool = Field(False, description=_TEAM_ACCESS)
+
+
+class KeyUpdate(_KeyFields):
     model_config = ConfigDict(title="KeyUpdateRequest")
 
     key: str
     """The key to change: its id, alias or secret."""
-    key_alias: str | None = Field(None, max_length=NAME_MAX)
-    """A unique name for the key (409 if taken)."""
-    user_id: str | None = Field(None, max_length=NAME_MAX)
-    """Who the key is for; free text."""
-    team_id: str | None = Field(None, max_length=TEAM_ID_MAX, description=_TEAM_REF)
     team_access: bool | None = Field(None, description=_TEAM_ACCESS + " null leaves it.")
-    duration: str | None = _duration()
-    metadata: dict[str, Any] | None = Field(None, description=_METADATA)
 
 
 class KeyDelete(RequestBody):

@@ -1,11 +1,12 @@
 """The admin part of the document: keys, teams and the audit trail.
 
-The bodies and answers come from ``server/models/admin.py``, the models the
-routes validate with; written here are the query parameters and each
-operation's errors.
+The bodies and answers come from ``server/models/admin.py`` (what the routes validate
+with); written here are the query parameters and each operation's errors.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from filegate.core.tenants import KEY_CACHE_SECONDS
 from filegate.server.models import admin as models
@@ -13,12 +14,13 @@ from filegate.server.openapi.base import (
     JSON,
     Operation,
     Routing,
+    body,
     error,
     errors,
-    json_body,
     model_schemas,
     ok,
-    query,
+    op,
+    param,
     schema,
 )
 
@@ -51,16 +53,17 @@ def components(routing: Routing) -> JSON:
         models.DeletedTeams,
         models.AuditList,
     )
-    responses = {
-        "AdminBadRequest": error(
+    texts = {
+        "AdminBadRequest": (
             "Invalid request: a body that is not JSON, an unknown field or query parameter, "
             "a value of the wrong type or out of range (`param` names it), an unknown "
             "team (`unknown_team`), or a team that still has keys (`team_not_empty`)."
         ),
-        "AdminForbidden": error("Not the master key (`admin_only`)."),
-        "AdminNotFound": error("No such key or team."),
-        "AdminConflict": error("The key alias or team id is taken."),
+        "AdminForbidden": "Not the master key (`admin_only`).",
+        "AdminNotFound": "No such key or team.",
+        "AdminConflict": "The key alias or team id is taken.",
     }
+    responses = {name: error(text) for name, text in texts.items()}
     schemes = {
         "MasterKey": {
             "type": "http",
@@ -82,22 +85,17 @@ def _errors(*statuses: int) -> JSON:
     return errors((401, 500, 503), {s: own[s] for s in (400, 403, *statuses)})
 
 
-def _op(summary: str, answer: JSON, *statuses: int, **fields: object) -> JSON:
-    return {
-        "summary": summary,
-        "parameters": [],
-        **fields,
-        "responses": {"200": answer, **_errors(*statuses)},
-    }
+def _op(summary: str, answer: JSON, *statuses: int, **fields: Any) -> JSON:
+    return op(summary, answer, _errors(*statuses), **fields)
 
 
 def _page(name: str, default: int, high: int | None, description: str) -> JSON:
     bounds = {"minimum": 1, **({"maximum": high} if high else {}), "default": default}
-    return query(name, {"type": "integer", **bounds}, description)
+    return param("query", name, description, {"type": "integer", **bounds})
 
 
 def _text(name: str, description: str) -> JSON:
-    return query(name, {"type": "string"}, description)
+    return param("query", name, description)
 
 
 def operations(routing: Routing) -> list[Operation]:
@@ -108,7 +106,7 @@ def operations(routing: Routing) -> list[Operation]:
         description="Returns a new `sk-...` key, its secret in `key` this once. Limits given "
         "here tighten the team's and the gateway's defaults (`default_limits`), never loosen "
         "them.",
-        requestBody=json_body("KeyGenerateRequest", required=False),
+        requestBody=body("application/json", "KeyGenerateRequest", required=False),
     )
     info = _op(
         "Look at a key",
@@ -133,7 +131,7 @@ def operations(routing: Routing) -> list[Operation]:
             _text("team_id", "Only this team's keys."),
             _text("user_id", "Only this user's keys."),
             _text("key_alias", "Only the key with this alias."),
-            query("return_full_object", full, "`true`: whole key objects instead of ids."),
+            param("query", "return_full_object", "`true`: whole key objects instead of ids.", full),
         ],
     )
     update = _op(
@@ -143,7 +141,7 @@ def operations(routing: Routing) -> list[Operation]:
         409,
         description="Only the fields sent change; a limit sent as null is cleared. Other "
         f"gateway processes see the change within {_CACHE}.",
-        requestBody=json_body("KeyUpdateRequest"),
+        requestBody=body("application/json", "KeyUpdateRequest"),
     )
     delete = _op(
         "Delete keys",
@@ -152,7 +150,7 @@ def operations(routing: Routing) -> list[Operation]:
         description=f"The keys are refused with 401 at once in this process and within {_CACHE} "
         "in others. Their files stay (the master key and team members with team access still "
         "see them).",
-        requestBody=json_body("KeyDeleteRequest"),
+        requestBody=body("application/json", "KeyDeleteRequest"),
     )
     new_team = _op(
         "Make a team",
@@ -160,9 +158,9 @@ def operations(routing: Routing) -> list[Operation]:
         409,
         description="A team's limits apply to its keys together (files, bytes, rates) and "
         "tighten each key's own.",
-        requestBody=json_body("TeamNewRequest", required=False),
+        requestBody=body("application/json", "TeamNewRequest", required=False),
     )
-    team_id = query("team_id", {"type": "string", "minLength": 1}, "The team.", required=True)
+    team_id = param("query", "team_id", "The team.", {"type": "string", "minLength": 1}, True)
     team_info = _op(
         "Look at a team",
         ok("The team and its keys.", schema("TeamInfoResponse")),
@@ -175,13 +173,13 @@ def operations(routing: Routing) -> list[Operation]:
         "Change a team",
         ok("The team.", schema("TeamInfo")),
         404,
-        requestBody=json_body("TeamUpdateRequest"),
+        requestBody=body("application/json", "TeamUpdateRequest"),
     )
     delete_teams = _op(
         "Delete teams",
         ok("The ids of the deleted teams.", schema("DeletedTeams")),
         404,
-        requestBody=json_body("TeamDeleteRequest"),
+        requestBody=body("application/json", "TeamDeleteRequest"),
     )
     audit = _op(
         "Page through the audit trail",

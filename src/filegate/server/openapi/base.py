@@ -1,17 +1,11 @@
-"""What every part of the document shares: references, answers, the routing table,
-and the JSON schemas of ``server/models/``.
-
-Each resource has a module here (``files``, ``uploads``, ``admin``, ``health``) with
-the same names: ``TAGS``, ``PREFIXED`` (whether its paths are also served under
-the alias and provider prefixes), ``SECURITY``, ``components(routing)`` and
-``operations(routing)``; ``document.RESOURCES`` lists them.
-"""
+"""What the parts of the document share: references, answers, operations, the routing
+choices, and the JSON schemas of ``server/models/``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
@@ -27,6 +21,30 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 # An operation: (operationId, path below the prefix, method, the operation's fields).
 Operation = tuple[str, str, str, JSON]
+REF = "#/components/schemas/{model}"
+
+
+class Resource(Protocol):
+    """A resource's part of the document: a module (files, uploads, ...) that
+    ``document.RESOURCES`` lists. Adding a resource is its models, one such module and
+    one line there."""
+
+    @property
+    def TAGS(self) -> tuple[tuple[str, str], ...]:  # (name, description); the first is its own
+        ...
+
+    @property
+    def PREFIXED(self) -> bool:  # also served without /v1 and under a provider prefix
+        ...
+
+    @property
+    def SECURITY(self) -> list[JSON]:  # its operations' unless one says otherwise
+        ...
+
+    def components(self, routing: Routing) -> JSON:  # {"schemas": ..., "responses": ...}
+        ...
+
+    def operations(self, routing: Routing) -> list[Operation]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +56,7 @@ class Routing:
 
     @classmethod
     def of(cls, targets: TargetTable) -> Routing:
-        return cls(
-            providers=tuple(sorted(targets.by_provider)),
-            deployments=tuple(sorted(targets.deployments)),
-        )
+        return cls(tuple(sorted(targets.by_provider)), tuple(sorted(targets.deployments)))
 
     @property
     def upstreams(self) -> bool:
@@ -60,50 +75,51 @@ def schema(name: str) -> JSON:
     return ref("schemas", name)
 
 
-def ok(description: str, body: JSON) -> JSON:
+def ok(description: str, body: JSON, headers: JSON | None = None) -> JSON:
     """A JSON answer, with the request id every answer carries."""
-    return {
-        "description": description,
-        "headers": {"x-request-id": ref("headers", "RequestId")},
-        "content": {"application/json": {"schema": body}},
-    }
+    heads = {"x-request-id": ref("headers", "RequestId"), **(headers or {})}
+    media = {"application/json": {"schema": body}}
+    return {"description": description, "headers": heads, "content": media}
 
 
 def error(description: str, headers: JSON | None = None) -> JSON:
-    response = ok(description, schema("ErrorResponse"))
-    response["headers"].update(headers or {})
-    return response
+    return ok(description, schema("ErrorResponse"), headers)
 
 
-def json_body(name: str, *, required: bool = True) -> JSON:
-    return {"required": required, "content": {"application/json": {"schema": schema(name)}}}
+def body(content_type: str, name: str, *, required: bool = True, **encoding: str) -> JSON:
+    media: JSON = {"schema": schema(name)}
+    if encoding:
+        media["encoding"] = {field: {"contentType": kind} for field, kind in encoding.items()}
+    return {"required": required, "content": {content_type: media}}
 
 
-def query(name: str, body: JSON, description: str, *, required: bool = False) -> JSON:
+def param(
+    where: str, name: str, description: str, schema: JSON | None = None, required: bool = False
+) -> JSON:
     return {
         "name": name,
-        "in": "query",
-        "required": required,
-        "schema": body,
+        "in": where,
+        "required": required or where == "path",
+        "schema": schema or {"type": "string"},
         "description": description,
     }
 
 
-# The error answers shared by the resources; a resource names its own beside them.
+def op(
+    summary: str, answer: JSON, errors: JSON, description: str | None = None, **fields: Any
+) -> JSON:
+    """An operation: its 200 answer and errors, ``fields`` as OpenAPI names them."""
+    head = {"summary": summary, **({"description": description} if description else {})}
+    return {**head, "parameters": [], **fields, "responses": {"200": answer, **errors}}
+
+
+# The error answers the resources share (document.py describes them); each resource
+# may name its own beside them.
 SHARED_ERRORS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    413: "PayloadTooLarge",
-    416: "RangeNotSatisfiable",
-    429: "RateLimited",
-    500: "ServerError",
-    502: "BadGateway",
-    503: "StorageUnavailable",
-    504: "GatewayTimeout",
-}
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+    413: "PayloadTooLarge", 416: "RangeNotSatisfiable", 429: "RateLimited", 500: "ServerError",
+    502: "BadGateway", 503: "StorageUnavailable", 504: "GatewayTimeout",
+}  # fmt: skip
 # Errors an operation can pass on from a provider deployment.
 UPSTREAM_ERRORS = (403, 409, 429, 502, 504)
 
@@ -128,9 +144,9 @@ def _omitted_never_null(schema: JSON) -> None:
 
 
 class _Generator(GenerateJsonSchema):
-    """pydantic's JSON schema, as the document writes it: each model under its title,
-    no title per property, ``type: [T, "null"]`` for a nullable simple type, and no null
-    for what answers and forms leave out."""
+    """pydantic's JSON schema as the document writes it: each model under its title, no
+    title per property, ``type: [T, "null"]`` for a nullable simple type, no null for what
+    answers and forms leave out, descriptions on one line."""
 
     titles: ClassVar[dict[str, str]] = {}
 
@@ -139,9 +155,8 @@ class _Generator(GenerateJsonSchema):
 
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         out = super().model_schema(schema)
-        # A docstring's line breaks are the source's, not the text's.
         for node in (out, *out.get("properties", {}).values()):
-            if "description" in node:
+            if "description" in node:  # a docstring's line breaks are the source's
                 node["description"] = " ".join(node["description"].split())
         if issubclass(schema["cls"], Answer | Form):
             _omitted_never_null(out)
@@ -161,7 +176,6 @@ class _Generator(GenerateJsonSchema):
 
 
 def _held(node: object, found: set[type[BaseModel]]) -> None:
-    """The models a core schema holds (``found`` gathers them)."""
     if isinstance(node, dict):
         if node.get("type") == "model":
             found.add(node["cls"])
@@ -179,11 +193,8 @@ def model_schemas(*models: type[BaseModel]) -> JSON:
         _held(model.__pydantic_core_schema__, held)
     titles = {m.__name__: m.model_config.get("title") or m.__name__ for m in held}
     generator = type("Generator", (_Generator,), {"titles": titles})
-    _, top = models_json_schema(
-        [(m, "validation") for m in models],
-        ref_template="#/components/schemas/{model}",
-        schema_generator=generator,
-    )
+    pairs: list[tuple[type[BaseModel], Literal["validation"]]] = [(m, "validation") for m in models]
+    _, top = models_json_schema(pairs, ref_template=REF, schema_generator=generator)
     defs: JSON = top["$defs"]
     return defs
 
@@ -192,20 +203,18 @@ def routing_fields(routing: Routing) -> dict[str, JSON]:
     """LiteLLM's routing choices, as the gateway's configuration allows them."""
     if routing.deployments:
         names = ", ".join(f"`{name}`" for name in routing.deployments)
-        deployment: JSON = {
-            "type": "string",
-            "examples": [routing.deployments[0]],
-            "description": f"Deployment names, comma-separated: {names}. Any other name "
-            "gets 400 `unknown_deployment`; one at another provider than "
-            "`custom_llm_provider` names gets 400 `provider_mismatch`.",
-        }
+        text = (
+            f"Deployment names, comma-separated: {names}. Any other name gets 400 "
+            "`unknown_deployment`; one at another provider than `custom_llm_provider` names "
+            "gets 400 `provider_mismatch`."
+        )
+        deployment: JSON = {"type": "string", "examples": [routing.deployments[0]]}
     else:
-        deployment = {
-            "type": "string",
-            "maxLength": 0,
-            "description": "Deployment names, comma-separated. No deployments are "
-            "configured, so any non-empty value gets 400 `unknown_deployment`.",
-        }
+        text = (
+            "Deployment names, comma-separated. No deployments are configured, so any "
+            "non-empty value gets 400 `unknown_deployment`."
+        )
+        deployment = {"type": "string", "maxLength": 0}
     providers = ", ".join(f"`{name}`" for name in routing.providers)
     return {
         "custom_llm_provider": {
@@ -215,14 +224,10 @@ def routing_fields(routing: Routing) -> dict[str, JSON]:
             "the gateway's own storage). Any other gets 400 `unsupported_provider`. An "
             "empty value counts as not sent.",
         },
-        "model": {
-            **deployment,
-            "description": "LiteLLM's deployment choice. " + deployment["description"],
-        },
+        "model": {**deployment, "description": "LiteLLM's deployment choice. " + text},
         "target_model_names": {
             **deployment,
-            "description": "LiteLLM's deployment choice, for several at once. "
-            + deployment["description"],
+            "description": "LiteLLM's deployment choice, for several at once. " + text,
         },
         "target_storage": {
             "type": "string",
@@ -236,7 +241,5 @@ def routing_fields(routing: Routing) -> dict[str, JSON]:
 
 def routing_params() -> list[JSON]:
     """The routing choices every Files and Uploads operation takes (query and header)."""
-    return [
-        *(ref("parameters", "Routing_" + name) for name in ROUTING_FIELDS),
-        ref("parameters", "CustomLlmProviderHeader"),
-    ]
+    names = [*("Routing_" + name for name in ROUTING_FIELDS), "CustomLlmProviderHeader"]
+    return [ref("parameters", name) for name in names]

@@ -14,7 +14,6 @@ server keeps to the document.
 from __future__ import annotations
 
 import functools
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import orjson
@@ -28,9 +27,11 @@ from filegate.server.openapi import admin, files, health, swagger_ui, uploads
 from filegate.server.openapi.base import (
     EMBEDDED_ONLY,
     JSON,
+    Resource,
     Routing,
     error,
     model_schemas,
+    param,
     ref,
     routing_fields,
 )
@@ -38,20 +39,11 @@ from filegate.server.openapi.base import (
 if TYPE_CHECKING:
     from filegate.core.gateway import Gateway
 
-__all__ = [
-    "DOCS_PATH",
-    "EMBEDDED_ONLY",
-    "OPENAPI_PATH",
-    "Routing",
-    "build_document",
-    "document_bytes",
-]
-
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 
 # One module per resource (see base.py for what each holds), in the document's order.
-RESOURCES: tuple[ModuleType, ...] = (files, uploads, health, admin)
+RESOURCES: tuple[Resource, ...] = (files, uploads, health, admin)
 
 # A prefixed resource's operations are served under each of these:
 # (prefix, operationId suffix, tag suffix, summary suffix).
@@ -100,93 +92,83 @@ A choice that is not configured is refused with 400, never ignored.
 def _common(routing: Routing) -> JSON:
     """The components every resource uses: the error envelope and answers, the request id
     and a few headers, the routing parameters, the security scheme."""
-    fields = routing_fields(routing)
     params: JSON = {
-        "Provider": {
-            "name": "provider",
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string", "enum": list(routing.providers)},
-            "description": "The provider, as `custom_llm_provider` names it.",
-        },
-        "CustomLlmProviderHeader": {
-            "name": "custom-llm-provider",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string", "enum": [*routing.providers, ""]},
-            "description": "The same choice as the `custom_llm_provider` query parameter; "
-            "when both are sent they must agree (else 400 `provider_mismatch`). An empty "
-            "value counts as not sent.",
-        },
+        "Provider": param(
+            "path",
+            "provider",
+            "The provider, as `custom_llm_provider` names it.",
+            {"type": "string", "enum": list(routing.providers)},
+        ),
+        "CustomLlmProviderHeader": param(
+            "header",
+            "custom-llm-provider",
+            "The same choice as the `custom_llm_provider` query parameter; when both are sent "
+            "they must agree (else 400 `provider_mismatch`). An empty value counts as not sent.",
+            {"type": "string", "enum": [*routing.providers, ""]},
+        ),
         **{
-            "Routing_" + name: {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "schema": field,
-                "description": field["description"],
-            }
-            for name, field in fields.items()
+            "Routing_" + name: param("query", name, field["description"], field)
+            for name, field in routing_fields(routing).items()
         },
     }
     headers: JSON = {
-        "RequestId": {
-            "description": "The request's id: the client's own `x-request-id` when it sent "
-            "a sane one, else a new one.",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1},
-        },
-        "Allow": {
-            "description": "The methods the path does accept.",
-            "required": True,
-            "schema": {"type": "string"},
-        },
-        "RetryAfter": {
-            "description": "Seconds to wait before trying again (sent with the gateway's "
-            "own rate limits).",
-            "required": False,
-            "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        },
+        name: {"description": text, "required": required, "schema": rule}
+        for name, text, required, rule in (
+            (
+                "RequestId",
+                "The request's id: the client's own `x-request-id` when it sent a sane one, "
+                "else a new one.",
+                True,
+                {"type": "string", "minLength": 1},
+            ),
+            ("Allow", "The methods the path does accept.", True, {"type": "string"}),
+            (
+                "RetryAfter",
+                "Seconds to wait before trying again (sent with the gateway's own rate limits).",
+                False,
+                {"type": "string", "pattern": "^[0-9]+$"},
+            ),
+        )
     }
-    responses = {
-        "BadRequest": error(
+    texts = {
+        "BadRequest": (
             "Invalid request: a missing, invalid, duplicated or unknown field or query "
             "parameter (`param` names it), a body that is not multipart/form-data, a JSONL "
             "line that fails the purpose's checks (the message names the line), or a "
             "routing choice that is not configured."
         ),
-        "Unauthorized": error("No API key, or a wrong one (`type` is `authentication_error`)."),
-        "Forbidden": error(
+        "Unauthorized": "No API key, or a wrong one (`type` is `authentication_error`).",
+        "Forbidden": (
             "Not allowed with this key (e.g. `passthrough=true` without the master key), "
             "a storage quota of the key or team reached (`quota_exceeded`: files or "
             "bytes), or refused by the provider."
         ),
-        "NotFound": error("No such file (deleted, expired or never there), or an unknown path."),
-        "MethodNotAllowed": error(
-            "The path exists but does not accept this method.",
-            {"Allow": ref("headers", "Allow")},
-        ),
-        "Conflict": error("The provider reported a conflict."),
-        "PayloadTooLarge": error(
+        "NotFound": "No such file (deleted, expired or never there), or an unknown path.",
+        "MethodNotAllowed": ("The path exists but does not accept this method."),
+        "Conflict": "The provider reported a conflict.",
+        "PayloadTooLarge": (
             "The file is larger than the gateway's limit (512 MB by default) or the key's "
             "`max_file_size`, judged from Content-Length before reading, and while streaming."
         ),
-        "RangeNotSatisfiable": error(
-            "The requested range starts past the end of the file.",
-            {"Content-Range": ref("headers", "UnsatisfiedRange")},
-        ),
-        "RateLimited": error(
+        "RangeNotSatisfiable": ("The requested range starts past the end of the file."),
+        "RateLimited": (
             "A rate limit of the key or team (requests or uploads per minute, concurrent "
-            "uploads; `Retry-After` says when to try again), or the provider's.",
-            {"Retry-After": ref("headers", "RetryAfter")},
+            "uploads; `Retry-After` says when to try again), or the provider's."
         ),
-        "ServerError": error("The gateway had an error processing the request."),
-        "BadGateway": error("The provider failed or answered with nonsense."),
-        "StorageUnavailable": error(
+        "ServerError": "The gateway had an error processing the request.",
+        "BadGateway": "The provider failed or answered with nonsense.",
+        "StorageUnavailable": (
             "The catalog database or blob store cannot be used right now; try again."
         ),
-        "GatewayTimeout": error("The provider did not answer in time."),
+        "GatewayTimeout": "The provider did not answer in time.",
     }
+    responses = {name: error(text) for name, text in texts.items()}
+    for name, header, component in (
+        ("MethodNotAllowed", "Allow", "Allow"),
+        ("RangeNotSatisfiable", "Content-Range", "UnsatisfiedRange"),
+        ("RateLimited", "Retry-After", "RetryAfter"),
+    ):
+        responses[name]["headers"][header] = ref("headers", component)
     schemes = {
         "BearerAuth": {
             "type": "http",
@@ -207,7 +189,7 @@ def _common(routing: Routing) -> JSON:
 def _paths(routing: Routing) -> JSON:
     paths: JSON = {}
 
-    def add(resource: ModuleType, path: str, method: str, item: JSON) -> None:
+    def add(resource: Resource, path: str, method: str, item: JSON) -> None:
         item.setdefault("security", resource.SECURITY)
         paths.setdefault(path, {})[method] = item
 

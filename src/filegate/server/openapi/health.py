@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from filegate.server.models.health import Liveliness, Readiness
-from filegate.server.openapi.base import JSON, Operation, Routing, model_schemas, ok, schema
+from filegate.server.openapi.base import JSON, Operation, Routing, model_schemas, ok, op, schema
 
 TAGS = (("Health", "Probes for orchestrators; no API key."),)
 PREFIXED = False
@@ -15,23 +15,19 @@ def components(routing: Routing) -> JSON:
 
 
 def operations(routing: Routing) -> list[Operation]:
-    liveliness: JSON = {
-        "summary": "Liveness probe",
-        "description": "200 whenever the process serves requests. Needs no API key.",
-        "responses": {"200": ok("The process is alive.", schema("Liveliness"))},
-    }
-    readiness: JSON = {
-        "summary": "Readiness probe",
-        "description": "Checks that the catalog database and the blob store can be used. "
-        "Needs no API key.",
-        "responses": {
-            "200": ok("Ready to serve.", schema("Readiness")),
-            "503": ok(
-                "The catalog or the blob store cannot be used; the failing one says why.",
-                schema("Readiness"),
-            ),
-        },
-    }
+    liveliness = op(
+        "Liveness probe",
+        ok("The process is alive.", schema("Liveliness")),
+        {},
+        "200 whenever the process serves requests. Needs no API key.",
+    )
+    unready = "The catalog or the blob store cannot be used; the failing one says why."
+    readiness = op(
+        "Readiness probe",
+        ok("Ready to serve.", schema("Readiness")),
+        {"503": ok(unready, schema("Readiness"))},
+        "Checks that the catalog database and the blob store can be used. Needs no API key.",
+    )
     alias = {"summary": "Liveness probe (alias)", "x-alias-of": "/health/liveliness"}
     return [
         ("liveliness", "/health/liveliness", "get", liveliness),

@@ -1,9 +1,8 @@
 """The Uploads part of the document: OpenAI's Uploads API.
 
-The bodies and objects come from ``server/models/uploads.py``; written here are
-the streamed multipart part, the rule of which MIME types each purpose takes
-(``core/files/uploads.py`` checks it), the routing choices the configuration
-allows, and each operation's errors.
+The bodies and objects come from ``server/models/uploads.py``. Written here: the
+streamed multipart part, which MIME types each purpose takes (``core/files/uploads.py``
+checks it), the configured routing choices, and each operation's errors.
 """
 
 from __future__ import annotations
@@ -24,11 +23,13 @@ from filegate.server.openapi.base import (
     UPSTREAM_ERRORS,
     Operation,
     Routing,
+    body,
     error,
     errors,
-    json_body,
     model_schemas,
     ok,
+    op,
+    param,
     routing_fields,
     routing_params,
     schema,
@@ -122,20 +123,20 @@ def components(routing: Routing) -> JSON:
     create["properties"].update({name: _nullable(fields[name]) for name in BODY_ROUTING_FIELDS})
     # Which MIME types a purpose takes, stated so a validator can check it.
     create["anyOf"] = _mime_type_rules()
-    responses = {
-        "UploadCreateBadRequest": error(
+    texts = {
+        "UploadCreateBadRequest": (
             "Invalid request: a body that is not a JSON object; a missing, unknown or "
             "invalid field or query parameter (`param` names it); a `mime_type` that does "
             "not suit the purpose (`unsupported_mime_type`); a `filename` over 1024 bytes; "
             "or a routing choice that is not configured."
         ),
-        "UploadPartBadRequest": error(
+        "UploadPartBadRequest": (
             "Invalid request: a body that is not multipart/form-data with exactly one "
             f"`data` part, an unknown field or query parameter, {_CLOSED}, or more parts "
             "than the upload can use (`upload_parts_exceeded`: they may hold twice its "
             "`bytes` and one part more)."
         ),
-        "UploadCompleteBadRequest": error(
+        "UploadCompleteBadRequest": (
             f"Invalid request: a body that is not a JSON object, an invalid field, {_CLOSED}, "
             "part ids that are not this upload's or named twice (`unknown_part`, "
             "`invalid_value`), parts that add up to other than the upload's `bytes` "
@@ -143,22 +144,21 @@ def components(routing: Routing) -> JSON:
             "purpose's JSONL checks (the message names the line). The upload stays pending "
             "after any of these but the closed ones."
         ),
-        "UploadCancelBadRequest": error(
-            f"Invalid request: an unknown query parameter, or {_CLOSED}."
-        ),
-        "UploadNotFound": error(
+        "UploadCancelBadRequest": (f"Invalid request: an unknown query parameter, or {_CLOSED}."),
+        "UploadNotFound": (
             "No such upload: never made, or not visible to this key (a virtual key sees "
             "the uploads it made, and its team's with `team_access`), or an unknown path."
         ),
-        "UploadTooLarge": error(
+        "UploadTooLarge": (
             f"`bytes` is more than {MAX_UPLOAD_BYTES} (8 GiB), the gateway's "
             "`FILEGATE_MAX_UPLOAD_SIZE` or the key's `max_file_size` (code `file_too_large`)."
         ),
-        "UploadPartTooLarge": error(
+        "UploadPartTooLarge": (
             f"The part is larger than {MAX_PART_BYTES} bytes (64 MiB), judged from "
             "Content-Length before reading, and while streaming."
         ),
     }
+    responses = {name: error(text) for name, text in texts.items()}
     return {"schemas": schemas, "responses": responses}
 
 
@@ -168,72 +168,50 @@ def _errors(own: dict[int, str], *, upstream: bool = True) -> JSON:
 
 def operations(routing: Routing) -> list[Operation]:
     """The four operations, below the prefixes they are served under."""
-    upload_id: JSON = {
-        "name": "upload_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "The id of the upload.",
-    }
     params = routing_params()
-    create: JSON = {
-        "summary": "Create an upload",
-        "description": "Makes an upload that parts can be added to, for a file of up to "
+    by_id = [param("path", "upload_id", "The id of the upload."), *params]
+    create = op(
+        "Create an upload",
+        ok("The new upload, `pending`.", schema("Upload")),
+        _errors({400: "UploadCreateBadRequest", 413: "UploadTooLarge"}),
+        "Makes an upload that parts can be added to, for a file of up to "
         f"{MAX_UPLOAD_BYTES} bytes (8 GiB); it expires {UPLOAD_TTL} s after it is made. "
         "`purpose`, `mime_type` and the routing choice are checked now, the content on "
         "complete. Counts against the key's `upload_rpm`.",
-        "parameters": params,
-        "requestBody": json_body("CreateUploadRequest"),
-        "responses": {
-            "200": ok("The new upload, `pending`.", schema("Upload")),
-            **_errors({400: "UploadCreateBadRequest", 413: "UploadTooLarge"}),
-        },
-    }
-    add_part: JSON = {
-        "summary": "Add a part to an upload",
-        "description": f"Adds a chunk of at most {MAX_PART_BYTES} bytes (64 MiB), streamed "
-        "into the shared blob store, so any gateway process may take any part. Parts may "
-        "be sent in parallel and in any order: complete says which to use, in which order.",
-        "parameters": [upload_id, *params],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": schema("AddUploadPartRequest"),
-                    "encoding": {"data": {"contentType": "application/octet-stream"}},
-                }
-            },
-        },
-        "responses": {
-            "200": ok("The part.", schema("UploadPart")),
-            **_errors(
-                {400: "UploadPartBadRequest", 404: "UploadNotFound", 413: "UploadPartTooLarge"}
-            ),
-        },
-    }
-    complete: JSON = {
-        "summary": "Complete an upload",
-        "description": "Joins the named parts, in order, into an ordinary file (checked "
-        "like one sent to `POST /v1/files`: the purpose's JSONL rules, the key's and team's "
-        "quotas, copies at the chosen provider) that belongs to whoever made the upload. "
-        "Returns the upload, `completed`, with the file in `file`; the parts are dropped.",
-        "parameters": [upload_id, *params],
-        "requestBody": json_body("CompleteUploadRequest"),
-        "responses": {
-            "200": ok("The upload, `completed`, with its file.", schema("Upload")),
-            **_errors({400: "UploadCompleteBadRequest", 404: "UploadNotFound"}),
-        },
-    }
-    cancel: JSON = {
-        "summary": "Cancel an upload",
-        "description": "Cancels a pending upload and drops its parts; it takes no more "
-        "parts and cannot be completed.",
-        "parameters": [upload_id, *params],
-        "responses": {
-            "200": ok("The upload, `cancelled`.", schema("Upload")),
-            **_errors({400: "UploadCancelBadRequest", 404: "UploadNotFound"}, upstream=False),
-        },
-    }
+        parameters=params,
+        requestBody=body("application/json", "CreateUploadRequest"),
+    )
+    add_part = op(
+        "Add a part to an upload",
+        ok("The part.", schema("UploadPart")),
+        _errors({400: "UploadPartBadRequest", 404: "UploadNotFound", 413: "UploadPartTooLarge"}),
+        f"Adds a chunk of at most {MAX_PART_BYTES} bytes (64 MiB), streamed into the shared "
+        "blob store, so any gateway process may take any part. Parts may be sent in parallel "
+        "and in any order: complete says which to use, in which order.",
+        parameters=by_id,
+        requestBody=body(
+            "multipart/form-data", "AddUploadPartRequest", data="application/octet-stream"
+        ),
+    )
+    complete = op(
+        "Complete an upload",
+        ok("The upload, `completed`, with its file.", schema("Upload")),
+        _errors({400: "UploadCompleteBadRequest", 404: "UploadNotFound"}),
+        "Joins the named parts, in order, into an ordinary file (checked like one sent to "
+        "`POST /v1/files`: the purpose's JSONL rules, the key's and team's quotas, copies at "
+        "the chosen provider) that belongs to whoever made the upload. Returns the upload, "
+        "`completed`, with the file in `file`; the parts are dropped.",
+        parameters=by_id,
+        requestBody=body("application/json", "CompleteUploadRequest"),
+    )
+    cancel = op(
+        "Cancel an upload",
+        ok("The upload, `cancelled`.", schema("Upload")),
+        _errors({400: "UploadCancelBadRequest", 404: "UploadNotFound"}, upstream=False),
+        "Cancels a pending upload and drops its parts; it takes no more parts and cannot be "
+        "completed.",
+        parameters=by_id,
+    )
     return [
         ("createUpload", "/uploads", "post", create),
         ("addUploadPart", "/uploads/{upload_id}/parts", "post", add_part),
