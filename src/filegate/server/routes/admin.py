@@ -9,128 +9,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from filegate.config import parse_size
 from filegate.core.tenants import Principal
 from filegate.errors import InvalidRequest, PermissionDenied
-from filegate.records import PURPOSES, ApiKey, AuditEvent, Limits, Team
+from filegate.records import ApiKey, AuditEvent, Limits, Team
 from filegate.server.auth import authenticate
-from filegate.server.request import integral, query, read_json
+from filegate.server.models.admin import (
+    LIMIT_MAX,
+    KeyDelete,
+    KeyGenerate,
+    KeyUpdate,
+    TeamDelete,
+    TeamNew,
+    TeamUpdate,
+)
+from filegate.server.request import query, read_json
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
     from filegate.core.gateway import Gateway
-
-# Limits are stored as JSON (64-bit integers at most) and compared in SQL.
-LIMIT_MAX = 2**63 - 1
-# A size as text: a count of bytes, or of k/M/G/T (10^3..) or Ki/Mi/Gi/Ti (2^10..),
-# with few enough digits that the bytes stay below LIMIT_MAX. ASCII only, so the
-# OpenAPI document states exactly the same rule.
-SIZE_PATTERN = (
-    r"^ *([0-9]{1,18} *[Bb]?|[0-9]{1,15} *[Kk][Ii]?[Bb]?|[0-9]{1,12} *[Mm][Ii]?[Bb]?"
-    r"|[0-9]{1,9} *[Gg][Ii]?[Bb]?|[0-9]{1,6} *[Tt][Ii]?[Bb]?) *$"
-)
-# Column widths of the catalog (files.team is the narrowest home of a team id).
-TEAM_ID_MAX = 64
-NAME_MAX = 255
-
-
-Count = Annotated[int, BeforeValidator(integral), Field(ge=0, le=LIMIT_MAX)]
-
-
-def _size(name: str, value: object) -> int:
-    value = integral(value)
-    if isinstance(value, str) and re.search(SIZE_PATTERN, value):
-        return parse_size(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LIMIT_MAX:
-        return value
-    raise InvalidRequest(
-        f"Invalid '{name}': expected a number of bytes (0..{LIMIT_MAX}) or a size "
-        "such as '10MB' or '512MiB'.",
-        param=name,
-        code="invalid_value",
-    )
-
-
-class LimitFields(BaseModel):
-    # Strict: JSON types as the OpenAPI document states them ("5" is no integer).
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    max_file_size: Any = None  # checked by _size
-    max_stored_bytes: Any = None
-    max_files: Count | None = None
-    allowed_purposes: list[str] | None = None
-    rpm: Count | None = None
-    upload_rpm: Count | None = None
-    max_concurrent_uploads: Count | None = None
-
-    def limits(self) -> dict[str, Any]:
-        """The limit fields the client sent (None clears one), sizes in bytes."""
-        out: dict[str, Any] = {}
-        for name in LimitFields.model_fields:
-            if name not in self.model_fields_set:
-                continue
-            value = getattr(self, name)
-            if name in ("max_file_size", "max_stored_bytes") and value is not None:
-                value = _size(name, value)
-            if name == "allowed_purposes" and value is not None:
-                bad = [p for p in value if p not in PURPOSES]
-                if bad:
-                    raise InvalidRequest(
-                        f"Unknown purpose {bad[0]!r}.", param=name, code="invalid_value"
-                    )
-            out[name] = value
-        return out
-
-
-class KeyGenerate(LimitFields):
-    key_alias: str | None = Field(default=None, max_length=NAME_MAX)
-    user_id: str | None = Field(default=None, max_length=NAME_MAX)
-    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
-    team_access: bool = False
-    duration: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class KeyUpdate(LimitFields):
-    key: str
-    key_alias: str | None = Field(default=None, max_length=NAME_MAX)
-    user_id: str | None = Field(default=None, max_length=NAME_MAX)
-    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
-    team_access: bool | None = None
-    duration: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class KeyDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    keys: list[str] | None = None
-    key_aliases: list[str] | None = None
-
-
-class TeamNew(LimitFields):
-    team_id: str | None = Field(default=None, max_length=TEAM_ID_MAX)
-    team_alias: str | None = Field(default=None, max_length=NAME_MAX)
-    metadata: dict[str, Any] | None = None
-
-
-class TeamUpdate(LimitFields):
-    team_id: str
-    team_alias: str | None = Field(default=None, max_length=NAME_MAX)
-    metadata: dict[str, Any] | None = None
-
-
-class TeamDelete(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    team_ids: list[str]
 
 
 async def _admin(request: Request) -> tuple[Gateway, Principal]:

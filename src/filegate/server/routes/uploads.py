@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -12,45 +11,13 @@ from starlette.routing import Route
 from filegate.core.files.uploads import MAX_PART_BYTES
 from filegate.core.params import parse_expires_after, parse_purpose
 from filegate.errors import InvalidRequest, PayloadTooLarge
+from filegate.server.models.uploads import CompleteUpload, CreateUpload
 from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, form_boundary
-from filegate.server.request import Call, integral, open_call, read_json, strict
+from filegate.server.request import Call, open_call, read_json, strict
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
     from filegate.core.gateway import Gateway
-
-
-# Strict, as the OpenAPI document types the fields: "5" and false are no integers
-# (5.0 is one, as in JSON Schema).
-Integer = Annotated[int, BeforeValidator(integral)]
-
-
-class ExpiresAfterBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    anchor: str
-    seconds: Integer
-
-
-class CreateUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    filename: str
-    purpose: str
-    bytes: Integer = Field(ge=0)
-    mime_type: str
-    expires_after: ExpiresAfterBody | None = None
-    # LiteLLM's routing fields, as on /v1/files.
-    custom_llm_provider: str | None = None
-    model: str | None = None
-    target_model_names: str | None = None
-
-
-class CompleteUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    part_ids: list[str]
-    md5: str | None = None
 
 
 def _gateway(request: Request) -> Gateway:
