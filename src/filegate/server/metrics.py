@@ -199,4 +199,6 @@ async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [Route("/metrics", metrics_endpoint, methods=["GET"])]
+# Prometheus' text format for the operator, not part of the OpenAI-compatible API the
+# document describes (README "Metrics" shows it).
+routes = [Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)]
