@@ -8,6 +8,7 @@ registry or the composition root (``filegate/gateway.py``), the SDK a package.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,6 +132,52 @@ def test_package_root_keeps_at_most_two_private_modules() -> None:
     ]
     assert len(private) <= 2, private
     assert (PACKAGE / "sdk" / "__init__.py").is_file()
+
+
+def closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Every module ``start`` reaches through imports."""
+    seen, todo = set(), [start]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def sources_matching(pattern: str) -> set[str]:
+    """Modules whose source holds ``pattern`` (a regular expression)."""
+    regex = re.compile(pattern)
+    return {name for name, path in modules().items() if regex.search(path.read_text())}
+
+
+def test_one_gcs_client_and_one_google_token_source() -> None:
+    # Resumable uploads are spoken in one place.
+    assert sources_matching(r"uploadType") == {"filegate.google.gcs_client"}
+    assert sources_matching(r"\"resumable\"") == {"filegate.google.gcs_client"}
+    # google-auth is called in one place (other modules may name its types).
+    assert sources_matching(r"\.refresh\(|google\.auth\.default|from google\.oauth2") == {
+        "filegate.google.tokens"
+    }
+    assert sources_matching(r"(?m)^class (GoogleTokens|GCSClient)\b") == {
+        "filegate.google.tokens",
+        "filegate.google.gcs_client",
+    }
+
+
+def test_one_retry_policy() -> None:
+    assert sources_matching(r"RETRY_STATUSES = |2(\.0)? ?\*\* ?\(?(attempt|retry)") == {
+        "filegate.upstream.retry"
+    }
+    assert sources_matching(r"(?m)^(ATTEMPTS|BACKOFF) = ") == set()
+
+
+def test_storage_google_and_upstream_code_never_reaches_providers() -> None:
+    edges = graph()
+    for name in edges:
+        if name.startswith(("filegate.blobstores", "filegate.google", "filegate.upstream")):
+            reached = {m for m in closure(name, edges) if m.startswith("filegate.providers")}
+            assert reached == set(), name
 
 
 def test_cycle_finder_sees_a_cycle() -> None:

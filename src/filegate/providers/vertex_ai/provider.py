@@ -24,10 +24,12 @@ from ulid import ULID
 
 from filegate.errors import ConfigError, FilegateError, FileNotFound, InvalidRequest
 from filegate.google.gcs_client import GCSClient
+from filegate.google.tokens import GoogleTokens
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
 from filegate.providers.openai.provider import EXPIRES_MAX, EXPIRES_MIN, _slice
 from filegate.providers.vertex_ai import batch_lines as vertex_batch
 from filegate.providers.vertex_ai import output_lines as vertex_output
+from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
 from filegate.records import PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
@@ -80,11 +82,20 @@ class VertexAIProvider:
         prefix = (gcs_prefix if gcs_prefix is not None else inline_prefix).strip("/")
         self.bucket, self.prefix = bucket, f"{prefix}/" if prefix else ""
         self.vertex_project, self.vertex_location = vertex_project, vertex_location
+        # An emulator without credentials is spoken to anonymously.
+        tokens = None
+        if vertex_credentials is not None or storage_endpoint is None:
+            tokens = GoogleTokens(
+                None
+                if vertex_credentials is None
+                else load_credentials(vertex_credentials, token_uri=token_uri),
+                errors=VertexTokenErrors(),
+                timeout=min(timeout, 60),
+            )
         self.gcs = GCSClient(
             self.name,
             endpoint=storage_endpoint,
-            credentials=vertex_credentials,
-            token_uri=token_uri,
+            tokens=tokens,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
