@@ -180,6 +180,26 @@ def test_storage_google_and_upstream_code_never_reaches_providers() -> None:
             assert reached == set(), name
 
 
+def test_expiry_rules_are_defined_once() -> None:
+    assert sources_matching(r"(?m)^(EXPIRES_MIN|EXPIRES_MAX)\b.*=") == {"filegate.records.files"}
+    assert sources_matching(r"def parse_expires_after\b") == {"filegate.core.params"}
+
+
+def test_no_provider_imports_another_providers_private_names() -> None:
+    wrong = []
+    for name, path in modules().items():
+        if not name.startswith("filegate.providers."):
+            continue
+        own = ".".join(name.split(".")[:3])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if not node.module.startswith("filegate.providers.") or node.module.startswith(own):
+                continue
+            wrong += [f"{name}: {node.module}.{a.name}" for a in node.names if a.name[0] == "_"]
+    assert wrong == []
+
+
 def test_cycle_finder_sees_a_cycle() -> None:
     # The checks above are only as good as this: a two-module loop must be found.
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]

@@ -45,13 +45,14 @@ from typing import Any, Protocol
 import httpx2
 
 from filegate.config import PROVIDER_ENV_VARS, provider_env
+from filegate.core.params import parse_expires_after
 from filegate.errors import ConfigError, InvalidRequest, UpstreamUnreachable
 from filegate.providers.azure_openai.provider import AzureOpenAIProvider
 from filegate.providers.base import Provider, ProviderFile, UploadSource
 from filegate.providers.openai.provider import OpenAIProvider
 from filegate.records import ExpiresAfter
 
-__all__ = ["PROVIDERS", "SDKProvider", "Target", "form_fields", "parse_expires_after", "resolve"]
+__all__ = ["PROVIDERS", "SDKProvider", "Target", "expires_after_argument", "form_fields", "resolve"]
 
 FILEGATE_API_BASE = "http://localhost:4000/v1"
 PROVIDERS = ("openai", "azure", "vertex_ai", "filegate")
@@ -376,8 +377,12 @@ def _extra_body(
     return body
 
 
-def parse_expires_after(value: object) -> ExpiresAfter | None:
-    """LiteLLM's ``{"anchor": "created_at", "seconds": N}`` (or an ``ExpiresAfter``)."""
+def expires_after_argument(value: object) -> ExpiresAfter | None:
+    """LiteLLM's ``{"anchor": "created_at", "seconds": N}`` (or an ``ExpiresAfter``).
+
+    The Python shape is checked here; the values by ``core.params``, all but the
+    range, which the provider or gateway called judges against its own.
+    """
     if value is None or isinstance(value, ExpiresAfter):
         return value
     if not isinstance(value, Mapping):
@@ -397,15 +402,14 @@ def parse_expires_after(value: object) -> ExpiresAfter | None:
             param="expires_after",
         )
     anchor, seconds = value.get("anchor", "created_at"), value.get("seconds")
-    if anchor != "created_at":
-        raise InvalidRequest(
-            "expires_after[anchor] must be 'created_at'.", param="expires_after[anchor]"
-        )
+    if not isinstance(anchor, str):
+        anchor = repr(anchor)
     if isinstance(seconds, bool) or not isinstance(seconds, int):
+        # An int, not the wire's digits: the SDK takes Python values.
         raise InvalidRequest(
             "expires_after[seconds] must be an integer.", param="expires_after[seconds]"
         )
-    return ExpiresAfter(seconds=seconds, anchor=anchor)
+    return parse_expires_after(anchor, seconds, bounded=False)
 
 
 def resolve(

@@ -26,11 +26,11 @@ from filegate.errors import ConfigError, FilegateError, FileNotFound, InvalidReq
 from filegate.google.gcs_client import GCSClient
 from filegate.google.tokens import GoogleTokens
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
-from filegate.providers.openai.provider import EXPIRES_MAX, EXPIRES_MIN, _slice
+from filegate.providers.ranges import slice_stream
 from filegate.providers.vertex_ai import batch_lines as vertex_batch
 from filegate.providers.vertex_ai import output_lines as vertex_output
 from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
-from filegate.records import PURPOSES, ByteRange, ExpiresAfter
+from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
 SNIFF_BYTES = 8 * 1024 * 1024
@@ -298,7 +298,7 @@ class VertexAIProvider:
         }
         if byte_range is not None and status == 200:
             # The server ignored the Range header: cut the range out here.
-            stream, status = _slice(stream, byte_range), 206
+            stream, status = slice_stream(stream, byte_range), 206
             kept.pop("content-length", None)
         return ProviderContent(status, kept, stream, response.aclose)
 
@@ -334,7 +334,7 @@ class VertexAIProvider:
             return ProviderContent(200, headers, lines, response.aclose)
         # The rewritten lines' total length is unknown until they have all been made.
         headers["content-range"] = f"bytes {byte_range.start}-{byte_range.end}/*"
-        return ProviderContent(206, headers, _slice(lines, byte_range), response.aclose)
+        return ProviderContent(206, headers, slice_stream(lines, byte_range), response.aclose)
 
     async def aclose(self) -> None:
         await self.gcs.aclose()
