@@ -31,6 +31,9 @@ keyword argument raises ``TypeError`` (names starting with ``litellm_``, which
 LiteLLM adds for its own bookkeeping, are accepted and ignored); a known one the
 chosen provider does not use raises ``InvalidRequest``; missing credentials
 raise ``ConfigError`` naming the parameter and the environment variable.
+
+What each provider takes is its own package's ``spec`` (``providers.registry``
+lists them); this module holds what every SDK call shares.
 """
 
 from __future__ import annotations
