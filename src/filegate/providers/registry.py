@@ -14,6 +14,9 @@ import httpx2
 from filegate.errors import ConfigError
 from filegate.providers.azure_openai.spec import SPEC as AZURE
 from filegate.providers.base import Provider
+
+# Re-exported: the gateway's default address, for the SDK's connections.
+from filegate.providers.openai.spec import FILEGATE_API_BASE as FILEGATE_API_BASE
 from filegate.providers.openai.spec import GATEWAY_SPEC
 from filegate.providers.openai.spec import SPEC as OPENAI
 from filegate.providers.spec import DeploymentFields, ProviderSpec

@@ -58,6 +58,7 @@ __all__ = ["PROVIDERS", "SDKProvider", "Target", "expires_after_argument", "form
 
 # Where an SDK call may go: the registry's providers and a filegate gateway.
 PROVIDERS = tuple(registry.SDK_TARGETS)
+FILEGATE_API_BASE = registry.FILEGATE_API_BASE
 # Providers LiteLLM knows whose Files API filegate does not speak yet.
 NOT_YET = ("gemini", "bedrock", "anthropic")
 # Keyword arguments some providers take (LiteLLM's names), beyond the common ones.
