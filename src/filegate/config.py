@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from filegate.errors import ConfigError
+from filegate.providers import registry
 from filegate.records import LIMIT_FIELDS, Limits
 
 MB = 1024 * 1024
@@ -82,26 +83,6 @@ def parse_size(value: object) -> int:
     return number * _UNITS[unit[:1]]
 
 
-PROVIDERS = ("openai", "azure", "vertex_ai")
-VERTEX_FIELDS = (
-    "vertex_project",
-    "vertex_location",
-    "vertex_credentials",
-    "gcs_bucket_name",
-    "gcs_prefix",
-    "storage_endpoint",
-)
-# Vertex deployment field -> the standard variable that gives it.
-VERTEX_ENV_VARS = {
-    "vertex_project": "VERTEXAI_PROJECT",
-    "vertex_location": "VERTEXAI_LOCATION",
-    "gcs_bucket_name": "GCS_BUCKET_NAME",
-    "vertex_credentials": "GOOGLE_APPLICATION_CREDENTIALS",
-    # The GCS clients' convention: requests go to this emulator, unauthenticated.
-    "storage_endpoint": "STORAGE_EMULATOR_HOST",
-}
-
-
 class Deployment(BaseModel):
     """One upstream Files API: a provider plus where and how to reach it."""
 
@@ -137,14 +118,14 @@ class Deployment(BaseModel):
     @field_validator("provider")
     @classmethod
     def _provider(cls, v: str) -> str:
-        if v not in PROVIDERS:
-            raise ValueError(f"unknown provider {v!r} (known: {', '.join(PROVIDERS)})")
+        if v not in registry.PROVIDERS:
+            raise ValueError(f"unknown provider {v!r} (known: {', '.join(registry.PROVIDERS)})")
         return v
 
     @model_validator(mode="after")
-    def _vertex_bucket(self) -> Deployment:
-        if self.provider == "vertex_ai" and not self.gcs_bucket_name:
-            raise ValueError("gcs_bucket_name is required for vertex_ai (or set GCS_BUCKET_NAME)")
+    def _provider_fields(self) -> Deployment:
+        # The fields only some providers use: each provider checks its own.
+        registry.spec(self.provider).check(self)
         return self
 
 
@@ -297,8 +278,8 @@ _LITELLM_PARAMS = (
     "organization",
     "timeout",
     "max_retries",
-    "azure_ad_token",
-    *VERTEX_FIELDS,
+    # Each provider's own fields (azure_ad_token, vertex_project, ...).
+    *(name for spec in registry.PROVIDERS.values() for name in spec.litellm_params),
 )
 
 
@@ -319,68 +300,27 @@ def _litellm_deployments(
                 raise ConfigError(f"{at}.litellm_params: expected a mapping")
             model = str(params.get("model") or "")
             provider = params.get("custom_llm_provider") or (
-                model.split("/", 1)[0] if "/" in model else "openai"
+                model.split("/", 1)[0] if "/" in model else registry.DEFAULT_PROVIDER
             )
             name = entry.get("model_name")
         else:
             params = entry
             provider = entry.get("custom_llm_provider")
             name = provider
-        if provider not in PROVIDERS:
+        if provider not in registry.PROVIDERS:
             # Chat-only providers in a shared LiteLLM config have no Files API.
             continue
         dep = {k: params[k] for k in _LITELLM_PARAMS if params.get(k) is not None}
-        if provider == "vertex_ai":
-            # As LiteLLM does, the environment fills what the entry leaves out.
-            dep = {**_vertex_env(environ), **dep}
+        dep = {**registry.spec(provider).litellm_env(environ), **dep}
         dep.update(name=name, provider=provider)
         out.append((_resolve_refs(dep, at, environ), at))
     return out
 
 
-def _vertex_env(env: Mapping[str, str]) -> dict[str, str]:
-    return {field: env[var] for field, var in VERTEX_ENV_VARS.items() if env.get(var)}
-
-
 def _env_deployments(env: Mapping[str, str]) -> list[dict[str, Any]]:
     """Zero-config deployments from the providers' own environment variables."""
-    out: list[dict[str, Any]] = []
-    if env.get("OPENAI_API_KEY"):
-        dep: dict[str, Any] = {
-            "name": "openai",
-            "provider": "openai",
-            "api_key": env["OPENAI_API_KEY"],
-        }
-        for field_name, var in (
-            ("api_base", "OPENAI_BASE_URL"),
-            ("api_base", "OPENAI_API_BASE"),
-            ("organization", "OPENAI_ORG_ID"),
-            ("project", "OPENAI_PROJECT_ID"),
-        ):
-            if env.get(var) and field_name not in dep:
-                dep[field_name] = env[var]
-        out.append(dep)
-    azure_key, azure_token = env.get("AZURE_API_KEY"), env.get("AZURE_AD_TOKEN")
-    if azure_key or azure_token:
-        if not env.get("AZURE_API_BASE"):
-            raise ConfigError("AZURE_API_BASE: must be set when AZURE_API_KEY or AZURE_AD_TOKEN is")
-        dep = {"name": "azure", "provider": "azure", "api_base": env["AZURE_API_BASE"]}
-        if azure_key:
-            dep["api_key"] = azure_key
-        else:
-            dep["azure_ad_token"] = azure_token
-        if env.get("AZURE_API_VERSION"):
-            dep["api_version"] = env["AZURE_API_VERSION"]
-        out.append(dep)
-    vertex = _vertex_env(env)
-    if {"vertex_project", "vertex_location", "gcs_bucket_name"} & set(vertex):
-        if "gcs_bucket_name" not in vertex:
-            raise ConfigError(
-                "GCS_BUCKET_NAME: must be set when VERTEXAI_PROJECT or VERTEXAI_LOCATION is "
-                "(Vertex AI files are kept in a GCS bucket)"
-            )
-        out.append({"name": "vertex_ai", "provider": "vertex_ai", **vertex})
-    return out
+    found = (spec.env_deployment(env) for spec in registry.PROVIDERS.values())
+    return [dep for dep in found if dep is not None]
 
 
 def load_settings(
@@ -448,25 +388,10 @@ def _check_targets(settings: Settings) -> None:
 
 
 # SDK credentials: provider -> ((parameter, environment variables in order of
-# preference), ...). The SDK reads these at call time, as LiteLLM does.
+# preference), ...), as each provider's spec gives them. The SDK reads these at
+# call time, as LiteLLM does.
 PROVIDER_ENV_VARS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "openai": (
-        ("api_key", ("OPENAI_API_KEY",)),
-        ("api_base", ("OPENAI_BASE_URL", "OPENAI_API_BASE")),
-        ("organization", ("OPENAI_ORG_ID",)),
-        ("project", ("OPENAI_PROJECT_ID",)),
-    ),
-    "azure": (
-        ("api_key", ("AZURE_API_KEY",)),
-        ("azure_ad_token", ("AZURE_AD_TOKEN",)),
-        ("api_base", ("AZURE_API_BASE",)),
-        ("api_version", ("AZURE_API_VERSION",)),
-    ),
-    "vertex_ai": tuple((field, (var,)) for field, var in VERTEX_ENV_VARS.items()),
-    "filegate": (
-        ("api_key", ("FILEGATE_API_KEY",)),
-        ("api_base", ("FILEGATE_API_BASE",)),
-    ),
+    name: spec.env_vars for name, spec in registry.SDK_TARGETS.items()
 }
 
 

@@ -28,6 +28,8 @@ class FilegateError(Exception):
     status_code: int = 500
     error_type: str = "server_error"
     default_code: str | None = None
+    # The HTTP status an upstream service answered, when this error stands for one.
+    upstream_status: int | None = None
 
     def __init__(
         self,

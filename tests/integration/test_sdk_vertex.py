@@ -22,8 +22,8 @@ from gcs_support import FakeGCS, TokenServer, running_fake_gcs, running_token_se
 
 import filegate
 from filegate import FileContent, FileDeleted, FileObject, FilePage
-from filegate.config import VERTEX_ENV_VARS
 from filegate.providers.vertex_ai.batch_lines import custom_id_labels
+from filegate.providers.vertex_ai.spec import VERTEX_ENV_VARS
 
 BUCKET = "filegate-sdk-vertex"
 ENV = (*VERTEX_ENV_VARS.values(), "OPENAI_API_KEY", "AZURE_API_KEY", "AZURE_API_BASE")

@@ -29,7 +29,7 @@ from gcs_support import GOOGLE_TOKEN_AUDIENCE, FakeGCS, running_fake_gcs, runnin
 from support import Part, seeded_chunks, streamed_upload, upload
 
 from filegate.errors import UpstreamError
-from filegate.google import auth as google_auth
+from filegate.google import tokens as google_auth
 from filegate.providers.vertex_ai.batch_lines import custom_id_from_labels
 from filegate.providers.vertex_ai.provider import VertexAIProvider
 from tests.conftest import RssSampler

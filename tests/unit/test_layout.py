@@ -8,6 +8,7 @@ registry or the composition root (``filegate/gateway.py``), the SDK a package.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +31,6 @@ CONCRETE = {
     "filegate.providers.vertex_ai": "filegate.providers",
 }
 COMPOSITION_ROOT = "filegate.gateway"
-# The SDK still builds its providers itself; provider-owned factories in the registry
-# replace this (issue 13, the step after the move), and then this set is empty.
-NOT_YET = {"filegate.sdk.targets"}
 
 
 def module_name(path: Path) -> str:
@@ -119,7 +117,7 @@ def test_concrete_backends_only_through_registry_or_composition_root() -> None:
                     continue
                 if importer == COMPOSITION_ROOT or importer.startswith(home + "."):
                     continue
-                if importer == home or importer in NOT_YET:
+                if importer == home:
                     continue
                 wrong.append(f"{importer} imports {target}")
     assert wrong == []
@@ -144,6 +142,106 @@ def test_route_modules_do_not_import_each_other() -> None:
         if target.startswith(routes) and target != importer
     ]
     assert wrong == []
+
+
+def closure(start: str, edges: dict[str, set[str]], through: str = "") -> set[str]:
+    """Every module ``start`` reaches through imports (not past ``through``)."""
+    seen, todo = set(), [start]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen and target != through:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def sources_matching(pattern: str) -> set[str]:
+    """Modules whose source holds ``pattern`` (a regular expression)."""
+    regex = re.compile(pattern)
+    return {name for name, path in modules().items() if regex.search(path.read_text())}
+
+
+def test_one_gcs_client_and_one_google_token_source() -> None:
+    # Resumable uploads are spoken in one place.
+    assert sources_matching(r"uploadType") == {"filegate.google.gcs_client"}
+    assert sources_matching(r"\"resumable\"") == {"filegate.google.gcs_client"}
+    # google-auth is called in one place (other modules may name its types).
+    assert sources_matching(r"\.refresh\(|google\.auth\.default|from google\.oauth2") == {
+        "filegate.google.tokens"
+    }
+    assert sources_matching(r"(?m)^class (GoogleTokens|GCSClient)\b") == {
+        "filegate.google.tokens",
+        "filegate.google.gcs_client",
+    }
+
+
+def test_one_retry_policy() -> None:
+    assert sources_matching(r"RETRY_STATUSES = |2(\.0)? ?\*\* ?\(?(attempt|retry)") == {
+        "filegate.upstream.retry"
+    }
+    assert sources_matching(r"(?m)^(ATTEMPTS|BACKOFF) = ") == set()
+
+
+def test_storage_google_and_upstream_code_never_reaches_providers() -> None:
+    edges = graph()
+    for name in edges:
+        if name.startswith(("filegate.blobstores", "filegate.google", "filegate.upstream")):
+            # config knows the providers (by the registry); the code that moves bytes
+            # and speaks HTTP does not.
+            reached = closure(name, edges, through="filegate.config")
+            reached = {m for m in reached if m.startswith("filegate.providers")}
+            assert reached == set(), name
+
+
+def test_expiry_rules_are_defined_once() -> None:
+    assert sources_matching(r"(?m)^(EXPIRES_MIN|EXPIRES_MAX)\b.*=") == {"filegate.records.files"}
+    assert sources_matching(r"def parse_expires_after\b") == {"filegate.core.params"}
+
+
+def test_no_provider_imports_another_providers_private_names() -> None:
+    wrong = []
+    for name, path in modules().items():
+        if not name.startswith("filegate.providers."):
+            continue
+        own = ".".join(name.split(".")[:3])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if not node.module.startswith("filegate.providers.") or node.module.startswith(own):
+                continue
+            wrong += [f"{name}: {node.module}.{a.name}" for a in node.names if a.name[0] == "_"]
+    assert wrong == []
+
+
+def test_provider_names_are_compared_only_in_their_package_or_the_registry() -> None:
+    from filegate.providers import registry
+
+    # Each provider's package, by the name it registers.
+    homes = {
+        name: spec.provider_class.rsplit(".", 1)[0].rsplit(".", 1)[0]
+        for name, spec in registry.SDK_TARGETS.items()
+    }
+    quoted = "|".join(re.escape(n) for n in registry.PROVIDERS)
+    compared = re.compile(
+        rf"""(==|!=)\s*["']({quoted})["']|["']({quoted})["']\s*(==|!=)"""
+        rf"""|\bin\s*[(\[{{][^)\]}}]*["']({quoted})["']"""
+    )
+    wrong = []
+    for name, path in modules().items():
+        if name == "filegate.providers.registry":
+            continue
+        for found in compared.finditer(path.read_text()):
+            provider = next(g for g in found.groups()[1:] if g and g not in ("==", "!="))
+            if not name.startswith(homes[provider] + "."):
+                wrong.append(f"{name}: {found.group(0)}")
+    assert wrong == []
+
+
+def test_provider_name_finder_sees_a_comparison() -> None:
+    # The check above is only as good as its pattern: these must all match.
+    pattern = re.compile(r"""(==|!=)\s*["'](azure)["']|\bin\s*[(\[{][^)\]}]*["'](azure)["']""")
+    for text in ('provider == "azure"', "p != 'azure'", 'p in ("x", "azure")', 'p in {"azure"}'):
+        assert pattern.search(text), text
 
 
 def test_cycle_finder_sees_a_cycle() -> None:

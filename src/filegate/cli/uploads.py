@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import io
 import mimetypes
-import random
 import stat
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from filegate import (
 from filegate.cli.options import Client, UsageProblem
 from filegate.cli.progress import Transfer
 from filegate.cli.state import StateFile
+from filegate.upstream.retry import retry_delay
 
 __all__ = ["PART_BYTES", "upload_file"]
 
@@ -285,7 +285,7 @@ async def _send_part(
             window.seek(0)  # takes this attempt's bytes off the bar
             if attempt == PART_ATTEMPTS - 1:
                 raise
-            await asyncio.sleep(min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2))
+            await asyncio.sleep(retry_delay(attempt))
         except BaseException:
             window.seek(0)
             raise

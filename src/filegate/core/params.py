@@ -6,12 +6,10 @@ import re
 
 from filegate.core.ids import is_filegate_id
 from filegate.errors import InvalidRequest
-from filegate.records import FILE_PURPOSES, PURPOSES, ExpiresAfter
+from filegate.records import EXPIRES_MAX, EXPIRES_MIN, FILE_PURPOSES, PURPOSES, ExpiresAfter
 
-__all__ = ["ExpiresAfter"]
+__all__ = ["EXPIRES_MAX", "EXPIRES_MIN", "ExpiresAfter"]
 
-EXPIRES_MIN = 3600
-EXPIRES_MAX = 30 * 24 * 3600
 BATCH_DEFAULT_EXPIRY = 30 * 24 * 3600
 LIST_LIMIT_MAX = 10_000
 _INT = re.compile(r"-?[0-9]+")
@@ -48,8 +46,14 @@ def _purpose_in(value: str, purposes: tuple[str, ...]) -> str:
     return value
 
 
-def parse_expires_after(anchor: str | None, seconds: str | int | None) -> ExpiresAfter | None:
-    """``expires_after[anchor]`` and ``expires_after[seconds]``: both or neither."""
+def parse_expires_after(
+    anchor: str | None, seconds: str | int | None, *, bounded: bool = True
+) -> ExpiresAfter | None:
+    """``expires_after[anchor]`` and ``expires_after[seconds]``: both or neither.
+
+    ``bounded=False`` leaves the range to whoever the value is for (the SDK: the
+    provider or gateway it calls, each of which knows its own).
+    """
     if anchor is None and seconds is None:
         return None
     if anchor is None:
@@ -78,7 +82,7 @@ def parse_expires_after(anchor: str | None, seconds: str | int | None) -> Expire
             param="expires_after[seconds]",
             code="invalid_value",
         ) from None
-    if not EXPIRES_MIN <= secs <= EXPIRES_MAX:
+    if bounded and not EXPIRES_MIN <= secs <= EXPIRES_MAX:
         raise InvalidRequest(
             f"Invalid value for 'expires_after[seconds]': {secs}. "
             f"It must be between {EXPIRES_MIN} and {EXPIRES_MAX}.",

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from filegate.config import Deployment
 from filegate.errors import InvalidRequest
+from filegate.providers import registry
 from filegate.records import EMBEDDED
 
 ROUTING_FIELDS = ("custom_llm_provider", "model", "target_model_names", "target_storage")
 # Provider names clients may route to (LiteLLM's spelling), configured or not.
-KNOWN_PROVIDERS = ("openai", "azure", "vertex_ai", EMBEDDED)
+KNOWN_PROVIDERS = (*registry.PROVIDERS, EMBEDDED)
 _EMBEDDED_STORAGE = ("default", EMBEDDED)
 
 
@@ -54,7 +55,7 @@ class TargetTable:
             self.default = self.deployments.get(default_target) or self.by_provider[default_target]
         else:
             # As LiteLLM does: OpenAI when it is configured, else our own store.
-            self.default = self.by_provider.get("openai", EMBEDDED_TARGET)
+            self.default = self.by_provider.get(registry.DEFAULT_PROVIDER, EMBEDDED_TARGET)
 
     def named(self, deployment: str) -> Target:
         """A target stored by name (e.g. with an upload) and still configured."""

@@ -1,1 +1,2 @@
-"""Google Cloud clients shared by the GCS blob store and the Vertex AI provider."""
+"""Google Cloud, shared by the GCS blob store and the Vertex AI provider: the one GCS
+client (``gcs_client``) and the one token source (``tokens``)."""

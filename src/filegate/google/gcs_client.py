@@ -1,9 +1,13 @@
-"""Google Cloud Storage's JSON API over httpx2, with filegate's wire policy.
+"""The one Google Cloud Storage client: its JSON API over the upstream wire client.
 
-Only what the Vertex AI provider needs: object metadata, ranged downloads,
-listing, deletes, and resumable uploads that stream piece by piece and resume
-from what GCS says it holds. Requests carry a current OAuth2 token, or none
-for an emulator.
+What the Vertex AI provider and the GCS blob store need: object metadata,
+ranged downloads, listing, deletes, and resumable uploads that stream piece by
+piece and resume from what GCS says it holds. Why not a client library: obstore
+speaks GCS's XML API, which no emulator installable here implements, and
+gcloud-aio-storage uploads from a seekable file of known length, not from a
+stream. Requests carry a current OAuth2 token (``google.tokens``), or none for
+an emulator. Failures are filegate's upstream errors (``upstream.client``),
+each with the status GCS answered; a caller with other errors maps them.
 """
 
 from __future__ import annotations
@@ -11,29 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
 import httpx2
 import orjson
 
-from filegate.errors import (
-    FilegateError,
-    FileNotFound,
-    InvalidRequest,
-    RateLimited,
-    UpstreamError,
-    UpstreamTimeout,
-)
-from filegate.google.auth import GoogleAuth, GoogleTokens
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest, UpstreamError
+from filegate.google.tokens import GoogleAuth, GoogleTokens
 from filegate.records import ByteRange
-from filegate.upstream.client import WireClient, _retry_delay
+from filegate.upstream.client import WireClient
+from filegate.upstream.retry import is_transient, retry_delay
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
 # Resumable uploads take pieces in multiples of 256 KiB; GCS suggests 8 MiB or more.
 UPLOAD_CHUNK = 32 * 256 * 1024
-_TRANSIENT = (UpstreamError, UpstreamTimeout, RateLimited)
+# An abandoned session is cancelled within this many seconds, or left to expire.
+CANCEL_TIMEOUT = 10.0
 
 
 def _body(parts: list[bytes]) -> Callable[[], AsyncIterator[bytes]]:
@@ -85,11 +84,11 @@ class GCSClient:
         name: str,
         *,
         endpoint: str | None,
-        credentials: str | Mapping[str, Any] | None,
-        token_uri: str | None = None,
+        tokens: GoogleTokens | None,
         timeout: float = 600.0,
         max_retries: int = 2,
         extra_headers: dict[str, str] | None = None,
+        trust_env: bool = True,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
@@ -98,21 +97,22 @@ class GCSClient:
         if "://" not in base:
             # STORAGE_EMULATOR_HOST is often given as host:port.
             base = f"http://{base}"
+        self.endpoint = base
         common: dict[str, Any] = {
             "base_url": base,
             "headers": {"Accept": "application/json", **(extra_headers or {})},
             "timeout": timeout,
+            "trust_env": trust_env,
             "transport": transport,
         }
         self.wire = WireClient(name, max_retries=max_retries, **common)
         # Upload sessions resume from what GCS says it holds, not by resending blindly.
         self.session_wire = WireClient(name, max_retries=0, **common)
-        # An emulator without credentials is spoken to anonymously, as Google's clients do.
-        self.tokens: GoogleTokens | None = None
-        if credentials is not None or endpoint is None:
-            self.tokens = GoogleTokens(credentials, token_uri=token_uri, timeout=min(timeout, 60))
+        # Without tokens (an emulator) requests go anonymously, as Google's clients send them.
+        self.tokens = tokens
+        if tokens is not None:
             for wire in (self.wire, self.session_wire):
-                wire.client.auth = GoogleAuth(self.tokens)
+                wire.client.auth = GoogleAuth(tokens)
 
     @staticmethod
     def object_path(bucket: str, name: str) -> str:
@@ -124,10 +124,10 @@ class GCSClient:
     async def delete(self, bucket: str, name: str) -> None:
         await self.wire.request("DELETE", self.object_path(bucket, name))
 
-    async def list_page(self, bucket: str, **params: Any) -> dict[str, Any]:
-        return await self.wire.json(
-            "GET", f"/storage/v1/b/{quote(bucket, safe='')}/o", params=params
-        )
+    async def list_page(self, bucket: str, *, once: bool = False, **params: Any) -> dict[str, Any]:
+        """One page of a listing (``once``: not retried, for health checks)."""
+        wire = self.session_wire if once else self.wire
+        return await wire.json("GET", f"/storage/v1/b/{quote(bucket, safe='')}/o", params=params)
 
     async def open(self, bucket: str, name: str, byte_range: ByteRange | None) -> httpx2.Response:
         """A streaming download of the object (or one range of it)."""
@@ -165,18 +165,25 @@ class GCSClient:
             if not session:
                 raise UpstreamError(f"{self.name}: GCS started no upload session.")
             return await self._send(session, chunks, content_type)
-        except Exception as exc:
+        except BaseException as exc:
             if session is not None:
                 # An unfinished session leaves no object; ending it frees it sooner.
-                with contextlib.suppress(FilegateError):
-                    await self._session_call("DELETE", session)
+                await asyncio.shield(self._cancel(session))
             # A missing bucket or a refused session is the gateway's problem, not
             # the client's; a batch line that cannot be rewritten is the client's.
             if isinstance(exc, FileNotFound) or (
                 isinstance(exc, InvalidRequest) and exc.code != "invalid_file"
             ):
-                raise UpstreamError(f"{exc.message} (uploading to bucket {bucket})") from None
+                error = UpstreamError(f"{exc.message} (uploading to bucket {bucket})")
+                error.upstream_status = exc.upstream_status
+                raise error from None
             raise
+
+    async def _cancel(self, session: str) -> None:
+        # Best effort: sessions left behind expire on Google's side after a week.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CANCEL_TIMEOUT):
+                await self._session_call("DELETE", session)
 
     async def _send(
         self, session: str, chunks: AsyncIterable[bytes], content_type: str
@@ -205,25 +212,29 @@ class GCSClient:
         """Send one piece (the last one when ``total`` is given), resuming after failures.
 
         Returns the object once GCS has it whole, None while more is expected.
+        Sends that fail, or that GCS keeps nothing of, count against max_retries;
+        a send of which GCS kept only part goes on from there.
         """
         length = sum(len(c) for c in piece)
         size = "*" if total is None else str(total)
         done = 0  # bytes of this piece GCS has confirmed
-        attempt = 0
+        failures = 0
         while True:
             start, count = offset + done, length - done
             span = f"bytes {start}-{start + count - 1}/{size}" if count else f"bytes */{size}"
             headers = {"Content-Range": span, "Content-Type": content_type}
             headers["Content-Length"] = str(count)
+            failed = False
             try:
                 response = await self._session_call(
                     "PUT", session, headers=headers, body=_body(_skip(piece, done))
                 )
-            except _TRANSIENT:
-                if attempt >= self.max_retries:
+            except FilegateError as exc:
+                if not is_transient(exc) or failures >= self.max_retries:
                     raise
-                await asyncio.sleep(_retry_delay(attempt, None))
-                attempt += 1
+                await asyncio.sleep(retry_delay(failures))
+                failures += 1
+                failed = True
                 # Ask what arrived before sending again.
                 response = await self._session_call(
                     "PUT", session, headers={"Content-Range": f"bytes */{size}"}, body=_body([])
@@ -237,13 +248,14 @@ class GCSClient:
             persisted = _persisted(response.headers.get("range"))
             if not offset <= persisted <= offset + length:
                 raise UpstreamError(f"{self.name}: the upload session lost bytes; try again.")
-            done = persisted - offset
-            if done == length and total is None:
+            if persisted - offset == length and total is None:
                 return None
-            # GCS kept only part of the piece, or has not finished: send the rest.
-            attempt += 1
-            if attempt > self.max_retries + 1:
-                raise UpstreamError(f"{self.name}: GCS did not take the upload's bytes.")
+            if persisted - offset <= done and not failed:
+                # GCS took nothing of what was sent: do not loop forever.
+                failures += 1
+                if failures > self.max_retries:
+                    raise UpstreamError(f"{self.name}: GCS did not take the upload's bytes.")
+            done = persisted - offset
 
     async def _session_call(self, method: str, session: str, **kwargs: Any) -> httpx2.Response:
         # The session URI's query (upload_id) must travel as params: the wire

@@ -1,4 +1,8 @@
-"""Provider classes by name, imported only when a deployment uses them."""
+"""The one list of providers. Each provider package's ``spec`` says how to build it,
+configure it and reach it from the SDK; its classes are imported only when used.
+
+Adding a provider is a package with a ``spec`` module and one line here.
+"""
 
 from __future__ import annotations
 
@@ -7,69 +11,48 @@ from typing import Any
 
 import httpx2
 
-from filegate.config import Deployment
 from filegate.errors import ConfigError
+from filegate.providers.azure_openai.spec import SPEC as AZURE
 from filegate.providers.base import Provider
 
-# provider name -> "module:Class"; adding a provider is one line here.
-PROVIDERS = {
-    "openai": "filegate.providers.openai.provider:OpenAIProvider",
-    "azure": "filegate.providers.azure_openai.provider:AzureOpenAIProvider",
-    "vertex_ai": "filegate.providers.vertex_ai.provider:VertexAIProvider",
-}
+# Re-exported: the gateway's default address, for the SDK's connections.
+from filegate.providers.openai.spec import FILEGATE_API_BASE as FILEGATE_API_BASE
+from filegate.providers.openai.spec import GATEWAY_SPEC
+from filegate.providers.openai.spec import SPEC as OPENAI
+from filegate.providers.spec import DeploymentFields, ProviderSpec
+from filegate.providers.vertex_ai.spec import SPEC as VERTEX_AI
+
+# Providers a deployment may name, in the order zero-config deployments are made.
+PROVIDERS: dict[str, ProviderSpec] = {s.name: s for s in (OPENAI, AZURE, VERTEX_AI)}
+# LiteLLM's default: a model name without a "provider/" prefix, a gateway's default target.
+DEFAULT_PROVIDER = OPENAI.name
+# What the SDK can call: the providers, and a filegate gateway.
+SDK_TARGETS: dict[str, ProviderSpec] = {**PROVIDERS, GATEWAY_SPEC.name: GATEWAY_SPEC}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(PROVIDERS)
+
+
+def spec(name: str) -> ProviderSpec:
+    try:
+        return SDK_TARGETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown provider {name!r}") from None
 
 
 def provider_class(name: str) -> Any:
-    try:
-        module_name, _, attr = PROVIDERS[name].partition(":")
-    except KeyError:
-        raise ConfigError(f"unknown provider {name!r}") from None
+    if name not in PROVIDERS:
+        raise ConfigError(f"unknown provider {name!r}")
+    module_name, _, attr = PROVIDERS[name].provider_class.partition(":")
     return getattr(importlib.import_module(module_name), attr)
 
 
 def build_provider(
-    deployment: Deployment, *, transport: httpx2.AsyncBaseTransport | None = None
+    deployment: DeploymentFields, *, transport: httpx2.AsyncBaseTransport | None = None
 ) -> Provider:
     """An adapter for one configured deployment."""
-    if deployment.provider == "vertex_ai":
-        return _build(deployment, _vertex_kwargs(deployment, transport))
-    kwargs: dict[str, Any] = {
-        "api_base": deployment.api_base,
-        "api_key": deployment.api_key.get_secret_value() if deployment.api_key else None,
-        "organization": deployment.organization,
-        "project": deployment.project,
-        "timeout": deployment.timeout,
-        "max_retries": deployment.max_retries,
-        "transport": transport,
-        "files_api_max_bytes": deployment.files_api_max_bytes,
-        "upload_part_bytes": deployment.upload_part_bytes,
-    }
-    if deployment.provider == "azure":
-        kwargs["api_version"] = deployment.api_version
-        kwargs["processing_wait"] = deployment.processing_wait
-        token = deployment.azure_ad_token
-        kwargs["azure_ad_token"] = token.get_secret_value() if token else None
-    return _build(deployment, kwargs)
-
-
-def _vertex_kwargs(
-    deployment: Deployment, transport: httpx2.AsyncBaseTransport | None
-) -> dict[str, Any]:
-    credentials = deployment.vertex_credentials
-    return {
-        "vertex_project": deployment.vertex_project,
-        "vertex_location": deployment.vertex_location,
-        "vertex_credentials": credentials.get_secret_value() if credentials else None,
-        "gcs_bucket_name": deployment.gcs_bucket_name,
-        "gcs_prefix": deployment.gcs_prefix,
-        "storage_endpoint": deployment.storage_endpoint,
-        "timeout": deployment.timeout,
-        "max_retries": deployment.max_retries,
-        "transport": transport,
-    }
-
-
-def _build(deployment: Deployment, kwargs: dict[str, Any]) -> Provider:
+    kwargs = spec(deployment.provider).kwargs(deployment, transport)
     try:
         provider: Provider = provider_class(deployment.provider)(**kwargs)
     except ConfigError as exc:

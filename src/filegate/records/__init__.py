@@ -2,6 +2,8 @@
 
 from filegate.records.files import (
     EMBEDDED,
+    EXPIRES_MAX,
+    EXPIRES_MIN,
     FILE_PURPOSES,
     PURPOSES,
     ByteRange,
@@ -26,6 +28,8 @@ from filegate.records.uploads import Upload, UploadPart
 
 __all__ = [
     "EMBEDDED",
+    "EXPIRES_MAX",
+    "EXPIRES_MIN",
     "FILE_PURPOSES",
     "LIMIT_FIELDS",
     "PURPOSES",

@@ -13,6 +13,10 @@ PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 # Every purpose a stored file can carry: the ones a client may upload with, plus
 # the ones OpenAI gives to files it makes itself (what a listing may filter by).
 FILE_PURPOSES = (*PURPOSES, "assistants_output", "batch_output", "fine-tune-results")
+# expires_after[seconds] as OpenAI documents it: one hour to thirty days. The
+# gateway and the providers that keep OpenAI's range share these.
+EXPIRES_MIN = 3600
+EXPIRES_MAX = 30 * 24 * 3600
 
 
 class FileState(enum.StrEnum):

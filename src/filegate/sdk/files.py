@@ -29,7 +29,7 @@ from filegate.records import ExpiresAfter
 from filegate.sdk.content import FileContent
 from filegate.sdk.portal import Portal, get_portal, run_sync
 from filegate.sdk.sources import FileInput, open_upload
-from filegate.sdk.targets import form_fields, naming_urls, parse_expires_after, resolve
+from filegate.sdk.targets import expires_after_argument, form_fields, naming_urls, resolve
 from filegate.sdk.types import FileDeleted, FileObject, FilePage
 
 __all__ = [
@@ -86,7 +86,7 @@ async def acreate_file(
     (seconds) and ``max_retries`` override the defaults (600, 2).
     Providers, credentials and errors: see ``help(filegate)``.
     """
-    expiry = parse_expires_after(expires_after)
+    expiry = expires_after_argument(expires_after)
     target, body = resolve(
         "create",
         custom_llm_provider,

@@ -31,12 +31,14 @@ keyword argument raises ``TypeError`` (names starting with ``litellm_``, which
 LiteLLM adds for its own bookkeeping, are accepted and ignored); a known one the
 chosen provider does not use raises ``InvalidRequest``; missing credentials
 raise ``ConfigError`` naming the parameter and the environment variable.
+
+What each provider takes is its own package's ``spec`` (``providers.registry``
+lists them); this module holds what every SDK call shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,22 +46,23 @@ from typing import Any, Protocol
 
 import httpx2
 
-from filegate.config import PROVIDER_ENV_VARS, provider_env
-from filegate.errors import ConfigError, InvalidRequest, UpstreamUnreachable
-from filegate.providers.azure_openai.provider import AzureOpenAIProvider
+from filegate.config import provider_env
+from filegate.core.params import parse_expires_after
+from filegate.errors import InvalidRequest, UpstreamUnreachable
+from filegate.providers import registry
 from filegate.providers.base import Provider, ProviderFile, UploadSource
-from filegate.providers.openai.provider import OpenAIProvider
+from filegate.providers.spec import SDKCall, unused
 from filegate.records import ExpiresAfter
 
-__all__ = ["PROVIDERS", "SDKProvider", "Target", "form_fields", "parse_expires_after", "resolve"]
+__all__ = ["PROVIDERS", "SDKProvider", "Target", "expires_after_argument", "form_fields", "resolve"]
 
-FILEGATE_API_BASE = "http://localhost:4000/v1"
-PROVIDERS = ("openai", "azure", "vertex_ai", "filegate")
+# Where an SDK call may go: the registry's providers and a filegate gateway.
+PROVIDERS = tuple(registry.SDK_TARGETS)
+FILEGATE_API_BASE = registry.FILEGATE_API_BASE
 # Providers LiteLLM knows whose Files API filegate does not speak yet.
 NOT_YET = ("gemini", "bedrock", "anthropic")
 # Keyword arguments some providers take (LiteLLM's names), beyond the common ones.
-AZURE_PARAMS = ("azure_ad_token",)
-VERTEX_PARAMS = ("vertex_project", "vertex_location", "vertex_credentials", "gcs_bucket_name")
+SDK_PARAMS = tuple(p for spec in registry.SDK_TARGETS.values() for p in spec.sdk_params)
 _RESERVED_FIELDS = ("file", "purpose", "expires_after")
 
 
@@ -76,61 +79,6 @@ class SDKProvider(Provider, Protocol):
         expires_after: ExpiresAfter | None,
         extra_fields: Sequence[tuple[str, str]] = (),
     ) -> ProviderFile: ...
-
-
-class _GatewayProvider(OpenAIProvider):
-    """A filegate gateway: OpenAI's wire format, with purposes and expiry judged by the
-    gateway against its own targets rather than by OpenAI's rules here."""
-
-    name = "filegate"
-
-    def check_purpose(self, purpose: str) -> None:
-        pass
-
-    def check_expires_after(self, expires_after: ExpiresAfter) -> None:
-        pass
-
-
-@functools.cache
-def _vertex_class() -> Callable[..., SDKProvider]:
-    """The Vertex AI adapter for SDK calls, imported on first use (google-auth is slow to
-    import, and only Vertex AI needs it)."""
-    from filegate.providers.vertex_ai.provider import VertexAIProvider
-
-    class SDKVertexAIProvider(VertexAIProvider):
-        def check_expires_after(self, expires_after: ExpiresAfter) -> None:
-            # GCS has no per-object expiry: a gateway's sweep deletes expired files (and
-            # the object's customTime serves bucket lifecycle rules), but without a
-            # gateway nothing would, so the SDK refuses rather than promise it.
-            raise InvalidRequest(
-                "vertex_ai cannot honour expires_after from the SDK: GCS has no per-object "
-                "expiry (a filegate gateway deletes expired files; use "
-                "custom_llm_provider='filegate').",
-                param="expires_after",
-                code="unsupported_parameter",
-            )
-
-        async def create_file(
-            self,
-            source: UploadSource,
-            *,
-            filename: str,
-            purpose: str,
-            content_type: str,
-            expires_after: ExpiresAfter | None,
-            extra_fields: Sequence[tuple[str, str]] = (),
-        ) -> ProviderFile:
-            if extra_fields:  # form_fields() refuses them first; this is the backstop.
-                raise InvalidRequest("vertex_ai takes no extra form fields.", param="extra_body")
-            return await super().create_file(
-                source,
-                filename=filename,
-                purpose=purpose,
-                content_type=content_type,
-                expires_after=expires_after,
-            )
-
-    return SDKVertexAIProvider
 
 
 # Loading the CA bundle takes 100+ ms; one context serves every call (an
@@ -156,13 +104,7 @@ class Target:
 
     def build(self) -> SDKProvider:
         """A fresh adapter; the caller closes it (``aclose()``)."""
-        cls: Callable[..., SDKProvider]
-        if self.provider == "vertex_ai":
-            cls = _vertex_class()
-        else:
-            cls = {"azure": AzureOpenAIProvider, "filegate": _GatewayProvider}.get(
-                self.provider, OpenAIProvider
-            )
+        cls: Callable[..., SDKProvider] = registry.spec(self.provider).sdk_class()
         return cls(**self.options, transport=_transport())
 
     @contextlib.asynccontextmanager
@@ -186,19 +128,6 @@ def naming_urls() -> Iterator[None]:
         raise exc.naming_url() from exc
 
 
-def _env_names(provider: str, param: str) -> str:
-    for name, variables in PROVIDER_ENV_VARS[provider]:
-        if name == param:
-            return " or ".join(variables)
-    return "?"
-
-
-def _missing(provider: str, param: str, also: str = "") -> ConfigError:
-    return ConfigError(
-        f"{provider}: no {param}; pass {param}=...{also} or set {_env_names(provider, param)}"
-    )
-
-
 def _check_provider(custom_llm_provider: object) -> str:
     if custom_llm_provider in PROVIDERS:
         return str(custom_llm_provider)
@@ -217,16 +146,6 @@ def _check_provider(custom_llm_provider: object) -> str:
     )
 
 
-def _unused(provider: str, **values: object) -> None:
-    for param, value in values.items():
-        if value is not None:
-            raise InvalidRequest(
-                f"{provider} does not use {param}; it would be ignored, so it is refused.",
-                param=param,
-                code="unsupported_parameter",
-            )
-
-
 def _common_options(
     extra_headers: Mapping[str, str] | None, timeout: float | None, max_retries: int | None
 ) -> dict[str, Any]:
@@ -242,18 +161,6 @@ def _common_options(
     return options
 
 
-def _vertex_target(env: dict[str, str], options: dict[str, Any], extras: dict[str, Any]) -> Target:
-    provider = "vertex_ai"
-    for param in VERTEX_PARAMS:
-        value = extras.get(param)
-        options[param] = value if value is not None and value != "" else env.get(param)
-    if not options["gcs_bucket_name"]:
-        raise _missing(provider, "gcs_bucket_name")
-    # Only the environment names an emulator (STORAGE_EMULATOR_HOST, as Google's clients).
-    options["storage_endpoint"] = env.get("storage_endpoint")
-    return Target(provider, options)
-
-
 def _target(
     provider: str,
     *,
@@ -266,52 +173,17 @@ def _target(
     max_retries: int | None,
     **extras: Any,
 ) -> Target:
-    env = provider_env(provider)
+    spec = registry.spec(provider)
+    # Another provider's arguments would be ignored here, so they are refused.
+    unused(provider, **{p: extras.get(p) for p in SDK_PARAMS if p not in spec.sdk_params})
+    call = SDKCall(api_key, api_base, api_version, organization, extras)
     options = _common_options(extra_headers, timeout, max_retries)
-    azure_ad_token = extras.get("azure_ad_token")
-    if provider == "vertex_ai":
-        # GCS is reached with Google credentials at Google's (or the emulator's)
-        # address; Vertex AI has no Files endpoint these could point at.
-        _unused(
-            provider,
-            api_key=api_key,
-            api_base=api_base,
-            api_version=api_version,
-            organization=organization,
-            azure_ad_token=azure_ad_token,
-        )
-        return _vertex_target(env, options, extras)
-    _unused(provider, **{param: extras.get(param) for param in VERTEX_PARAMS})
-    if provider == "azure":
-        _unused(provider, organization=organization)
-        options["api_base"] = api_base or env.get("api_base")
-        if not options["api_base"]:
-            raise _missing(provider, "api_base")
-        if api_key or azure_ad_token:
-            options.update(api_key=api_key, azure_ad_token=azure_ad_token)
-        elif env.get("api_key") or env.get("azure_ad_token"):
-            options.update(api_key=env.get("api_key"), azure_ad_token=env.get("azure_ad_token"))
-        else:
-            raise _missing(provider, "api_key", " (or azure_ad_token=...)")
-        options["api_version"] = api_version or env.get("api_version")
-        return Target(provider, options)
-    _unused(provider, api_version=api_version, azure_ad_token=azure_ad_token)
-    options["api_key"] = api_key or env.get("api_key")
-    if provider == "filegate":
-        _unused(provider, organization=organization)
-        options["api_base"] = api_base or env.get("api_base") or FILEGATE_API_BASE
-        return Target(provider, options)
-    if not options["api_key"]:
-        raise _missing(provider, "api_key")
-    options["api_base"] = api_base or env.get("api_base")
-    options["organization"] = organization or env.get("organization")
-    options["project"] = env.get("project")
-    return Target(provider, options)
+    return Target(provider, spec.sdk_options(call, provider_env(provider), options))
 
 
 def _split_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The provider-specific arguments among ``kwargs``; refuses any other unknown name."""
-    known = (*AZURE_PARAMS, *VERTEX_PARAMS)
+    known = SDK_PARAMS
     unknown = sorted(k for k in kwargs if k not in known and not k.startswith("litellm_"))
     if unknown:
         names = ", ".join(repr(k) for k in unknown)
@@ -328,8 +200,7 @@ def _split_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def form_fields(provider: str, extra_body: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``extra_body`` of a create as extra multipart fields, where they can be honoured."""
-    if provider in ("azure", "vertex_ai"):
-        # Azure ignores form fields it does not know; a GCS upload has none.
+    if not registry.spec(provider).form_fields:
         raise InvalidRequest(
             f"{provider} cannot take extra_body fields on create "
             f"({', '.join(map(repr, extra_body))}).",
@@ -360,13 +231,15 @@ def _extra_body(
     """The fields left in ``extra_body``; refuses fields ``op`` cannot send. Takes
     ``azure_ad_token`` out of it into ``extras``."""
     body = dict(extra_body or {})
-    if provider == "azure" and "azure_ad_token" in body:
-        # Older LiteLLM releases take the Azure token from extra_body.
-        token = body.pop("azure_ad_token")
-        if "azure_ad_token" not in extras and token is not None:
-            if not isinstance(token, str):
-                raise TypeError("azure_ad_token must be a str")
-            extras["azure_ad_token"] = token
+    for name in registry.spec(provider).extra_body_params:
+        if name not in body:
+            continue
+        # Older LiteLLM releases take some arguments (Azure's token) from extra_body.
+        value = body.pop(name)
+        if name not in extras and value is not None:
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str")
+            extras[name] = value
     if body and op != "create":
         raise InvalidRequest(
             f"{op} sends no body, so extra_body ({', '.join(map(repr, body))}) cannot be honoured.",
@@ -376,8 +249,12 @@ def _extra_body(
     return body
 
 
-def parse_expires_after(value: object) -> ExpiresAfter | None:
-    """LiteLLM's ``{"anchor": "created_at", "seconds": N}`` (or an ``ExpiresAfter``)."""
+def expires_after_argument(value: object) -> ExpiresAfter | None:
+    """LiteLLM's ``{"anchor": "created_at", "seconds": N}`` (or an ``ExpiresAfter``).
+
+    The Python shape is checked here; the values by ``core.params``, all but the
+    range, which the provider or gateway called judges against its own.
+    """
     if value is None or isinstance(value, ExpiresAfter):
         return value
     if not isinstance(value, Mapping):
@@ -397,15 +274,14 @@ def parse_expires_after(value: object) -> ExpiresAfter | None:
             param="expires_after",
         )
     anchor, seconds = value.get("anchor", "created_at"), value.get("seconds")
-    if anchor != "created_at":
-        raise InvalidRequest(
-            "expires_after[anchor] must be 'created_at'.", param="expires_after[anchor]"
-        )
+    if not isinstance(anchor, str):
+        anchor = repr(anchor)
     if isinstance(seconds, bool) or not isinstance(seconds, int):
+        # An int, not the wire's digits: the SDK takes Python values.
         raise InvalidRequest(
             "expires_after[seconds] must be an integer.", param="expires_after[seconds]"
         )
-    return ExpiresAfter(seconds=seconds, anchor=anchor)
+    return parse_expires_after(anchor, seconds, bounded=False)
 
 
 def resolve(

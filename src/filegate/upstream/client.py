@@ -1,18 +1,18 @@
-"""Plumbing shared by providers that speak OpenAI's Files wire format over HTTP.
+"""Plumbing shared by clients of upstream HTTP services (providers, Google Cloud Storage).
 
-Policy lives here once: timeouts, retries with backoff, the upstream multipart
-body with an exact Content-Length, and upstream errors mapped onto filegate's
-exception tree (and so onto OpenAI's error envelope).
+Policy lives here once: timeouts, retries (``upstream.retry``), the upstream
+multipart body with an exact Content-Length, and upstream errors mapped onto
+filegate's exception tree (and so onto OpenAI's error envelope). It imports no
+provider, so the blob stores may build on it too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx2
@@ -30,12 +30,10 @@ from filegate.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from filegate.providers.base import UploadSource
+from filegate.upstream.retry import retry_delay, should_retry
 
 log = logging.getLogger("filegate.providers")
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
 MAX_ERROR_BODY = 64 * 1024
 _PASSED_THROUGH: dict[int, type[FilegateError]] = {
     400: InvalidRequest,
@@ -48,11 +46,19 @@ _PASSED_THROUGH: dict[int, type[FilegateError]] = {
 }
 
 
+class SizedSource(Protocol):
+    """What a multipart body streams: providers.base.UploadSource, seen from here."""
+
+    size: int
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
 def multipart_body(
     fields: list[tuple[str, str]],
     filename: str,
     content_type: str,
-    source: UploadSource,
+    source: SizedSource,
     *,
     field: str = "file",
 ) -> tuple[str, int, Callable[[], AsyncIterator[bytes]]]:
@@ -116,27 +122,20 @@ def map_status(provider: str, status: int, body: bytes, headers: httpx2.Headers)
     message, code, param = error_message(body)
     text = f"{provider}: {message or f'upstream answered HTTP {status}'}"
     cls = _PASSED_THROUGH.get(status)
+    error: FilegateError
     if cls is None:
         if status == 504 or status == 408:
-            return UpstreamTimeout(f"{provider}: the upstream timed out (HTTP {status}).")
-        return UpstreamError(text, code=code or "upstream_error")
-    extra: dict[str, str] = {}
-    retry_after = headers.get("retry-after")
-    if status == 429 and retry_after:
-        extra["Retry-After"] = retry_after
-    return cls(text, param=param, code=code, headers=extra)
-
-
-def _retry_delay(attempt: int, response: httpx2.Response | None) -> float:
-    if response is not None:
-        for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-            value = response.headers.get(name)
-            if value:
-                try:
-                    return min(float(value) * scale, MAX_RETRY_AFTER)
-                except ValueError:
-                    pass
-    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
+            error = UpstreamTimeout(f"{provider}: the upstream timed out (HTTP {status}).")
+        else:
+            error = UpstreamError(text, code=code or "upstream_error")
+    else:
+        extra: dict[str, str] = {}
+        retry_after = headers.get("retry-after")
+        if status == 429 and retry_after:
+            extra["Retry-After"] = retry_after
+        error = cls(text, param=param, code=code, headers=extra)
+    error.upstream_status = status
+    return error
 
 
 class WireClient:
@@ -151,6 +150,7 @@ class WireClient:
         params: dict[str, str] | None = None,
         timeout: float = 600.0,
         max_retries: int = 2,
+        trust_env: bool = True,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.provider = provider
@@ -162,6 +162,8 @@ class WireClient:
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
             transport=transport,
             follow_redirects=False,
+            # False: proxies come from filegate's settings only, not the environment.
+            trust_env=trust_env,
         )
 
     async def request(
@@ -196,7 +198,7 @@ class WireClient:
                 # A read timeout on a create may come after the upstream made the file.
                 safe = retry_unsafe or isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout)
                 if safe and attempt < self.max_retries:
-                    await asyncio.sleep(_retry_delay(attempt, None))
+                    await asyncio.sleep(retry_delay(attempt, None))
                     attempt += 1
                     continue
                 raise UpstreamTimeout(
@@ -211,7 +213,7 @@ class WireClient:
                         path,
                         type(exc).__name__,
                     )
-                    await asyncio.sleep(_retry_delay(attempt, None))
+                    await asyncio.sleep(retry_delay(attempt, None))
                     attempt += 1
                     continue
                 raise UpstreamUnreachable(
@@ -225,13 +227,8 @@ class WireClient:
                 return response
             body_bytes = await _read_capped(response)
             await response.aclose()
-            retryable = (
-                response.status_code in RETRY_STATUSES
-                and attempt < self.max_retries
-                and response.headers.get("x-should-retry") != "false"
-            )
-            if retryable:
-                await asyncio.sleep(_retry_delay(attempt, response))
+            if should_retry(response) and attempt < self.max_retries:
+                await asyncio.sleep(retry_delay(attempt, response))
                 attempt += 1
                 continue
             raise map_status(self.provider, response.status_code, body_bytes, response.headers)
@@ -253,6 +250,9 @@ class WireClient:
 
 
 async def _read_capped(response: httpx2.Response) -> bytes:
+    if response.is_stream_consumed:
+        # A response built from bytes (a mock transport's) holds them already.
+        return response.content[:MAX_ERROR_BODY]
     buf = bytearray()
     try:
         async for chunk in response.aiter_raw():

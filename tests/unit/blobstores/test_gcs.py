@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from filegate.blobstores import gcs
+from filegate.blobstores import gcs as _gcs_auth
 from filegate.blobstores.gcs import GCSBlobStore, GCSBlobStoreConfig
 from filegate.errors import StorageUnavailable
-from filegate.google import tokens as _gcs_auth
+from filegate.google import gcs_client as gcs
 from filegate.records import ByteRange
+from filegate.upstream import retry
 
 SESSION = "http://gcs.test/upload/session/1"
 
@@ -91,7 +92,7 @@ async def test_bytes_the_server_did_not_keep_are_sent_again() -> None:
 async def test_a_failed_chunk_is_retried_from_what_the_server_holds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(gcs, "BACKOFF", 0.0)
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.0)
     fake = FakeResumable(fail_first_puts=2)
     data = os.urandom(600_000)
     await store_for(fake).put("file-b", chunks(data))
@@ -122,7 +123,7 @@ async def test_a_failing_source_cancels_the_session() -> None:
 async def test_a_server_that_keeps_failing_gives_storage_unavailable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(gcs, "BACKOFF", 0.0)
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.0)
     fake = FakeResumable(fail_first_puts=100)
     with pytest.raises(StorageUnavailable, match="upload failed: 503"):
         await store_for(fake).put("file-e", chunks(os.urandom(10)))
@@ -131,7 +132,7 @@ async def test_a_server_that_keeps_failing_gives_storage_unavailable(
 async def test_get_retries_before_the_first_byte_and_sends_the_range(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(gcs, "BACKOFF", 0.0)
+    monkeypatch.setattr(retry, "BASE_DELAY", 0.0)
     seen: list[httpx2.Request] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:

@@ -18,13 +18,11 @@ from filegate.providers.base import (
     UploadSource,
 )
 from filegate.providers.openai.provider import (
-    EXPIRES_MAX,
-    EXPIRES_MIN,
     FILES_API_MAX_BYTES,
     UPLOAD_PART_BYTES,
     OpenAIProvider,
 )
-from filegate.records import ExpiresAfter
+from filegate.records import EXPIRES_MAX, EXPIRES_MIN, ExpiresAfter
 
 log = logging.getLogger("filegate")
 

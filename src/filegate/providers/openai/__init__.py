@@ -1,1 +1,2 @@
-"""OpenAI's Files and Uploads APIs (``provider``), its Uploads API parts (``parts``)."""
+"""OpenAI's Files and Uploads APIs (``provider``), its Uploads API parts (``parts``), a
+filegate gateway as the SDK's target (``gateway``), and what the registry knows (``spec``)."""

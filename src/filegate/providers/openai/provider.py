@@ -12,7 +12,8 @@ import orjson
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
 from filegate.providers.openai.parts import Parts
-from filegate.records import ByteRange, ExpiresAfter
+from filegate.providers.ranges import slice_stream
+from filegate.records import EXPIRES_MAX, EXPIRES_MIN, ByteRange, ExpiresAfter
 from filegate.upstream.client import WireClient, multipart_body
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
@@ -20,8 +21,6 @@ OPENAI_API_BASE = "https://api.openai.com/v1"
 # through the Uploads API (up to 8 GB), in parts of at most 64 MB.
 FILES_API_MAX_BYTES = 512 * 1024 * 1024
 UPLOAD_PART_BYTES = 64 * 1024 * 1024
-# OpenAI's documented expires_after range: one hour to thirty days.
-EXPIRES_MIN, EXPIRES_MAX = 3600, 30 * 24 * 3600
 
 
 class OpenAIProvider:
@@ -206,7 +205,7 @@ class OpenAIProvider:
         status = response.status_code
         if byte_range is not None and status == 200:
             # The upstream ignored the Range header: cut the range out ourselves.
-            stream = _slice(stream, byte_range)
+            stream = slice_stream(stream, byte_range)
             status = 206
         kept = {
             k: v
@@ -306,16 +305,3 @@ def _json_body(doc: dict[str, Any]) -> Callable[[], AsyncIterator[bytes]]:
         yield data
 
     return body
-
-
-async def _slice(stream: AsyncIterator[bytes], byte_range: ByteRange) -> AsyncIterator[bytes]:
-    pos = 0
-    async for chunk in stream:
-        end = pos + len(chunk)
-        lo = max(byte_range.start - pos, 0)
-        hi = min(byte_range.end + 1 - pos, len(chunk))
-        if lo < hi:
-            yield chunk[lo:hi]
-        pos = end
-        if pos > byte_range.end:
-            break

@@ -24,11 +24,13 @@ from ulid import ULID
 
 from filegate.errors import ConfigError, FilegateError, FileNotFound, InvalidRequest
 from filegate.google.gcs_client import GCSClient
+from filegate.google.tokens import GoogleTokens
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
-from filegate.providers.openai.provider import EXPIRES_MAX, EXPIRES_MIN, _slice
+from filegate.providers.ranges import slice_stream
 from filegate.providers.vertex_ai import batch_lines as vertex_batch
 from filegate.providers.vertex_ai import output_lines as vertex_output
-from filegate.records import PURPOSES, ByteRange, ExpiresAfter
+from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
+from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
 SNIFF_BYTES = 8 * 1024 * 1024
@@ -80,11 +82,20 @@ class VertexAIProvider:
         prefix = (gcs_prefix if gcs_prefix is not None else inline_prefix).strip("/")
         self.bucket, self.prefix = bucket, f"{prefix}/" if prefix else ""
         self.vertex_project, self.vertex_location = vertex_project, vertex_location
+        # An emulator without credentials is spoken to anonymously.
+        tokens = None
+        if vertex_credentials is not None or storage_endpoint is None:
+            tokens = GoogleTokens(
+                None
+                if vertex_credentials is None
+                else load_credentials(vertex_credentials, token_uri=token_uri),
+                errors=VertexTokenErrors(),
+                timeout=min(timeout, 60),
+            )
         self.gcs = GCSClient(
             self.name,
             endpoint=storage_endpoint,
-            credentials=vertex_credentials,
-            token_uri=token_uri,
+            tokens=tokens,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -287,7 +298,7 @@ class VertexAIProvider:
         }
         if byte_range is not None and status == 200:
             # The server ignored the Range header: cut the range out here.
-            stream, status = _slice(stream, byte_range), 206
+            stream, status = slice_stream(stream, byte_range), 206
             kept.pop("content-length", None)
         return ProviderContent(status, kept, stream, response.aclose)
 
@@ -323,7 +334,7 @@ class VertexAIProvider:
             return ProviderContent(200, headers, lines, response.aclose)
         # The rewritten lines' total length is unknown until they have all been made.
         headers["content-range"] = f"bytes {byte_range.start}-{byte_range.end}/*"
-        return ProviderContent(206, headers, _slice(lines, byte_range), response.aclose)
+        return ProviderContent(206, headers, slice_stream(lines, byte_range), response.aclose)
 
     async def aclose(self) -> None:
         await self.gcs.aclose()
