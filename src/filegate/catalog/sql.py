@@ -528,16 +528,26 @@ class SQLCatalog:
         await self._run.write(run)
 
     async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
-        stmt = (
-            files.update()
-            .where(files.c.id.in_(_doomed_ids(limit).scalar_subquery()), _doomed())
-            .values(state=FileState.DELETING.value, lease_until=sa.bindparam("lease"))
-            .returning(*files.c)
-        )
-        params = {"now": now, "lease": lease_until}
-        return await self._run.write(
-            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
-        )
+        find = _doomed_ids(limit)
+
+        def run(conn: sa.Connection) -> list[FileRecord]:
+            # The ids first, then the update by primary key: as one statement
+            # (``id IN (SELECT ... LIMIT n)``) PostgreSQL, whose statistics had
+            # not yet seen 100,000 files expire at once, ran the subquery again
+            # for every row and a sweep never ended. The update checks again, so
+            # a file another sweeper claimed in between is left to it.
+            ids = list(conn.execute(find, {"now": now}).scalars())
+            if not ids:
+                return []
+            stmt = (
+                files.update()
+                .where(files.c.id.in_(ids), _doomed())
+                .values(state=FileState.DELETING.value, lease_until=lease_until)
+                .returning(*files.c)
+            )
+            return _with_locations(conn, conn.execute(stmt, {"now": now}).all())
+
+        return await self._run.write(run)
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
