@@ -290,13 +290,19 @@ def run_wrk(
     threads: int,
     connections: int,
     timeout: float | None = None,
+    script: Path | None = None,
 ) -> LoadResult:
-    """One wrk run; ``timeout`` (seconds) replaces wrk's 2 s per-request timeout."""
+    """One wrk run; ``timeout`` (seconds) replaces wrk's 2 s per-request timeout.
+
+    ``script``: a wrk Lua script (e.g. ``wrk_rotate_script``'s) choosing each request.
+    """
     # wrk takes whole seconds only.
     seconds = max(1, round(duration))
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if timeout is not None:
         cmd.append(f"--timeout={max(1, round(timeout))}s")
+    if script is not None:
+        cmd += ["-s", str(script)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
@@ -359,15 +365,46 @@ def measure_load(
     connections: int,
     warmup: float,
     timeout: float | None = None,
+    script: Path | None = None,
 ) -> LoadResult:
-    """A warm-up run, then the measured one. ``timeout``: per request, wrk only."""
+    """A warm-up run, then the measured one. ``timeout``, ``script``: wrk only."""
     if client == "wrk":
         if warmup > 0:
-            run_wrk(url, headers, warmup, threads, connections, timeout)
-        return run_wrk(url, headers, duration, threads, connections, timeout)
+            run_wrk(url, headers, warmup, threads, connections, timeout, script)
+        return run_wrk(url, headers, duration, threads, connections, timeout, script)
+    if script is not None:
+        raise RuntimeError("a request script needs wrk (--client wrk)")
     if warmup > 0:
         asyncio.run(_httpx_load(url, headers, warmup, connections))
     return asyncio.run(_httpx_load(url, headers, duration, connections))
+
+
+def wrk_rotate_script(path: Path, paths: Sequence[str]) -> Path:
+    """A wrk Lua script that sends GET to each of ``paths`` in turn, round and round.
+
+    Each wrk thread starts at its own offset, so the threads do not move in step.
+    """
+    if not paths or any('"' in p or "\\" in p or "\n" in p for p in paths):
+        raise ValueError("paths must be non-empty and plain")
+    listed = ",\n".join(f'  "{p}"' for p in paths)
+    path.write_text(
+        f"local paths = {{\n{listed}\n}}\n"
+        "local n = #paths\n"
+        "local i = 0\n"
+        "local thread_count = 0\n"
+        "function setup(thread)\n"
+        "  thread_count = thread_count + 1\n"
+        "  thread:set('offset', thread_count * 7919)\n"
+        "end\n"
+        "function init(args)\n"
+        "  i = (offset or 0) % n\n"
+        "end\n"
+        "function request()\n"
+        "  i = i % n + 1\n"
+        "  return wrk.format('GET', paths[i])\n"
+        "end\n"
+    )
+    return path
 
 
 def pick_client(requested: str) -> str:

@@ -121,6 +121,10 @@ class Catalog(Protocol):
         """Drop a record for good (after its bytes are gone)."""
         ...
 
+    async def remove_many(self, file_ids: Sequence[str]) -> None:
+        """Drop records for good, in one transaction (a sweep's batch)."""
+        ...
+
     async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
         """Claim records whose bytes must go: expired files, dead writes, unfinished deletes.
 

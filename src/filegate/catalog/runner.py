@@ -56,6 +56,19 @@ def _unavailable(exc: BaseException) -> bool:
     return False
 
 
+def unavailable_state(exc: BaseException) -> bool:
+    """``_unavailable`` for an error straight from asyncpg (the hot reads)."""
+    if isinstance(exc, OSError):
+        return True
+    import asyncpg  # type: ignore[import-untyped]
+
+    # A closed or broken connection; asyncpg's errors from the server carry a SQLSTATE.
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES)
+
+
 @contextlib.contextmanager
 def _storage_errors(what: str) -> Iterator[None]:
     try:

@@ -29,8 +29,31 @@ files = sa.Table(
     sa.Column("lease_until", sa.BigInteger, nullable=True),
     sa.Column("blob_key", sa.String(255), nullable=True),
     sa.Index("ix_files_owner_id", "owner", "id"),
-    sa.Index("ix_files_state_expires", "state", "expires_at"),
     sa.Index("ix_files_team_id", "team", "id"),
+    # A page filtered by purpose, for a key, a team, or the master key.
+    sa.Index("ix_files_owner_purpose_id", "owner", "purpose", "id"),
+    sa.Index("ix_files_team_purpose_id", "team", "purpose", "id"),
+    sa.Index("ix_files_purpose_id", "purpose", "id"),
+)
+
+# What a sweep looks for: files that expire, and writes or deletes on a lease.
+# Partial, and not led by ``state``: an index on ``state`` drew every listing
+# without a tenant (the master key's) to read all READY rows and sort them.
+_NOT_NULL = {
+    "expires_at": files.c.expires_at.is_not(None),
+    "lease": files.c.lease_until.is_not(None),
+}
+sa.Index(
+    "ix_files_expiring",
+    files.c.expires_at,
+    sqlite_where=_NOT_NULL["expires_at"],
+    postgresql_where=_NOT_NULL["expires_at"],
+)
+sa.Index(
+    "ix_files_leased",
+    files.c.lease_until,
+    sqlite_where=_NOT_NULL["lease"],
+    postgresql_where=_NOT_NULL["lease"],
 )
 
 file_locations = sa.Table(

@@ -17,12 +17,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
     AsyncRunner,
     Runner,
     SQLiteRunner,
     sqlite_begin,
     sqlite_pragmas,
+    unavailable_state,
 )
 from filegate.catalog.schema import file_locations, files
 from filegate.catalog.tenants import SQLTenantStore
@@ -120,10 +122,13 @@ def _visible(reach: str) -> sa.ColumnElement[bool]:
         sa.or_(files.c.expires_at.is_(None), files.c.expires_at > sa.bindparam("now")),
     )
     owned = files.c.owner == sa.bindparam("scope_owner")
-    if reach == "own":
+    teams = files.c.team == sa.bindparam("scope_team")
+    if reach in ("own", "own_only"):
         clause = sa.and_(clause, owned)
     elif reach == "team":
-        clause = sa.and_(clause, sa.or_(owned, files.c.team == sa.bindparam("scope_team")))
+        clause = sa.and_(clause, sa.or_(owned, teams))
+    elif reach == "team_only":
+        clause = sa.and_(clause, teams)
     return clause
 
 
@@ -142,7 +147,34 @@ def _get_stmt(reach: str) -> sa.Select[Any]:
 def _page_stmt(
     reach: str, ascending: bool, after: bool, purpose: bool, provider: str | None
 ) -> sa.Select[Any]:
-    clause = _visible(reach)
+    # One extra row tells whether another page exists.
+    limit: sa.BindParameter[int] = sa.bindparam("limit")
+    if reach == "team":
+        # A key's own files or its team's: each side is a range of its own index
+        # ((owner, id), (team, id)), cut at the page size, then merged. As one
+        # query with ``owner = ? OR team = ?`` every page read and sorted all of
+        # the team's files.
+        sides = [
+            _page_select(_visible("own_only"), ascending, after, purpose, provider)
+            .limit(limit)
+            .subquery(),
+            _page_select(_visible("team_only"), ascending, after, purpose, provider)
+            .limit(limit)
+            .subquery(),
+        ]
+        both = sa.union(*(sa.select(side) for side in sides)).subquery()
+        order = both.c.id.asc() if ascending else both.c.id.desc()
+        return sa.select(both).order_by(order).limit(limit)
+    return _page_select(_visible(reach), ascending, after, purpose, provider).limit(limit)
+
+
+def _page_select(
+    clause: sa.ColumnElement[bool],
+    ascending: bool,
+    after: bool,
+    purpose: bool,
+    provider: str | None,
+) -> sa.Select[Any]:
     if provider == EMBEDDED:
         clause = sa.and_(clause, files.c.blob_key.is_not(None))
     elif provider is not None:
@@ -156,8 +188,7 @@ def _page_stmt(
         cursor: sa.BindParameter[str] = sa.bindparam("after")
         clause = sa.and_(clause, files.c.id > cursor if ascending else files.c.id < cursor)
     order_by = files.c.id.asc() if ascending else files.c.id.desc()
-    # One extra row tells whether another page exists.
-    return sa.select(files).where(clause).order_by(order_by).limit(sa.bindparam("limit"))
+    return sa.select(files).where(clause).order_by(order_by)
 
 
 @functools.cache
@@ -168,6 +199,23 @@ def _hide_stmt(reach: str) -> sa.Update:
         .values(state=FileState.DELETING.value, lease_until=sa.bindparam("lease"))
         .returning(*files.c)
     )
+
+
+def _doomed() -> sa.ColumnElement[bool]:
+    """Files whose bytes must go at ``:now``: expired, or a write or delete whose lease ran out."""
+    now: sa.BindParameter[int] = sa.bindparam("now")
+    return sa.or_(
+        sa.and_(files.c.state == FileState.READY.value, files.c.expires_at <= now),
+        sa.and_(
+            files.c.state.in_([FileState.WRITING.value, FileState.DELETING.value]),
+            files.c.lease_until < now,
+        ),
+    )
+
+
+@functools.cache
+def _doomed_ids(limit: int) -> sa.Select[Any]:
+    return sa.select(files.c.id).where(_doomed()).limit(limit)
 
 
 _LOCATIONS_OF_ONE = sa.select(file_locations).where(
@@ -281,9 +329,11 @@ def _check_bytes(conn: sa.Connection, record: FileRecord, quota: Quota) -> None:
 
 
 class SQLCatalog:
-    def __init__(self, runner: Runner, dialect: str) -> None:
+    def __init__(self, runner: Runner, dialect: str, hot: HotReads | None = None) -> None:
         self._run = runner
         self.dialect = dialect
+        # Retrieve and list run here, on the driver itself (see hot.py).
+        self._hot = hot
         self.tenants = SQLTenantStore(runner)
         self.uploads = SQLUploadStore(runner)
 
@@ -291,6 +341,7 @@ class SQLCatalog:
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:
         sa_url = make_url(async_url(url))
         runner: Runner
+        sync_engine: sa.Engine | None = None
         if sa_url.get_backend_name() == "sqlite":
             db_path = sa_url.database
             if db_path and db_path != ":memory:":
@@ -303,11 +354,26 @@ class SQLCatalog:
             event.listen(engine, "connect", sqlite_pragmas)
             event.listen(engine, "begin", sqlite_begin)
             runner = SQLiteRunner(engine)
+            sync_engine = engine
         else:
-            runner = AsyncRunner(create_async_engine(sa_url))
+            async_engine = create_async_engine(sa_url)
+            runner = AsyncRunner(async_engine)
         catalog = cls(runner, sa_url.get_backend_name())
         if migrate:
             await catalog.migrate()
+        try:
+            if sync_engine is not None:
+                catalog._hot = SQLiteHotReads(sync_engine)
+            else:
+                catalog._hot = await PostgresHotReads.open(sa_url, async_engine.dialect)
+        except (SQLAlchemyError, OSError) as exc:
+            await runner.dispose()
+            raise StorageUnavailable(f"cannot open the catalog database: {exc}") from exc
+        except Exception as exc:
+            await runner.dispose()
+            if unavailable_state(exc):
+                raise StorageUnavailable(f"cannot open the catalog database: {exc}") from exc
+            raise
         return catalog
 
     async def migrate(self) -> None:
@@ -396,9 +462,12 @@ class SQLCatalog:
     async def get(self, file_id: str, scope: Scope, now: int) -> FileRecord | None:
         stmt = _get_stmt(_reach(scope))
         params = {"file_id": file_id, **_scope_params(scope, now)}
-        found = await self._run.read(
-            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
-        )
+        if self._hot is not None:
+            found = await self._hot.records(stmt, params)
+        else:
+            found = await self._run.read(
+                lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
+            )
         return found[0] if found else None
 
     async def page(self, query: ListQuery, now: int) -> FilePage:
@@ -420,9 +489,12 @@ class SQLCatalog:
             "purpose_filter": query.purpose,
             "provider_filter": query.provider,
         }
-        records = await self._run.read(
-            lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
-        )
+        if self._hot is not None:
+            records = await self._hot.records(stmt, params)
+        else:
+            records = await self._run.read(
+                lambda conn: _with_locations(conn, conn.execute(stmt, params).all())
+            )
         return FilePage(data=records[: query.limit], has_more=len(records) > query.limit)
 
     async def hide(
@@ -442,22 +514,40 @@ class SQLCatalog:
 
         await self._run.write(run)
 
+    async def remove_many(self, file_ids: Sequence[str]) -> None:
+        if not file_ids:
+            return
+        ids = list(file_ids)
+
+        def run(conn: sa.Connection) -> None:
+            # One statement per table and one commit for the whole batch: a
+            # sweep of 100,000 files is 200 commits, not 100,000.
+            conn.execute(file_locations.delete().where(file_locations.c.file_id.in_(ids)))
+            conn.execute(files.delete().where(files.c.id.in_(ids)))
+
+        await self._run.write(run)
+
     async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
-        doomed = sa.or_(
-            sa.and_(files.c.state == FileState.READY.value, files.c.expires_at <= now),
-            sa.and_(
-                files.c.state.in_([FileState.WRITING.value, FileState.DELETING.value]),
-                files.c.lease_until < now,
-            ),
-        )
-        ids = sa.select(files.c.id).where(doomed).limit(limit).scalar_subquery()
-        stmt = (
-            files.update()
-            .where(files.c.id.in_(ids), doomed)
-            .values(state=FileState.DELETING.value, lease_until=lease_until)
-            .returning(*files.c)
-        )
-        return await self._run.write(lambda conn: _with_locations(conn, conn.execute(stmt).all()))
+        find = _doomed_ids(limit)
+
+        def run(conn: sa.Connection) -> list[FileRecord]:
+            # The ids first, then the update by primary key: as one statement
+            # (``id IN (SELECT ... LIMIT n)``) PostgreSQL, whose statistics had
+            # not yet seen 100,000 files expire at once, ran the subquery again
+            # for every row and a sweep never ended. The update checks again, so
+            # a file another sweeper claimed in between is left to it.
+            ids = list(conn.execute(find, {"now": now}).scalars())
+            if not ids:
+                return []
+            stmt = (
+                files.update()
+                .where(files.c.id.in_(ids), _doomed())
+                .values(state=FileState.DELETING.value, lease_until=lease_until)
+                .returning(*files.c)
+            )
+            return _with_locations(conn, conn.execute(stmt, {"now": now}).all())
+
+        return await self._run.write(run)
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
@@ -488,6 +578,9 @@ class SQLCatalog:
             raise StorageUnavailable("the catalog database is unreachable") from exc
 
     async def aclose(self) -> None:
+        if self._hot is not None:
+            await self._hot.aclose()
+            self._hot = None
         await self._run.dispose()
 
 

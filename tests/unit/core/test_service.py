@@ -1,6 +1,6 @@
 """FileService over the real SQLite catalog and local blob store."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from filegate.core.files.service import LEASE_SECONDS, FileService
 from filegate.core.params import BATCH_DEFAULT_EXPIRY, ExpiresAfter
 from filegate.core.targets import EMBEDDED_TARGET
 from filegate.errors import FileNotFound, InvalidRequest, PayloadTooLarge
-from filegate.records import FileState, ListQuery, Scope
+from filegate.records import FileRecord, FileState, ListQuery, Scope
 
 ADMIN = Scope()
 ALICE = Scope(owner="alice")
@@ -163,3 +163,63 @@ async def test_pages_visit_every_file_once(env: tuple[FileService, Clock, Path])
             after = page.data[-1].id
         assert seen == (sorted(ids) if order == "asc" else sorted(ids, reverse=True))
     assert (await service.page(ListQuery(scope=ALICE, purpose="batch"))).data == []
+
+
+async def test_sweep_works_in_bounded_batches(
+    env: tuple[FileService, Clock, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files expiring together are claimed, freed and dropped a batch at a time:
+    each batch two transactions, never more rows than the batch size."""
+    import sys
+
+    service, clock, root = env
+    module = sys.modules[FileService.__module__]
+    monkeypatch.setattr(module, "SWEEP_BATCH", 4)
+    doomed = [await create(service, ALICE, b"x", expires=ExpiresAfter(3600)) for _ in range(10)]
+    kept = await create(service, BOB, b"stays")
+    catalog = service.catalog
+    claimed: list[int] = []
+    dropped: list[list[str]] = []
+    claim, remove_many = catalog.claim_doomed, catalog.remove_many
+
+    async def claim_spy(now: int, lease_until: int, limit: int) -> list[FileRecord]:
+        found = await claim(now, lease_until, limit)
+        claimed.append(len(found))
+        return found
+
+    async def remove_spy(file_ids: Sequence[str]) -> None:
+        dropped.append(list(file_ids))
+        await remove_many(file_ids)
+
+    monkeypatch.setattr(catalog, "claim_doomed", claim_spy)
+    monkeypatch.setattr(catalog, "remove_many", remove_spy)
+    clock.now += 3601
+    assert await service.sweep() == 10
+    assert claimed == [4, 4, 2]
+    assert [len(ids) for ids in dropped] == [4, 4, 2]
+    assert sorted(i for ids in dropped for i in ids) == sorted(doomed)
+    assert [p.name for p in blob_files(root)] == [kept]
+    assert [r.id for r in (await service.page(ListQuery(scope=ADMIN))).data] == [kept]
+
+
+async def test_sweep_keeps_a_record_whose_bytes_could_not_go(
+    env: tuple[FileService, Clock, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, clock, root = env
+    ids = [await create(service, ALICE, b"x", expires=ExpiresAfter(3600)) for _ in range(3)]
+    delete = service.blobs.delete
+
+    async def delete_but_one(key: str) -> None:
+        if key == ids[1]:
+            raise OSError("disk went away")
+        await delete(key)
+
+    monkeypatch.setattr(service.blobs, "delete", delete_but_one)
+    clock.now += 3601
+    assert await service.sweep() == 2
+    # Its record stays (DELETING), so a later sweep tries again once the lease ends.
+    monkeypatch.setattr(service.blobs, "delete", delete)
+    assert await service.sweep() == 0
+    clock.now += LEASE_SECONDS + 1
+    assert await service.sweep() == 1
+    assert blob_files(root) == []

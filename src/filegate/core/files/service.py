@@ -47,7 +47,11 @@ log = logging.getLogger("filegate")
 # A write in progress holds its record for this long and renews it while bytes
 # flow; a record whose lease ran out belongs to a dead process and is swept.
 LEASE_SECONDS = 300
-SWEEP_BATCH = 100
+# Records claimed, freed of their bytes and dropped per round of a sweep: each
+# round is two transactions, however many files expire at once.
+SWEEP_BATCH = 500
+# Byte deletions a sweep has in flight at once.
+SWEEP_DELETES_AT_ONCE = 16
 # A partial file no live writer holds is swept once it is this old (the blob
 # store tells which are held; the age only covers the moment a writer makes one).
 PARTIAL_GRACE_SECONDS = 60
@@ -298,21 +302,42 @@ class FileService:
         return is_filegate_id(file_id)
 
     async def sweep(self) -> int:
-        """Remove expired files, dead writes and unfinished deletes; return how many."""
+        """Remove expired files, dead writes and unfinished deletes; return how many.
+
+        In bounded batches: a batch is claimed in one transaction, its bytes are
+        deleted a few at a time, its records dropped in one more transaction,
+        and requests waiting on the event loop go first before the next batch.
+        """
         removed = 0
         while True:
             now = self.now()
             batch = await self.catalog.claim_doomed(now, now + LEASE_SECONDS, SWEEP_BATCH)
-            for record in batch:
-                await self._drop(record)
-            removed += len(batch)
+            gone = await self._drop_bytes_of(batch)
+            await self.catalog.remove_many(gone)
+            removed += len(gone)
             if len(batch) < SWEEP_BATCH:
                 break
+            await asyncio.sleep(0)
         for store in {id(self.blobs): self.blobs, id(self.spool): self.spool}.values():
             await store.sweep_incomplete(older_than=PARTIAL_GRACE_SECONDS)
         return removed
 
+    async def _drop_bytes_of(self, records: list[FileRecord]) -> list[str]:
+        """The ids of ``records`` whose bytes are gone now (the others stay DELETING)."""
+        limit = asyncio.Semaphore(SWEEP_DELETES_AT_ONCE)
+
+        async def drop(record: FileRecord) -> bool:
+            async with limit:
+                return await self._drop_bytes(record)
+
+        done = await asyncio.gather(*(drop(r) for r in records))
+        return [r.id for r, ok in zip(records, done, strict=True) if ok]
+
     async def _drop(self, record: FileRecord) -> None:
+        if await self._drop_bytes(record):
+            await self.catalog.remove(record.id)
+
+    async def _drop_bytes(self, record: FileRecord) -> bool:
         try:
             for loc in record.locations:
                 await self._delete_copy(loc)
@@ -321,8 +346,8 @@ class FileService:
         except Exception:
             # The record stays DELETING; the sweep retries once its lease ends.
             log.exception("could not delete the bytes of %s; the sweep will retry", record.id)
-            return
-        await self.catalog.remove(record.id)
+            return False
+        return True
 
     async def _delete_copy(self, loc: Location) -> None:
         # Already gone upstream is what we wanted.
