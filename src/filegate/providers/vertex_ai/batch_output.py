@@ -8,13 +8,14 @@ kept or skipped by whether its request succeeded.
 
 Their sizes are known only once everything has been converted, so the first look makes one
 streamed pass and keeps both sizes in the first shard's metadata, where every gateway finds
-them (shards that change size or number invalidate them). With the size known, a Range is
+them (a shard added, removed or rewritten invalidates them). With the size known, a Range is
 answered exactly, though reaching its start still means converting from the beginning.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ LIST_PAGE_MAX = 1000
 # First-shard metadata: the halves' sizes, what they were computed from, and deletes.
 # Bump CONVERTER when output_lines changes what it writes: old sizes are then recomputed.
 CONVERTER = "1"
-_CONVERTER, _SOURCE = "filegate_converter", "filegate_source_bytes"
+_CONVERTER, _SOURCE = "filegate_converter", "filegate_shards"
 _SIZE = {OUTPUT: "filegate_output_bytes", ERROR: "filegate_error_bytes"}
 _DELETED = {OUTPUT: "filegate_output_deleted", ERROR: "filegate_error_deleted"}
 
@@ -64,8 +65,12 @@ class _Shards:
     sizes: dict[str, int] | None  # the halves' sizes, when already known
 
     @property
-    def source_bytes(self) -> int:
-        return sum(int(s.get("size") or 0) for s in self.items)
+    def fingerprint(self) -> str:
+        """Changes when a shard is added, removed or rewritten (a new generation)."""
+        h = hashlib.blake2b(digest_size=16)
+        for s in self.items:
+            h.update(f"{s.get('name')}\0{s.get('generation')}\0{s.get('size')}\n".encode())
+        return h.hexdigest()
 
     @property
     def first(self) -> dict[str, Any]:
@@ -114,7 +119,7 @@ class BatchOutputs:
         items.sort(key=lambda s: str(s["name"]))
         shards = _Shards(items, None)
         meta = shards.first.get("metadata") or {}
-        if meta.get(_CONVERTER) == CONVERTER and meta.get(_SOURCE) == str(shards.source_bytes):
+        if meta.get(_CONVERTER) == CONVERTER and meta.get(_SOURCE) == shards.fingerprint:
             try:
                 shards.sizes = {half: int(meta[key]) for half, key in _SIZE.items()}
             except (KeyError, ValueError):
@@ -161,7 +166,7 @@ class BatchOutputs:
             finally:
                 await response.aclose()
         marks = {key: str(sizes[half]) for half, key in _SIZE.items()}
-        marks.update({_CONVERTER: CONVERTER, _SOURCE: str(shards.source_bytes)})
+        marks.update({_CONVERTER: CONVERTER, _SOURCE: shards.fingerprint})
         await self._mark(shards, marks)
         shards.sizes = sizes
         return sizes

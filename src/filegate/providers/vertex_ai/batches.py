@@ -266,13 +266,17 @@ class VertexBatches:
             "labels": labels,
         }
         raw = orjson.dumps(body)
-        job = await self.vertex_create.json(
-            "POST",
-            self._collection(),
-            headers={"Content-Type": "application/json", "Content-Length": str(len(raw))},
-            body=lambda: _once(raw),
-            retry_unsafe=False,
-        )
+        try:
+            job = await self.vertex_create.json(
+                "POST",
+                self._collection(),
+                headers={"Content-Type": "application/json", "Content-Length": str(len(raw))},
+                body=lambda: _once(raw),
+                retry_unsafe=False,
+            )
+        except FileNotFound as exc:
+            # The lines' model: the batch's request is fine, what it names is not.
+            raise InvalidRequest(exc.message, code="model_not_found") from None
         batch = self._batch(job)
         batch.metadata = dict(metadata) if metadata else None
         return batch
