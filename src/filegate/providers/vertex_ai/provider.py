@@ -6,7 +6,8 @@ object whose ``gs://`` id the catalog keeps and a batch job reads) and as the
 client's bytes, untouched, in a sibling object named in the first one's
 metadata. Content of such a file streams that original, byte for byte.
 Reading a Vertex batch-prediction output object turns each line into OpenAI's
-batch output line on the fly.
+batch output line on the fly. Batches are Vertex batch-prediction jobs (``batches``),
+whose output files are ids ``batch_output`` mints and serves.
 """
 
 from __future__ import annotations
