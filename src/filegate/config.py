@@ -114,6 +114,8 @@ class Deployment(BaseModel):
     # Default Credentials, or anonymous when storage_endpoint names an emulator.
     vertex_credentials: SecretStr | None = None
     storage_endpoint: str | None = None
+    # The Vertex AI API's base URL; None: https://{location}-aiplatform.googleapis.com.
+    vertex_api_base: str | None = None
 
     @field_validator("provider")
     @classmethod

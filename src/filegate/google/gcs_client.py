@@ -121,6 +121,18 @@ class GCSClient:
     async def metadata(self, bucket: str, name: str) -> dict[str, Any]:
         return await self.wire.json("GET", self.object_path(bucket, name))
 
+    async def patch_metadata(
+        self, bucket: str, name: str, metadata: dict[str, str]
+    ) -> dict[str, Any]:
+        """Merge ``metadata`` into the object's custom metadata (its bytes are untouched)."""
+        body = orjson.dumps({"metadata": metadata})
+        return await self.wire.json(
+            "PATCH",
+            self.object_path(bucket, name),
+            headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
+            body=_body([body]),
+        )
+
     async def delete(self, bucket: str, name: str) -> None:
         await self.wire.request("DELETE", self.object_path(bucket, name))
 

@@ -110,6 +110,9 @@ def error_message(body: bytes) -> tuple[str | None, str | None, str | None]:
     # Azure puts the precise reason in inner_error.code.
     if isinstance(inner, dict) and inner.get("code"):
         code = inner["code"]
+    # Google's APIs give the HTTP status as "code" and the reason as "status".
+    if isinstance(code, int) and isinstance(err.get("status"), str):
+        code = err["status"].lower()
     param = err.get("param")
     return (
         str(message) if message is not None else None,

@@ -10,6 +10,7 @@ from filegate.config import load_settings, provider_env
 from filegate.errors import ConfigError, FileNotFound, InvalidRequest
 from filegate.providers.base import Provider
 from filegate.providers.registry import build_provider
+from filegate.providers.vertex_ai.batches import vertex_model
 from filegate.providers.vertex_ai.provider import VertexAIProvider, parse_gs_id
 from filegate.records import ExpiresAfter
 
@@ -104,3 +105,49 @@ async def test_purposes_and_expiry() -> None:
     with pytest.raises(InvalidRequest, match="between 3600 and 2592000"):
         provider.check_expires_after(ExpiresAfter(60))
     await provider.aclose()
+
+
+async def test_vertex_api_base_from_the_environment_or_the_location(tmp_path: Path) -> None:
+    (dep,) = load_settings(
+        environ={**ENV, "VERTEXAI_API_BASE": "http://127.0.0.1:8902"}
+    ).deployments
+    assert dep.vertex_api_base == "http://127.0.0.1:8902"
+    provider = build_provider(dep)
+    assert isinstance(provider, VertexAIProvider)
+    assert str(provider.vertex.client.base_url) == "http://127.0.0.1:8902"
+    assert provider._collection() == "/v1/projects/proj/locations/europe-west4/batchPredictionJobs"
+    await provider.aclose()
+    (dep,) = load_settings(environ=ENV).deployments
+    regional = build_provider(dep)
+    assert isinstance(regional, VertexAIProvider)
+    assert str(regional.vertex.client.base_url) == "https://europe-west4-aiplatform.googleapis.com"
+    await regional.aclose()
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        "deployments:\n  - name: v\n    provider: vertex_ai\n    vertex_project: p\n"
+        "    vertex_location: global\n    gcs_bucket_name: b\n"
+    )
+    (dep,) = load_settings(config_file=cfg, environ={}).deployments
+    worldwide = build_provider(dep)
+    assert isinstance(worldwide, VertexAIProvider)
+    assert str(worldwide.vertex.client.base_url) == "https://aiplatform.googleapis.com"
+    await worldwide.aclose()
+    cfg.write_text(
+        "deployments:\n  - name: v\n    provider: vertex_ai\n    vertex_project: p\n"
+        "    vertex_location: 'us/../x'\n    gcs_bucket_name: b\n"
+    )
+    with pytest.raises(ConfigError, match="not a Vertex AI location"):
+        build_provider(load_settings(config_file=cfg, environ={}).deployments[0])
+
+
+def test_line_models_as_vertex_model_names() -> None:
+    google = "publishers/google/models/gemini-2.5-flash"
+    assert vertex_model("gemini-2.5-flash") == google
+    assert vertex_model("vertex_ai/gemini-2.5-flash") == google
+    assert vertex_model(google) == google
+    full = f"projects/p/locations/us-central1/{google}"
+    assert vertex_model(full) == full
+    tuned = "projects/p/locations/us-central1/models/123@1"
+    assert vertex_model(tuned) == tuned
+    for bad in (None, 3, "", "a b", "../x", "models/x/../../y", "publishers/google/models/"):
+        assert vertex_model(bad) is None

@@ -38,6 +38,13 @@ def vertex_to_openai(line: bytes, number: int) -> bytes | None:
 
     Never raises: a line that cannot be read becomes an output line with an error.
     """
+    converted = convert_line(line, number)
+    return None if converted is None else converted[0]
+
+
+def convert_line(line: bytes, number: int) -> tuple[bytes, bool] | None:
+    """``vertex_to_openai`` and whether the request succeeded (OpenAI's output file) or
+    not (its error file); None for a blank line."""
     if not line.strip():
         return None
     digest = hashlib.blake2b(line, digest_size=12).hexdigest()
@@ -49,7 +56,7 @@ def vertex_to_openai(line: bytes, number: int) -> bytes | None:
     if not isinstance(record, dict):
         message = f"line {number} of the Vertex AI output is not a JSON object"
         out.update(response=None, error={"code": "invalid_output_line", "message": message})
-        return orjson.dumps(out)
+        return orjson.dumps(out), False
     request = record.get("request")
     out["custom_id"] = custom_id_from_labels(
         request.get("labels") if isinstance(request, dict) else None
@@ -57,11 +64,11 @@ def vertex_to_openai(line: bytes, number: int) -> bytes | None:
     status, response = record.get("status"), record.get("response")
     if status or not isinstance(response, dict):
         out.update(response=None, error=_error(status))
-        return orjson.dumps(out)
+        return orjson.dumps(out), False
     body = _completion(response, record.get("processed_time"), digest)
     out["response"] = {"status_code": 200, "request_id": body["id"], "body": body}
     out["error"] = None
-    return orjson.dumps(out)
+    return orjson.dumps(out), True
 
 
 def _error(status: object) -> dict[str, str]:

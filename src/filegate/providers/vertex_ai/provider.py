@@ -6,7 +6,8 @@ object whose ``gs://`` id the catalog keeps and a batch job reads) and as the
 client's bytes, untouched, in a sibling object named in the first one's
 metadata. Content of such a file streams that original, byte for byte.
 Reading a Vertex batch-prediction output object turns each line into OpenAI's
-batch output line on the fly.
+batch output line on the fly. Batches are Vertex batch-prediction jobs (``batches``),
+whose output files are ids ``batch_output`` mints and serves.
 """
 
 from __future__ import annotations
@@ -29,23 +30,16 @@ from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage,
 from filegate.providers.ranges import slice_stream
 from filegate.providers.vertex_ai import batch_lines as vertex_batch
 from filegate.providers.vertex_ai import output_lines as vertex_output
+from filegate.providers.vertex_ai.batch_output import is_output_id
+from filegate.providers.vertex_ai.batches import VertexBatches
 from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
+from filegate.providers.vertex_ai.objects import ORIGINAL, ORIGINAL_BYTES, ROLE, parse_gs_id
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
 SNIFF_BYTES = 8 * 1024 * 1024
 LIST_PAGE_MAX = 1000
-# Our own object metadata keys.
-ROLE, ORIGINAL, ORIGINAL_BYTES = "filegate_role", "filegate_original", "filegate_bytes"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def parse_gs_id(file_id: str) -> tuple[str, str]:
-    """``gs://bucket/object`` -> (bucket, object); anything else names no file here."""
-    bucket, _, name = file_id.removeprefix("gs://").partition("/")
-    if not file_id.startswith("gs://") or not bucket or not name:
-        raise FileNotFound(f"No such File object: {file_id[:128]}", param="file_id")
-    return bucket, name
 
 
 async def _chain(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -55,7 +49,7 @@ async def _chain(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes
         yield chunk
 
 
-class VertexAIProvider:
+class VertexAIProvider(VertexBatches):
     name = "vertex_ai"
     # GCS stores any bytes; only batch files are rewritten (into Vertex's format).
     purposes: tuple[str, ...] = PURPOSES
@@ -69,6 +63,7 @@ class VertexAIProvider:
         gcs_bucket_name: str | None = None,
         gcs_prefix: str | None = None,
         storage_endpoint: str | None = None,
+        vertex_api_base: str | None = None,
         token_uri: str | None = None,
         timeout: float = 600.0,
         max_retries: int = 2,
@@ -96,6 +91,17 @@ class VertexAIProvider:
             self.name,
             endpoint=storage_endpoint,
             tokens=tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            transport=transport,
+        )
+        self._init_batches(
+            vertex_api_base=vertex_api_base,
+            vertex_project=vertex_project,
+            vertex_location=vertex_location,
+            credentials=vertex_credentials,
+            token_uri=token_uri,
             timeout=timeout,
             max_retries=max_retries,
             extra_headers=extra_headers,
@@ -218,6 +224,8 @@ class VertexAIProvider:
     # -- read, list, delete ------------------------------------------------------------------
 
     async def retrieve_file(self, file_id: str) -> ProviderFile:
+        if is_output_id(file_id):
+            return await self.batch_outputs.retrieve(file_id)
         return self._file(await self._metadata(*parse_gs_id(file_id)))
 
     async def list_files(
@@ -259,6 +267,8 @@ class VertexAIProvider:
                 return ProviderPage(data=found[:want], has_more=len(found) > want)
 
     async def delete_file(self, file_id: str) -> None:
+        if is_output_id(file_id):
+            return await self.batch_outputs.delete(file_id)
         bucket, name = parse_gs_id(file_id)
         meta = (await self._metadata(bucket, name)).get("metadata") or {}
         if isinstance(meta.get(ORIGINAL), str):
@@ -272,6 +282,8 @@ class VertexAIProvider:
     async def file_content(
         self, file_id: str, byte_range: ByteRange | None = None
     ) -> ProviderContent:
+        if is_output_id(file_id):
+            return await self.batch_outputs.content(file_id, byte_range)
         bucket, name = parse_gs_id(file_id)
         meta = (await self._metadata(bucket, name)).get("metadata") or {}
         if isinstance(meta.get(ORIGINAL), str):
@@ -337,4 +349,5 @@ class VertexAIProvider:
         return ProviderContent(206, headers, slice_stream(lines, byte_range), response.aclose)
 
     async def aclose(self) -> None:
+        await self._aclose_batches()
         await self.gcs.aclose()

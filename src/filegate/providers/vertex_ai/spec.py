@@ -19,6 +19,8 @@ VERTEX_ENV_VARS = {
     "vertex_credentials": "GOOGLE_APPLICATION_CREDENTIALS",
     # The GCS clients' convention: requests go to this emulator, unauthenticated.
     "storage_endpoint": "STORAGE_EMULATOR_HOST",
+    # Where the Vertex AI API is (batch prediction jobs); a local fake in tests.
+    "vertex_api_base": "VERTEXAI_API_BASE",
 }
 ENV_VARS = tuple((field, (var,)) for field, var in VERTEX_ENV_VARS.items())
 # Keyword arguments of SDK calls (LiteLLM's names).
@@ -30,6 +32,7 @@ VERTEX_FIELDS = (
     "gcs_bucket_name",
     "gcs_prefix",
     "storage_endpoint",
+    "vertex_api_base",
 )
 SDK_PARAMS = ("vertex_project", "vertex_location", "vertex_credentials", "gcs_bucket_name")
 
@@ -44,6 +47,7 @@ def _kwargs(
         "gcs_bucket_name": deployment.gcs_bucket_name,
         "gcs_prefix": deployment.gcs_prefix,
         "storage_endpoint": deployment.storage_endpoint,
+        "vertex_api_base": deployment.vertex_api_base,
         "timeout": deployment.timeout,
         "max_retries": deployment.max_retries,
         "transport": transport,
