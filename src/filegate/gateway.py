@@ -45,9 +45,7 @@ async def open_gateway(settings: Settings) -> Gateway:
         targets,
         TenantService(catalog.tenants, defaults=settings.default_limits),
         UploadService(catalog.uploads, service),
-        BatchService(
-            catalog.batches, service, targets, cache_seconds=settings.batch_cache_seconds
-        ),
+        BatchService(catalog.batches, service, targets, cache_seconds=settings.batch_cache_seconds),
     )
 
 

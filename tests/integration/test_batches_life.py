@@ -293,7 +293,7 @@ def test_routing_picks_the_copy_and_refuses_contradictions(
                 "endpoint": CHAT,
                 "completion_window": "24h",
                 "custom_llm_provider": "filegate",
-            },  # fmt: skip
+            },
         )
         assert_error(refused, 400, code="no_batch_deployment")
         # Listing under a provider prefix shows that provider's batches only.

@@ -54,9 +54,7 @@ def _json_response(description: str, schema: JSON) -> JSON:
     }
 
 
-def operations(
-    routing_params: list[JSON], errors: Any
-) -> list[tuple[str, str, str, JSON]]:
+def operations(routing_params: list[JSON], errors: Any) -> list[tuple[str, str, str, JSON]]:
     """The four operations: (operationId, path below the prefix, method, operation).
 
     ``errors(*statuses)`` gives the shared error responses (the document's own).
