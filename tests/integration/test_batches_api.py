@@ -240,14 +240,7 @@ def test_sdk_functions_through_the_gateway(fake: Fake, server: ServerProcess, ke
 
 def test_sdk_functions_straight_to_the_provider(fake: Fake) -> None:
     options: dict[str, Any] = {"api_base": f"{fake.url}/v1", "api_key": "sk-upstream"}
-    made_file = fake.oai().files.create(
-        file=(
-            "in.jsonl",
-            b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions",'
-            b'"body":{"model":"gpt-4o-mini","messages":[]}}\n',
-        ),  # fmt: skip
-        purpose="batch",
-    )
+    made_file = fake.oai().files.create(file=("in.jsonl", jsonl([line(0)])), purpose="batch")
     made = filegate.create_batch("24h", CHAT, made_file.id, **options)
     assert made.id.startswith("batch_") and made.input_file_id == made_file.id
     cancelled = filegate.cancel_batch(made.id, **options)
