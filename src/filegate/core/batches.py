@@ -244,6 +244,8 @@ class BatchService:
         # One copy of a file per deployment at a time in this process (the catalog
         # settles a race between processes).
         self._copying: dict[tuple[str, str], asyncio.Lock] = {}
+        # Provider retrieves in flight, by batch: concurrent polls of one batch share one.
+        self._asking: dict[str, asyncio.Future[ProviderBatch]] = {}
 
     # -- where a batch runs ------------------------------------------------------------------
 
@@ -502,11 +504,21 @@ class BatchService:
 
     async def _refresh(self, record: BatchRecord, *, strict: bool) -> None:
         if not record.terminal and self.clock() - record.fetched_at >= self.cache_seconds:
-            runner = self._runner(self.targets.named(record.deployment))
-            with own_ids({record.provider_batch_id: record.id}):
-                answer = await runner.retrieve_batch(record.provider_batch_id)
-            await self._absorb(record, answer)
+            asking = self._asking.get(record.id)
+            if asking is None:
+                asking = asyncio.ensure_future(self._ask(record))
+                self._asking[record.id] = asking
+                asking.add_done_callback(lambda _: self._asking.pop(record.id, None))
+            answer = await asyncio.shield(asking)
+            record.state, record.fetched_at = state_of(answer), self.clock()
         await self._map_files(record, strict=strict)
+
+    async def _ask(self, record: BatchRecord) -> ProviderBatch:
+        runner = self._runner(self.targets.named(record.deployment))
+        with own_ids({record.provider_batch_id: record.id}):
+            answer = await runner.retrieve_batch(record.provider_batch_id)
+        await self.store.save_state(record.id, state_of(answer), self.clock())
+        return answer
 
     async def _absorb(self, record: BatchRecord, answer: ProviderBatch) -> None:
         record.state = state_of(answer)
