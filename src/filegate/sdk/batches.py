@@ -22,7 +22,7 @@ from filegate.providers.base import BatchesProvider, ProviderBatch, batching
 from filegate.records import ExpiresAfter
 from filegate.sdk.batch_types import Batch, BatchPage
 from filegate.sdk.portal import run_sync
-from filegate.sdk.targets import SDKProvider, Target, parse_expires_after, resolve
+from filegate.sdk.targets import SDKProvider, Target, expires_after_argument, resolve
 
 __all__ = [
     "acancel_batch",
@@ -100,7 +100,7 @@ async def acreate_batch(
     ``model`` naming a deployment). ``output_expires_after`` is ``{"anchor":
     "created_at", "seconds": N}``.
     """
-    expiry = parse_expires_after(output_expires_after)
+    expiry = expires_after_argument(output_expires_after)
     target, body = _target(
         "create",
         custom_llm_provider,

@@ -7,9 +7,9 @@ wording (the endpoint's values, the completion window, metadata sizes) are check
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from filegate.core.batches import (
     COMPLETION_WINDOWS,
@@ -22,12 +22,7 @@ from filegate.core.batches import (
 from filegate.core.ids import ULID_PATTERN
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.records.batches import STAMPS
-
-
-def _integral(value: object) -> object:
-    # JSON has one kind of number: 3600.0 is the integer 3600 (as JSON Schema says).
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
+from filegate.server.models.base import Integer, RequestBody, enum
 
 BATCH_ID_PATTERN = f"^batch_{ULID_PATTERN}$"
 METADATA_SCHEMA: dict[str, Any] = {
@@ -39,27 +34,21 @@ METADATA_SCHEMA: dict[str, Any] = {
 }
 
 
-class OutputExpiresAfter(BaseModel):
+class OutputExpiresAfter(RequestBody):
     """When the batch's output and error files expire, after their own creation."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    anchor: str = Field(json_schema_extra={"enum": ["created_at"]})
-    seconds: Annotated[int, BeforeValidator(_integral)] = Field(
-        json_schema_extra={"minimum": EXPIRES_MIN, "maximum": EXPIRES_MAX}
-    )
+    anchor: str = enum(["created_at"])
+    seconds: Integer = Field(json_schema_extra={"minimum": EXPIRES_MIN, "maximum": EXPIRES_MAX})
 
 
-class CreateBatchRequest(BaseModel):
+class CreateBatchRequest(RequestBody):
     """``POST /v1/batches``: OpenAI's fields, plus LiteLLM's routing fields."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     input_file_id: str = Field(
         description="A filegate file id (purpose `batch`) of the caller's (or its team's)."
     )
-    endpoint: str = Field(json_schema_extra={"enum": list(ENDPOINTS)})
-    completion_window: str = Field(json_schema_extra={"enum": list(COMPLETION_WINDOWS)})
+    endpoint: str = enum(ENDPOINTS)
+    completion_window: str = enum(COMPLETION_WINDOWS)
     metadata: dict[str, str] | None = Field(default=None, json_schema_extra=METADATA_SCHEMA)
     output_expires_after: OutputExpiresAfter | None = None
     custom_llm_provider: str | None = Field(
@@ -94,7 +83,7 @@ class BatchRequestCounts(BaseModel):
 class Batch(BaseModel):
     """OpenAI's Batch object; every id is filegate's."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(json_schema_extra={"pattern": BATCH_ID_PATTERN})
     object: Literal["batch"]

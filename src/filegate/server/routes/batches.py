@@ -23,9 +23,8 @@ from filegate.core.batches import (
 from filegate.errors import InvalidRequest
 from filegate.records import BatchQuery
 from filegate.server.models.batches import CreateBatchRequest
+from filegate.server.request import MAX_BODY, Call, check_json, open_call, unknown_argument
 from filegate.server.responses import JSONResponse
-from filegate.server.routes.admin import MAX_BODY, _check_json
-from filegate.server.routes.files import Call, _call
 
 if TYPE_CHECKING:
     from filegate.core.batches import BatchService
@@ -65,15 +64,12 @@ async def _read_object(request: Request) -> dict[str, Any]:
             "'completion_window'.",
             code="invalid_json",
         )
-    _check_json(doc)
+    check_json(doc)
     return doc
 
 
 def _parse(doc: dict[str, Any]) -> CreateBatchRequest:
-    """Strict field checks: unknown names, missing ones and wrong types, each naming its field.
-
-    (A local check; a shared strict-parameters helper would take its place.)
-    """
+    """Strict field checks: unknown names, missing ones and wrong types, each naming its field."""
     try:
         return CreateBatchRequest.model_validate(doc)
     except ValidationError as exc:
@@ -81,11 +77,7 @@ def _parse(doc: dict[str, Any]) -> CreateBatchRequest:
         param = ".".join(str(p) for p in err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {param[:64]}",
-                param=param[:64],
-                code="unknown_parameter",
-            ) from None
+            raise unknown_argument(param) from None
         if kind == "missing":
             raise InvalidRequest(
                 f"Missing required parameter: '{param}'.",
@@ -122,7 +114,7 @@ def _routing(call: Call, body: CreateBatchRequest) -> dict[str, str]:
 
 
 async def create_batch(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     body = _parse(await _read_object(request))
     expiry = None
     if body.output_expires_after is not None:
@@ -154,7 +146,7 @@ async def create_batch(request: Request) -> Response:
 
 
 async def list_batches(request: Request) -> Response:
-    call = await _call(request, LIST_PARAMS)
+    call = await open_call(request, LIST_PARAMS)
     query = BatchQuery(
         limit=parse_batch_limit(call.options.get("limit")),
         after=parse_batch_after(call.options.get("after")),
@@ -165,13 +157,13 @@ async def list_batches(request: Request) -> Response:
 
 
 async def retrieve_batch(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     record = await _service(request).get(call.scope, request.path_params["batch_id"])
     return JSONResponse(record.to_openai())
 
 
 async def cancel_batch(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     record = await _service(request).cancel(call.scope, request.path_params["batch_id"])
     await call.tenants.audit(call.principal, "batch.cancel", record.id)
     return JSONResponse(record.to_openai())
