@@ -26,6 +26,7 @@ from tenants_support import make_key, make_team
 from upstream_support import Fake
 
 import filegate
+from filegate.server.models.batches import ListBatchesResponse
 from tests.conftest import ServerProcess
 
 
@@ -165,7 +166,9 @@ def test_pagination_is_exact_over_many_batches(fake: Fake, server: ServerProcess
     made = [create(client, file_id).id for _ in range(27)]
     newest_first = made[::-1]
     with http(server, key) as c:
-        first = c.get("/v1/batches").json()
+        listed = c.get("/v1/batches")
+        ListBatchesResponse.model_validate_json(listed.content)  # the document's model
+        first = listed.json()
         assert [b["id"] for b in first["data"]] == newest_first[:20]
         assert first["has_more"] is True and first["first_id"] == newest_first[0]
         seen: list[str] = []

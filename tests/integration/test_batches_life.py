@@ -28,6 +28,7 @@ from support import assert_error
 from tenants_support import make_key
 from upstream_support import FILEGATE_ID, Fake
 
+from filegate.server.models import batches as models
 from tests.conftest import ServerProcess
 from tests.fakes.spec_schemas import assert_valid
 
@@ -59,6 +60,7 @@ def _wire(server: ServerProcess, batch_id: str, key: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     doc: dict[str, Any] = r.json()
     assert_valid("Batch", doc)
+    models.Batch.model_validate_json(r.content)  # what the OpenAPI document says
     return doc
 
 

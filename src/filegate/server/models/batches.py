@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from filegate.core.batches import (
     COMPLETION_WINDOWS,
@@ -22,7 +22,7 @@ from filegate.core.batches import (
 from filegate.core.ids import ULID_PATTERN
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.records.batches import STAMPS
-from filegate.server.models.base import Integer, RequestBody, enum
+from filegate.server.models.base import Answer, Integer, RequestBody, enum
 
 BATCH_ID_PATTERN = f"^batch_{ULID_PATTERN}$"
 METADATA_SCHEMA: dict[str, Any] = {
@@ -80,10 +80,9 @@ class BatchRequestCounts(BaseModel):
     failed: int
 
 
-class Batch(BaseModel):
-    """OpenAI's Batch object; every id is filegate's."""
-
-    model_config = ConfigDict(extra="forbid")
+class Batch(Answer):
+    """OpenAI's Batch object; every id is filegate's (``model`` and ``usage`` only where the
+    provider gives them)."""
 
     id: str = Field(json_schema_extra={"pattern": BATCH_ID_PATTERN})
     object: Literal["batch"]
@@ -121,7 +120,7 @@ class Batch(BaseModel):
 assert set(STAMPS) <= set(Batch.model_fields)
 
 
-class ListBatchesResponse(BaseModel):
+class ListBatchesResponse(Answer):
     object: Literal["list"]
     data: list[Batch]
     first_id: str | None
