@@ -5,7 +5,9 @@ The SDK has LiteLLM's Files functions, each async with a sync twin:
 ``aretrieve_file`` / ``retrieve_file``, ``adelete_file`` / ``delete_file`` and
 ``afile_content`` / ``file_content``, plus LiteLLM's aliases (``afile_list``,
 ``file_list``, ``afile_retrieve``, ``file_retrieve``, ``afile_delete``,
-``file_delete``). The sync functions also work inside a running event loop
+``file_delete``), and the Batch functions ``acreate_batch`` / ``create_batch``,
+``aretrieve_batch`` / ``retrieve_batch``, ``alist_batches`` / ``list_batches`` and
+``acancel_batch`` / ``cancel_batch``. The sync functions also work inside a running event loop
 (a Jupyter notebook): the call then runs on a private loop thread.
 
 ``custom_llm_provider`` chooses where a call goes, and each provider takes its
@@ -82,6 +84,17 @@ from filegate.sdk.admin import (
     new_team,
     team_info,
 )
+from filegate.sdk.batch_types import Batch, BatchPage
+from filegate.sdk.batches import (
+    acancel_batch,
+    acreate_batch,
+    alist_batches,
+    aretrieve_batch,
+    cancel_batch,
+    create_batch,
+    list_batches,
+    retrieve_batch,
+)
 from filegate.sdk.content import FileContent
 from filegate.sdk.downloads import aopen_file_content
 from filegate.sdk.files import (
@@ -120,6 +133,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthError",
+    "Batch",
+    "BatchPage",
     "ConfigError",
     "Conflict",
     "FileContent",
@@ -142,8 +157,10 @@ __all__ = [
     "UpstreamTimeout",
     "__version__",
     "aadd_upload_part",
+    "acancel_batch",
     "acancel_upload",
     "acomplete_upload",
+    "acreate_batch",
     "acreate_file",
     "acreate_upload",
     "add_upload_part",
@@ -156,15 +173,19 @@ __all__ = [
     "afile_retrieve",
     "agenerate_key",
     "akey_info",
+    "alist_batches",
     "alist_files",
     "alist_keys",
     "alist_teams",
     "anew_team",
     "aopen_file_content",
+    "aretrieve_batch",
     "aretrieve_file",
     "ateam_info",
+    "cancel_batch",
     "cancel_upload",
     "complete_upload",
+    "create_batch",
     "create_file",
     "create_upload",
     "delete_file",
@@ -176,10 +197,12 @@ __all__ = [
     "file_retrieve",
     "generate_key",
     "key_info",
+    "list_batches",
     "list_files",
     "list_keys",
     "list_teams",
     "new_team",
+    "retrieve_batch",
     "retrieve_file",
     "team_info",
 ]

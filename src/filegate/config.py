@@ -43,6 +43,7 @@ ENV_VARS = {
     "max_file_size": "FILEGATE_MAX_FILE_SIZE",
     "max_upload_size": "FILEGATE_MAX_UPLOAD_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
+    "batch_cache_seconds": "FILEGATE_BATCH_CACHE_SECONDS",
     "log_level": "FILEGATE_LOG_LEVEL",
     "log_format": "FILEGATE_LOG_FORMAT",
     "metrics_public": "FILEGATE_METRICS_PUBLIC",
@@ -147,6 +148,8 @@ class Settings(BaseModel):
     # The Uploads API's cap for one file (OpenAI's: 8 GB).
     max_upload_size: int = Field(default=8 * 1024 * MB, gt=0)
     sweep_interval: float = Field(default=60.0, gt=0)
+    # A batch retrieve within this long of the last one is answered from the catalog.
+    batch_cache_seconds: float = Field(default=1.5, ge=0, le=60)
     log_level: str = "info"
     # "json": one JSON object per log record and per request (server/metrics.py).
     log_format: Literal["text", "json"] = "text"

@@ -15,6 +15,7 @@ from filegate.blobstores import open_blobstore
 from filegate.blobstores.local import LocalBlobStore
 from filegate.catalog.sql import SQLCatalog, async_url
 from filegate.config import Settings
+from filegate.core.batches import BatchService
 from filegate.core.files.service import FileService
 from filegate.core.files.uploads import UploadService
 from filegate.core.gateway import Gateway
@@ -35,14 +36,16 @@ async def open_gateway(settings: Settings) -> Gateway:
     service = FileService(
         catalog, blobs, max_file_size=settings.max_file_size, spool=spool, providers=providers
     )
+    targets = TargetTable(settings.deployments, settings.default_target)
     return Gateway(
         settings,
         catalog,
         blobs,
         service,
-        TargetTable(settings.deployments, settings.default_target),
+        targets,
         TenantService(catalog.tenants, defaults=settings.default_limits),
         UploadService(catalog.uploads, service),
+        BatchService(catalog.batches, service, targets, cache_seconds=settings.batch_cache_seconds),
     )
 
 

@@ -30,7 +30,7 @@ def test_admin_creates_a_key_shown_once_and_signs_in_with_it(
     form = page.locator("form", has=page.get_by_role("heading", name="New key"))
     form.get_by_label("Alias").fill(alias)
     form.get_by_label("Largest file (e.g. 100MB)").fill("1MB")
-    form.get_by_label("batch").check()
+    form.get_by_label("batch", exact=True).check()
     form.get_by_label("user_data").check()
     form.get_by_role("button", name="Create key").click()
 

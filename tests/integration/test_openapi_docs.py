@@ -132,9 +132,9 @@ def test_document_lists_exactly_the_real_routes(doc: dict[str, Any]) -> None:
 
 
 def _api_group(path: str) -> str | None:
-    """`Files` or `Uploads` for the OpenAI routes (under any prefix), else None."""
+    """`Files`, `Uploads` or `Batches` for the OpenAI routes (under any prefix), else None."""
     segments = path.split("/")
-    for name in ("files", "uploads"):
+    for name in ("files", "uploads", "batches"):
         if name in segments:
             return name.capitalize()
     return None
@@ -158,7 +158,7 @@ def test_operation_ids_are_unique_and_aliases_marked(doc: dict[str, Any]) -> Non
             assert set(op["responses"]) >= set(target["responses"])
             assert op["tags"][0].startswith(f"{group} (")
             aliases += 1
-    # Every Files and Uploads operation has its three other prefixes.
+    # Every Files, Uploads and Batches operation has its three other prefixes.
     assert aliases == 3 * sum(path.startswith("/v1/") for path, _, _ in ops)
 
 

@@ -13,6 +13,10 @@ from typing import Protocol
 from filegate.records import (
     ApiKey,
     AuditEvent,
+    BatchPage,
+    BatchQuery,
+    BatchRecord,
+    BatchState,
     FilePage,
     FileRecord,
     ListQuery,
@@ -65,6 +69,37 @@ class UploadStore(Protocol):
     ) -> bool: ...
     async def drop_parts(self, upload_id: str, ids: Sequence[str] | None = None) -> None: ...
     async def stale(self, now: int, grace: int, limit: int) -> list[Upload]: ...
+
+
+class BatchStore(Protocol):
+    async def reserve(
+        self,
+        record: BatchRecord,
+        *,
+        now: int,
+        lease_until: int,
+        key_cap: int | None,
+        team_cap: int | None,
+    ) -> str | None:
+        """Hold an invisible place for a batch being made, within the in-progress caps;
+        None, or the reason there is no room."""
+        ...
+
+    async def publish(self, record: BatchRecord) -> None: ...
+    async def drop(self, batch_id: str) -> None: ...
+    async def get(self, batch_id: str, scope: Scope) -> BatchRecord | None: ...
+    async def page(self, scope: Scope, query: BatchQuery) -> BatchPage: ...
+    async def active(
+        self, owner: str | None, team: str | None, limit: int
+    ) -> list[BatchRecord]: ...
+    async def save_state(self, batch_id: str, state: BatchState, fetched_at: float) -> None: ...
+    async def attach_file(self, batch_id: str, kind: str, file: FileRecord) -> str:
+        """Make ``file`` the batch's output or error file once; the id that won."""
+        ...
+
+    async def add_copy(self, file_id: str, location: Location) -> Location:
+        """Record a copy made for a batch, or return the one recorded first."""
+        ...
 
 
 class Catalog(Protocol):
@@ -138,6 +173,9 @@ class Catalog(Protocol):
 
     @property
     def uploads(self) -> UploadStore: ...
+
+    @property
+    def batches(self) -> BatchStore: ...
 
     def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
         """Whether this process may do fleet-wide work (a sweep) now."""

@@ -153,3 +153,34 @@ upload_parts = sa.Table(
     sa.Column("provider_part_id", sa.String(512), nullable=True),
     sa.Index("ix_upload_parts_upload", "upload_id"),
 )
+
+# A batch made through filegate. ``state`` is 'creating' while the provider is being
+# asked (invisible; counted against max_batches_in_progress until its lease ends) and
+# 'ready' once the provider's batch exists. ``snapshot`` is the provider's last answer
+# (JSON, provider ids inside), ``fetched_at`` when it was asked (milliseconds).
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("team", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("lease_until", sa.BigInteger, nullable=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_batch_id", sa.String(512), nullable=True),
+    sa.Column("input_file_id", Id, nullable=False),
+    sa.Column("endpoint", sa.String(64), nullable=False),
+    sa.Column("completion_window", sa.String(16), nullable=False),
+    sa.Column("metadata", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("terminal", sa.Boolean, nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.BigInteger, nullable=False),
+    sa.Column("output_file_id", Id, nullable=True),
+    sa.Column("error_file_id", Id, nullable=True),
+    sa.Index("ix_batches_owner_id", "owner", "id"),
+    sa.Index("ix_batches_team_id", "team", "id"),
+    sa.Index("ix_batches_active", "terminal", "owner"),
+)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filegate.catalog.batches import SQLBatchStore
 from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
     AsyncRunner,
@@ -336,6 +337,7 @@ class SQLCatalog:
         self._hot = hot
         self.tenants = SQLTenantStore(runner)
         self.uploads = SQLUploadStore(runner)
+        self.batches = SQLBatchStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:

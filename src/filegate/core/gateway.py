@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from filegate.blobstores.base import BlobStore
 from filegate.catalog.base import Catalog
 from filegate.config import Settings
+from filegate.core.batches import BatchService
 from filegate.core.files.service import FileService
 from filegate.core.files.uploads import UploadService
 from filegate.core.targets import TargetTable
@@ -33,6 +34,7 @@ class Gateway:
     targets: TargetTable
     tenants: TenantService
     uploads: UploadService
+    batches: BatchService
 
     async def aclose(self) -> None:
         await self.catalog.aclose()

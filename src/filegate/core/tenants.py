@@ -127,6 +127,14 @@ class Principal:
 
     _defaults: Limits = field(default_factory=Limits)
 
+    def batch_caps(self) -> tuple[int | None, int | None]:
+        """(the key's, the team's) cap on batches in progress; None: no cap."""
+        if self.key is None:
+            return None, None
+        key_cap = combine(self.key.limits, self._defaults).max_batches_in_progress
+        team_cap = self.team.limits.max_batches_in_progress if self.team is not None else None
+        return key_cap, team_cap
+
     def check_purpose(self, purpose: str) -> None:
         allowed = self.limits.allowed_purposes
         if allowed is not None and purpose not in allowed:

@@ -1,5 +1,6 @@
 """The plain data types every layer passes around, one module per resource."""
 
+from filegate.records.batches import BatchPage, BatchQuery, BatchRecord, BatchState
 from filegate.records.files import (
     EMBEDDED,
     EXPIRES_MAX,
@@ -35,6 +36,10 @@ __all__ = [
     "PURPOSES",
     "ApiKey",
     "AuditEvent",
+    "BatchPage",
+    "BatchQuery",
+    "BatchRecord",
+    "BatchState",
     "ByteRange",
     "ExpiresAfter",
     "FilePage",

@@ -33,6 +33,7 @@ LIMIT_FIELDS = (
     "rpm",
     "upload_rpm",
     "max_concurrent_uploads",
+    "max_batches_in_progress",
 )
 
 
@@ -47,6 +48,7 @@ class Limits:
     rpm: int | None = None  # requests per minute
     upload_rpm: int | None = None  # file creations per minute
     max_concurrent_uploads: int | None = None
+    max_batches_in_progress: int | None = None  # batches not yet finished
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}

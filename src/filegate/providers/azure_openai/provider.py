@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 
 from filegate.errors import ConfigError, FilegateError
+from filegate.providers.azure_openai.batches import AzureOpenAIBatches
 from filegate.providers.base import (
     TERMINAL_STATUSES,
     ProviderFile,
@@ -50,7 +51,7 @@ _GONE = {
 PROCESSING_WAIT = 5.0
 
 
-class AzureOpenAIProvider(OpenAIProvider):
+class AzureOpenAIProvider(AzureOpenAIBatches, OpenAIProvider):
     name = "azure"
     purposes: tuple[str, ...] = ("assistants", "batch", "fine-tune", "evals")
 

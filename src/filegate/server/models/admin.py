@@ -49,6 +49,8 @@ _LIMITS = {
     "upload_rpm": "File uploads per minute; past it, 429 with `Retry-After`.",
     "max_concurrent_uploads": "Uploads of this key that may stream at once; one more gets "
     "429 `too_many_concurrent_uploads`.",
+    "max_batches_in_progress": "Batches of this key (team) that may be unfinished at once; "
+    "one more gets 429 `too_many_batches_in_progress`.",
 }
 
 
@@ -82,6 +84,7 @@ class LimitFields(RequestBody):
     rpm: Count | None = _sent("rpm")
     upload_rpm: Count | None = _sent("upload_rpm")
     max_concurrent_uploads: Count | None = _sent("max_concurrent_uploads")
+    max_batches_in_progress: Count | None = _sent("max_batches_in_progress")
 
     def limits(self) -> dict[str, Any]:
         """The limit fields the client sent (None clears one), sizes in bytes."""
@@ -110,6 +113,7 @@ class Limits(Answer):
     rpm: Count | None = _set("rpm")
     upload_rpm: Count | None = _set("upload_rpm")
     max_concurrent_uploads: Count | None = _set("max_concurrent_uploads")
+    max_batches_in_progress: Count | None = _set("max_batches_in_progress")
 
 
 _TEAM_ACCESS = (

@@ -11,7 +11,13 @@ const TABS = [
   ["audit", "Audit trail"],
 ];
 const SIZE_LIMITS = ["max_file_size", "max_stored_bytes"];
-const COUNT_LIMITS = ["max_files", "rpm", "upload_rpm", "max_concurrent_uploads"];
+const COUNT_LIMITS = [
+  "max_files",
+  "rpm",
+  "upload_rpm",
+  "max_concurrent_uploads",
+  "max_batches_in_progress",
+];
 const LIMIT_LABELS = {
   max_file_size: "Largest file (e.g. 100MB)",
   max_stored_bytes: "Bytes stored in all (e.g. 50GB)",
@@ -19,6 +25,7 @@ const LIMIT_LABELS = {
   rpm: "Requests per minute",
   upload_rpm: "Uploads per minute",
   max_concurrent_uploads: "Uploads at once",
+  max_batches_in_progress: "Batches in progress",
   allowed_purposes: "Allowed purposes (none ticked: all)",
 };
 const ACTIONS = [

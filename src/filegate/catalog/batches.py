@@ -1,0 +1,284 @@
+"""Batches in the catalog database, and the file records their output becomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from filegate.catalog.runner import Runner
+from filegate.catalog.schema import batches, file_locations, files
+from filegate.records import (
+    BatchPage,
+    BatchQuery,
+    BatchRecord,
+    BatchState,
+    FileRecord,
+    FileState,
+    Location,
+    Scope,
+)
+
+CREATING, READY = "creating", "ready"
+
+
+def _record(row: sa.Row[Any]) -> BatchRecord:
+    m = row._mapping
+    return BatchRecord(
+        id=m["id"],
+        created_at=m["created_at"],
+        deployment=m["deployment"],
+        provider=m["provider"],
+        provider_batch_id=m["provider_batch_id"] or "",
+        input_file_id=m["input_file_id"],
+        endpoint=m["endpoint"],
+        completion_window=m["completion_window"],
+        metadata=orjson.loads(m["metadata"]) if m["metadata"] is not None else None,
+        owner=m["owner"],
+        team=m["team"],
+        output_file_id=m["output_file_id"],
+        error_file_id=m["error_file_id"],
+        state=BatchState.from_dict(orjson.loads(m["snapshot"])),
+        fetched_at=m["fetched_at"] / 1000,
+    )
+
+
+def _state_values(state: BatchState, fetched_at: float) -> dict[str, Any]:
+    return {
+        "status": state.status,
+        "terminal": state.terminal,
+        "snapshot": orjson.dumps(state.to_dict()).decode(),
+        "fetched_at": int(fetched_at * 1000),
+    }
+
+
+def _reach(scope: Scope) -> sa.ColumnElement[bool]:
+    if scope.is_admin:
+        return sa.true()
+    owned = batches.c.owner == scope.owner
+    return sa.or_(owned, batches.c.team == scope.team) if scope.sees_team else owned
+
+
+def _active(now: int) -> sa.ColumnElement[bool]:
+    """Batches that count as in progress: not finished, or still being created."""
+    return sa.and_(
+        batches.c.terminal.is_(False),
+        sa.or_(
+            batches.c.state == READY,
+            sa.and_(batches.c.state == CREATING, batches.c.lease_until > now),
+        ),
+    )
+
+
+def _lock(conn: sa.Connection, subjects: list[str]) -> None:
+    # Counting and inserting must not interleave across processes (SQLite's
+    # writers already hold its write lock).
+    if conn.dialect.name != "postgresql":
+        return
+    for subject in sorted(set(subjects)):
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": "batch:" + subject}
+        )
+
+
+class SQLBatchStore:
+    def __init__(self, runner: Runner) -> None:
+        self._run = runner
+
+    async def reserve(
+        self,
+        record: BatchRecord,
+        *,
+        now: int,
+        lease_until: int,
+        key_cap: int | None,
+        team_cap: int | None,
+    ) -> str | None:
+        """Hold a place for a batch about to be made; None, or why there is no room.
+
+        The place is invisible, and counts against the caps until published, dropped,
+        or its lease ends (a process that died while the provider was being asked).
+        """
+        values = {
+            "id": record.id,
+            "owner": record.owner,
+            "team": record.team,
+            "state": CREATING,
+            "lease_until": lease_until,
+            "deployment": record.deployment,
+            "provider": record.provider,
+            "provider_batch_id": None,
+            "input_file_id": record.input_file_id,
+            "endpoint": record.endpoint,
+            "completion_window": record.completion_window,
+            "metadata": orjson.dumps(record.metadata).decode()
+            if record.metadata is not None
+            else None,
+            "created_at": record.created_at,
+            **_state_values(record.state, 0),
+        }
+
+        def run(conn: sa.Connection) -> str | None:
+            _lock(conn, [s for s in (record.owner, record.team) if s])
+            count = sa.select(sa.func.count()).select_from(batches).where(_active(now))
+            checks = (
+                (key_cap, batches.c.owner == record.owner, "this key"),
+                (team_cap, batches.c.team == record.team, "this team"),
+            )
+            for cap, who, what in checks:
+                if cap is not None and conn.execute(count.where(who)).scalar_one() >= cap:
+                    return f"At most {cap} batches may be in progress at once for {what}."
+            if record.owner is not None:
+                # Places left by processes that died while creating.
+                conn.execute(
+                    batches.delete().where(
+                        batches.c.owner == record.owner,
+                        batches.c.state == CREATING,
+                        batches.c.lease_until <= now,
+                    )
+                )
+            conn.execute(batches.insert().values(**values))
+            return None
+
+        return await self._run.write(run)
+
+    async def publish(self, record: BatchRecord) -> None:
+        """Make a reserved batch visible, with the provider's id and first answer."""
+        stmt = (
+            batches.update()
+            .where(batches.c.id == record.id)
+            .values(
+                state=READY,
+                lease_until=None,
+                provider_batch_id=record.provider_batch_id,
+                **_state_values(record.state, record.fetched_at),
+            )
+        )
+        await self._run.write(lambda conn: conn.execute(stmt))
+
+    async def drop(self, batch_id: str) -> None:
+        stmt = batches.delete().where(batches.c.id == batch_id, batches.c.state == CREATING)
+        await self._run.write(lambda conn: conn.execute(stmt))
+
+    async def get(self, batch_id: str, scope: Scope) -> BatchRecord | None:
+        stmt = sa.select(batches).where(
+            batches.c.id == batch_id, batches.c.state == READY, _reach(scope)
+        )
+        row = await self._run.read(lambda conn: conn.execute(stmt).first())
+        return _record(row) if row is not None else None
+
+    async def page(self, scope: Scope, query: BatchQuery) -> BatchPage:
+        clause = sa.and_(batches.c.state == READY, _reach(scope))
+        if query.after is not None:
+            clause = sa.and_(clause, batches.c.id < query.after)
+        if query.provider is not None:
+            clause = sa.and_(clause, batches.c.provider == query.provider)
+        # One extra row tells whether another page exists.
+        stmt = sa.select(batches).where(clause).order_by(batches.c.id.desc()).limit(query.limit + 1)
+        rows = await self._run.read(lambda conn: conn.execute(stmt).all())
+        records = [_record(r) for r in rows]
+        return BatchPage(data=records[: query.limit], has_more=len(records) > query.limit)
+
+    async def active(self, owner: str | None, team: str | None, limit: int) -> list[BatchRecord]:
+        """Unfinished visible batches of an owner or a team (to refresh before refusing)."""
+        who = [batches.c.owner == owner] if owner is not None else []
+        if team is not None:
+            who.append(batches.c.team == team)
+        stmt = (
+            sa.select(batches)
+            .where(batches.c.state == READY, batches.c.terminal.is_(False), sa.or_(*who))
+            .order_by(batches.c.id)
+            .limit(limit)
+        )
+        rows = await self._run.read(lambda conn: conn.execute(stmt).all())
+        return [_record(r) for r in rows]
+
+    async def save_state(self, batch_id: str, state: BatchState, fetched_at: float) -> None:
+        # A terminal state is final: a slower refresh that read an older answer
+        # must not write it back over the newer one.
+        stmt = (
+            batches.update()
+            .where(batches.c.id == batch_id, batches.c.terminal.is_(False))
+            .values(**_state_values(state, fetched_at))
+        )
+        await self._run.write(lambda conn: conn.execute(stmt))
+
+    async def attach_file(self, batch_id: str, kind: str, file: FileRecord) -> str:
+        """Make ``file`` the batch's output (``kind`` "output") or error file, once.
+
+        Returns the id that is the batch's file now: ``file.id``, or the one another
+        request (or gateway) attached first, in which case ``file`` is not stored.
+        """
+        column = batches.c.output_file_id if kind == "output" else batches.c.error_file_id
+        claim = (
+            batches.update()
+            .where(batches.c.id == batch_id, column.is_(None))
+            .values({column.name: file.id})
+        )
+
+        def run(conn: sa.Connection) -> str:
+            if conn.execute(claim).rowcount:
+                conn.execute(files.insert().values(**_file_values(file)))
+                for loc in file.locations:
+                    conn.execute(file_locations.insert().values(**_location_values(file.id, loc)))
+                return file.id
+            winner = conn.execute(sa.select(column).where(batches.c.id == batch_id)).scalar_one()
+            return str(winner)
+
+        return await self._run.write(run)
+
+    async def add_copy(self, file_id: str, location: Location) -> Location:
+        """Record a copy of a file made for a batch, unless one at that deployment already
+        is (made by a concurrent request); the copy that is recorded is returned."""
+        values = _location_values(file_id, location)
+        loc = file_locations.c
+        existing = sa.select(file_locations).where(
+            loc.file_id == file_id, loc.deployment == location.deployment
+        )
+
+        def run(conn: sa.Connection) -> Location:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(file_locations).values(**values).on_conflict_do_nothing())
+            m = conn.execute(existing).one()._mapping
+            return Location(
+                deployment=m["deployment"],
+                provider=m["provider"],
+                provider_file_id=m["provider_file_id"],
+                status=m["status"],
+                status_details=m["status_details"],
+            )
+
+        return await self._run.write(run)
+
+
+def _file_values(r: FileRecord) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "owner": r.owner,
+        "team": r.team,
+        "filename": r.filename,
+        "purpose": r.purpose,
+        "bytes": r.bytes,
+        "content_type": r.content_type,
+        "sha256": r.sha256,
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "status": r.status,
+        "status_details": r.status_details,
+        "state": FileState.READY.value,
+        "lease_until": None,
+        "blob_key": r.blob_key,
+    }
+
+
+def _location_values(file_id: str, loc: Location) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "deployment": loc.deployment,
+        "provider": loc.provider,
+        "provider_file_id": loc.provider_file_id,
+        "status": loc.status,
+        "status_details": loc.status_details,
+    }
