@@ -384,10 +384,19 @@ class _Run:
                     self._until(),
                     functools.partial(_with, request_counts=self._counts()),
                 )
-            except Exception as exc:
-                for _, future in batch:
-                    future.set_exception(exc)
-                raise
+            except Exception:
+                # The catalog could not take them now: keep them (their slots stay held)
+                # and try again; a lease that lapses meanwhile is found at the next try.
+                log.warning("batch %s: committing lines failed; retrying", self.record.id)
+                for _, failed, _ in lines:
+                    if failed:
+                        self.failed -= 1
+                    else:
+                        self.completed -= 1
+                self._pending = batch + self._pending
+                await asyncio.sleep(1.0)
+                self._flush.set()
+                continue
             for _, future in batch:
                 future.set_result(None)
             if state is None:
