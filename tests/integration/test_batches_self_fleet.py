@@ -104,7 +104,10 @@ def test_the_other_gateway_takes_over_when_the_runner_dies(
         assert [o["custom_id"] for o in out] == [f"c-{i}" for i in range(150)]
         stats = llm.stats()
         assert stats["distinct_bodies"] == 150
-        assert stats["total"] - 150 == stats["repeated_bodies"] <= CONCURRENCY
+        # Sent twice: at most the lines in flight when the runner died. A request the
+        # kill cut off before its body arrived reached the model server only as a drop.
+        sent_again = stats["total"] - stats["dropped"] - 150
+        assert sent_again == stats["repeated_bodies"] <= CONCURRENCY
     finally:
         for srv in servers:
             srv.stop()

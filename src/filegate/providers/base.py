@@ -276,7 +276,7 @@ class LineSendingProvider(Protocol):
 
     async def send_line(self, url: str, body: bytes) -> LineAnswer:
         """POST one line's JSON ``body`` to the server's ``url`` (an OpenAI path such as
-        ``/v1/chat/completions``), retrying connection errors and what ``upstream.retry`` retries."""
+        ``/v1/chat/completions``), retrying connection errors and what upstream.retry does."""
         ...
 
 

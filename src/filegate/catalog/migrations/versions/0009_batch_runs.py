@@ -1,14 +1,14 @@
 """batch_runs: batches filegate runs itself on an OpenAI-compatible server (issue 16)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
