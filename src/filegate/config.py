@@ -44,6 +44,7 @@ ENV_VARS = {
     "max_upload_size": "FILEGATE_MAX_UPLOAD_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "batch_cache_seconds": "FILEGATE_BATCH_CACHE_SECONDS",
+    "batch_lease_seconds": "FILEGATE_BATCH_LEASE_SECONDS",
     "log_level": "FILEGATE_LOG_LEVEL",
     "log_format": "FILEGATE_LOG_FORMAT",
     "metrics_public": "FILEGATE_METRICS_PUBLIC",
@@ -117,6 +118,11 @@ class Deployment(BaseModel):
     storage_endpoint: str | None = None
     # The Vertex AI API's base URL; None: https://{location}-aiplatform.googleapis.com.
     vertex_api_base: str | None = None
+    # openai_compatible: filegate runs the batches itself, sending each line to
+    # api_base with this many requests in flight per batch, and at most
+    # max_batches_running of this deployment's batches at once per gateway process.
+    batch_concurrency: int = Field(default=8, ge=1, le=512)
+    max_batches_running: int = Field(default=4, ge=1, le=256)
 
     @field_validator("provider")
     @classmethod
@@ -150,6 +156,9 @@ class Settings(BaseModel):
     sweep_interval: float = Field(default=60.0, gt=0)
     # A batch retrieve within this long of the last one is answered from the catalog.
     batch_cache_seconds: float = Field(default=1.5, ge=0, le=60)
+    # A batch filegate runs itself is held by one gateway process of a fleet for this
+    # long, renewed while it runs; a process that dies gives it up when it lapses.
+    batch_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     log_level: str = "info"
     # "json": one JSON object per log record and per request (server/metrics.py).
     log_format: Literal["text", "json"] = "text"
@@ -308,6 +317,9 @@ def _litellm_deployments(
                 model.split("/", 1)[0] if "/" in model else registry.DEFAULT_PROVIDER
             )
             name = entry.get("model_name")
+            # A provider may take over an entry its prefix names (a model server
+            # without Files or Batch APIs whose batches filegate runs).
+            provider, params = registry.litellm_claim(provider, entry, params)
         else:
             params = entry
             provider = entry.get("custom_llm_provider")

@@ -45,7 +45,14 @@ async def open_gateway(settings: Settings) -> Gateway:
         targets,
         TenantService(catalog.tenants, defaults=settings.default_limits),
         UploadService(catalog.uploads, service),
-        BatchService(catalog.batches, service, targets, cache_seconds=settings.batch_cache_seconds),
+        BatchService(
+            catalog.batches,
+            service,
+            targets,
+            cache_seconds=settings.batch_cache_seconds,
+            runs=catalog.batch_runs,
+            lease_seconds=settings.batch_lease_seconds,
+        ),
     )
 
 

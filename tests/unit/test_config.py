@@ -124,3 +124,47 @@ def test_http_limits_from_file_env_and_flags(tmp_path: Path) -> None:
     )
     assert (s.max_connections, s.max_header_size) == (50, 8192)
     assert (s.header_timeout, s.body_timeout, s.keep_alive_timeout) == (4.0, 2.5, 1.5)
+
+
+def test_openai_compatible_deployments_and_litellm_batch_runners(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(
+        """
+deployments:
+  - {name: local-llm, provider: openai_compatible, api_base: "http://h:8000/v1",
+     api_key: os.environ/LLM_KEY, batch_concurrency: 3}
+model_list:
+  - model_name: vllm
+    litellm_params: {model: hosted_vllm/llama, api_base: "http://v:8000/v1", batch_runner: true}
+  - model_name: olla
+    litellm_params: {model: ollama/llama3, api_base: "http://o:11434", batch_runner: true}
+  - model_name: plain
+    litellm_params: {model: openai/gpt-4o, api_key: sk-x}
+  - model_name: chat-only
+    litellm_params: {model: hosted_vllm/llama, api_base: "http://v:8000/v1"}
+"""
+    )
+    s = load_settings(config_file=cfg, environ={"LLM_KEY": "k"})
+    by = {d.name: d for d in s.deployments}
+    assert set(by) == {"local-llm", "vllm", "olla", "plain"}
+    local = by["local-llm"]
+    assert local.provider == "openai_compatible" and local.api_key is not None
+    assert (local.batch_concurrency, local.max_batches_running) == (3, 4)
+    assert by["vllm"].provider == "openai_compatible" and by["vllm"].batch_concurrency == 8
+    # Ollama's OpenAI API is under /v1.
+    assert by["olla"].api_base == "http://o:11434/v1"
+    assert by["plain"].provider == "openai"
+    assert s.batch_lease_seconds == 30
+
+
+def test_an_openai_compatible_deployment_needs_an_api_base(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("deployments:\n  - {name: x, provider: openai_compatible}\n")
+    with pytest.raises(ConfigError, match="api_base is required for openai_compatible"):
+        load_settings(config_file=cfg, environ={})
+    cfg.write_text(
+        "deployments:\n  - {name: x, provider: openai_compatible, api_base: 'http://h/v1',"
+        " batch_concurrency: 0}\n"
+    )
+    with pytest.raises(ConfigError, match="batch_concurrency"):
+        load_settings(config_file=cfg, environ={})

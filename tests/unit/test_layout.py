@@ -29,6 +29,7 @@ CONCRETE = {
     "filegate.providers.openai": "filegate.providers",
     "filegate.providers.azure_openai": "filegate.providers",
     "filegate.providers.vertex_ai": "filegate.providers",
+    "filegate.providers.openai_compatible": "filegate.providers",
 }
 COMPOSITION_ROOT = "filegate.gateway"
 

@@ -7,7 +7,7 @@ this folder and the composition root (``filegate/gateway.py``) imports it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from filegate.records import (
@@ -69,6 +69,42 @@ class UploadStore(Protocol):
     ) -> bool: ...
     async def drop_parts(self, upload_id: str, ids: Sequence[str] | None = None) -> None: ...
     async def stale(self, now: int, grace: int, limit: int) -> list[Upload]: ...
+
+
+# (line number, whether it failed, the output or error file's line)
+RunLine = tuple[int, bool, str]
+
+
+class BatchRunStore(Protocol):
+    """Batches filegate runs itself: a lease per batch, and each finished line."""
+
+    async def runnable(self, deployments: Sequence[str], now: int, limit: int) -> list[str]: ...
+    async def claim(
+        self, batch_id: str, deployment: str, holder: str, now: int, until: int
+    ) -> bool: ...
+    async def release(self, batch_id: str, holder: str) -> None: ...
+    async def done_lines(self, batch_id: str) -> tuple[set[int], int]: ...
+    async def commit(
+        self,
+        batch_id: str,
+        holder: str,
+        lines: Sequence[RunLine],
+        until: int,
+        change: Callable[[BatchState], BatchState],
+    ) -> BatchState | None: ...
+    async def results(
+        self, batch_id: str, failed: bool, after: int, limit: int
+    ) -> list[tuple[int, str]]: ...
+    async def finish(
+        self,
+        batch_id: str,
+        holder: str,
+        outputs: Sequence[tuple[str, FileRecord]],
+        change: Callable[[BatchState], BatchState],
+    ) -> BatchState | None: ...
+    async def request_cancel(
+        self, batch_id: str, change: Callable[[BatchState], BatchState]
+    ) -> BatchState: ...
 
 
 class BatchStore(Protocol):
@@ -176,6 +212,9 @@ class Catalog(Protocol):
 
     @property
     def batches(self) -> BatchStore: ...
+
+    @property
+    def batch_runs(self) -> BatchRunStore: ...
 
     def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
         """Whether this process may do fleet-wide work (a sweep) now."""

@@ -184,3 +184,27 @@ batches = sa.Table(
     sa.Index("ix_batches_team_id", "team", "id"),
     sa.Index("ix_batches_active", "terminal", "owner"),
 )
+
+
+# A batch filegate runs itself (an openai_compatible deployment): which process holds it
+# now (a lease, renewed while it runs), and each line as it finishes, committed before
+# the next request may take its place, so a restart sends again only what was in flight.
+batch_runs = sa.Table(
+    "batch_runs",
+    metadata,
+    sa.Column("batch_id", Id, primary_key=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("holder", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),
+    sa.Column("done", sa.Boolean, nullable=False),
+    sa.Index("ix_batch_runs_deployment", "deployment", "done"),
+)
+batch_run_lines = sa.Table(
+    "batch_run_lines",
+    metadata,
+    sa.Column("batch_id", Id, primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("failed", sa.Boolean, nullable=False),
+    # The output (or error) file's line, as it will be written.
+    sa.Column("result", sa.Text, nullable=False),
+)

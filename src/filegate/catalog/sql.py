@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filegate.catalog.batch_runs import SQLBatchRunStore
 from filegate.catalog.batches import SQLBatchStore
 from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
@@ -338,6 +339,7 @@ class SQLCatalog:
         self.tenants = SQLTenantStore(runner)
         self.uploads = SQLUploadStore(runner)
         self.batches = SQLBatchStore(runner)
+        self.batch_runs = SQLBatchRunStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:

@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from filegate.catalog.base import BatchStore
+from filegate.catalog.base import BatchRunStore, BatchStore
+from filegate.core.batch_runner import WINDOW_SECONDS, BatchRunner
 from filegate.core.files.service import BlobSource, FileService
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.core.targets import Target, TargetTable
 from filegate.errors import FilegateError, FileNotFound, InvalidRequest, RateLimited
-from filegate.providers.base import BatchesProvider, ProviderBatch, batching
+from filegate.providers.base import BatchesProvider, ProviderBatch, batching, sending_lines
 from filegate.records import (
     BatchPage,
     BatchQuery,
@@ -235,6 +236,8 @@ class BatchService:
         *,
         clock: Callable[[], float] = time.time,
         cache_seconds: float = CACHE_SECONDS,
+        runs: BatchRunStore | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.store = store
         self.files = files
@@ -246,12 +249,34 @@ class BatchService:
         self._copying: dict[tuple[str, str], asyncio.Lock] = {}
         # Provider retrieves in flight, by batch: concurrent polls of one batch share one.
         self._asking: dict[str, asyncio.Future[ProviderBatch]] = {}
+        # Deployments whose batches filegate runs itself (no Batch API upstream).
+        senders = {
+            name: sender
+            for name, provider in files.providers.items()
+            if (sender := sending_lines(provider)) is not None
+        }
+        self.runner: BatchRunner | None = (
+            BatchRunner(runs, store, files, senders, lease_seconds=lease_seconds, clock=clock)
+            if runs is not None and senders
+            else None
+        )
 
     # -- where a batch runs ------------------------------------------------------------------
 
     def _batches_at(self, deployment: str) -> BatchesProvider | None:
         provider = self.files.providers.get(deployment)
         return batching(provider) if provider is not None else None
+
+    def runs_here(self, deployment: str) -> bool:
+        """Whether filegate runs this deployment's batches itself, line by line."""
+        return self.runner is not None and deployment in self.runner.senders
+
+    def _can_run(self, deployment: str) -> bool:
+        return self.runs_here(deployment) or self._batches_at(deployment) is not None
+
+    def _check_runs(self, target: Target) -> None:
+        if not (self.runs_here(target.deployment) and not target.embedded):
+            self._runner(target)
 
     def _runner(self, target: Target) -> BatchesProvider:
         if target.embedded:
@@ -287,7 +312,7 @@ class BatchService:
                     code="too_many_deployments",
                 )
             target = targets[0]
-            self._runner(target)
+            self._check_runs(target)
             copy = next((c for c in file.locations if c.deployment == target.deployment), None)
             if copy is not None or file.blob_key is not None:
                 return target, copy
@@ -304,9 +329,9 @@ class BatchService:
             copy = next((c for c in runnable if c.deployment == default.deployment), runnable[0])
             return self.targets.named(copy.deployment), copy
         if file.blob_key is not None:
-            if not default.embedded and self._batches_at(default.deployment) is not None:
+            if not default.embedded and self._can_run(default.deployment):
                 return default, None
-            able = [t for t in self.targets.deployments.values() if self._batches_at(t.deployment)]
+            able = [t for t in self.targets.deployments.values() if self._can_run(t.deployment)]
             if len(able) == 1:
                 return able[0], None
             if able:
@@ -392,6 +417,8 @@ class BatchService:
                 code="invalid_value",
             )
         target, copy = self.place(file, options, path_provider)
+        if self.runs_here(target.deployment):
+            return await self._create_here(scope, file, target, request, key_cap, team_cap)
         runner = self._runner(target)
         check = getattr(runner, "check_output_expires_after", None)
         if request.output_expires_after is not None and callable(check):
@@ -431,6 +458,64 @@ class BatchService:
         record.fetched_at = self.clock()
         await self.store.publish(record)
         await self._map_files(record, strict=False)
+        return record
+
+    async def _create_here(
+        self,
+        scope: Scope,
+        file: FileRecord,
+        target: Target,
+        request: BatchRequest,
+        key_cap: int | None,
+        team_cap: int | None,
+    ) -> BatchRecord:
+        """A batch filegate runs itself: recorded, then taken by a runner (this process's
+        at once, or any gateway's), over the file in filegate's own store."""
+        batch_id, created_at = new_id(BATCH_PREFIX)
+        record = BatchRecord(
+            id=batch_id,
+            created_at=created_at,
+            deployment=target.deployment,
+            provider=target.provider,
+            provider_batch_id=batch_id,
+            input_file_id=file.id,
+            endpoint=check_endpoint(request.endpoint),
+            completion_window=check_completion_window(request.completion_window),
+            metadata=check_metadata(request.metadata),
+            owner=scope.owner,
+            team=scope.team,
+            state=BatchState(
+                status="validating",
+                request_counts={"total": 0, "completed": 0, "failed": 0},
+                timestamps={"expires_at": created_at + WINDOW_SECONDS},
+            ),
+        )
+        await self._reserve(record, key_cap, team_cap)
+        record.fetched_at = self.clock()
+        await self.store.publish(record)
+        assert self.runner is not None
+        self.runner.wake()
+        return record
+
+    async def _cancel_here(self, record: BatchRecord) -> BatchRecord:
+        if record.terminal:
+            raise InvalidRequest(
+                f"Cannot cancel a batch with status '{record.state.status}'.",
+                param="batch_id",
+                code="invalid_state",
+            )
+        now = int(self.clock())
+
+        def cancelling(state: BatchState) -> BatchState:
+            if state.terminal or state.status == "cancelling":
+                return state
+            state.status = "cancelling"
+            state.timestamps = {**state.timestamps, "cancelling_at": now}
+            return state
+
+        assert self.runner is not None
+        record.state = await self.runner.runs.request_cancel(record.id, cancelling)
+        self.runner.wake()
         return record
 
     async def _reserve(
@@ -480,6 +565,8 @@ class BatchService:
 
     async def cancel(self, scope: Scope, batch_id: str) -> BatchRecord:
         record = await self._find(scope, batch_id)
+        if self.runs_here(record.deployment):
+            return await self._cancel_here(record)
         runner = self._runner(self.targets.named(record.deployment))
         with own_ids({record.provider_batch_id: record.id}):
             answer = await runner.cancel_batch(record.provider_batch_id)
@@ -503,7 +590,10 @@ class BatchService:
         await asyncio.gather(*(one(r) for r in records))
 
     async def _refresh(self, record: BatchRecord, *, strict: bool) -> None:
-        if not record.terminal and self.clock() - record.fetched_at >= self.cache_seconds:
+        # A batch filegate runs is as its runner last committed it: the catalog is the truth.
+        here = self.runs_here(record.deployment)
+        stale = self.clock() - record.fetched_at >= self.cache_seconds
+        if not here and not record.terminal and stale:
             asking = self._asking.get(record.id)
             if asking is None:
                 asking = asyncio.ensure_future(self._ask(record))

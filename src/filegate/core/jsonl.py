@@ -322,6 +322,16 @@ class BatchValidator(JsonlValidator):
         self._url_line = 0
         self._custom_ids: dict[str | bytes, int] = {}
 
+    @property
+    def records(self) -> int:
+        """Requests seen so far."""
+        return self._records
+
+    @property
+    def url(self) -> str | None:
+        """The url every request has (None before the first one)."""
+        return self._url
+
     def _consume(self, chunk: bytes) -> None:
         room = self._max_bytes - self._bytes_seen
         self._bytes_seen += len(chunk)

@@ -251,3 +251,39 @@ def batching(provider: Provider) -> BatchesProvider | None:
     ):
         return cast(BatchesProvider, provider)
     return None
+
+
+@dataclass(slots=True, frozen=True)
+class LineAnswer:
+    """What the model server answered one batch line, after retries.
+
+    ``status_code`` 0 means no answer came (the connection failed or timed out every
+    time); ``error`` then says why, in OpenAI's batch-error shape ``{code, message}``.
+    """
+
+    status_code: int
+    request_id: str | None = None
+    body: Any = None
+    error: dict[str, str] | None = None
+
+
+class LineSendingProvider(Protocol):
+    """An OpenAI-compatible model server with no Batch API: filegate runs the batches,
+    sending each request line here (optional)."""
+
+    batch_concurrency: int
+    max_batches_running: int
+
+    async def send_line(self, url: str, body: bytes) -> LineAnswer:
+        """POST one line's JSON ``body`` to the server's ``url`` (an OpenAI path such as
+        ``/v1/chat/completions``), retrying connection errors and what upstream.retry does."""
+        ...
+
+
+def sending_lines(provider: Provider) -> LineSendingProvider | None:
+    """``provider`` as a :class:`LineSendingProvider`, if filegate runs its batches."""
+    if callable(getattr(provider, "send_line", None)) and isinstance(
+        getattr(provider, "batch_concurrency", None), int
+    ):
+        return cast(LineSendingProvider, provider)
+    return None

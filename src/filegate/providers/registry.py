@@ -7,6 +7,7 @@ Adding a provider is a package with a ``spec`` module and one line here.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -19,11 +20,14 @@ from filegate.providers.base import Provider
 from filegate.providers.openai.spec import FILEGATE_API_BASE as FILEGATE_API_BASE
 from filegate.providers.openai.spec import GATEWAY_SPEC
 from filegate.providers.openai.spec import SPEC as OPENAI
+from filegate.providers.openai_compatible.spec import SPEC as OPENAI_COMPATIBLE
 from filegate.providers.spec import DeploymentFields, ProviderSpec
 from filegate.providers.vertex_ai.spec import SPEC as VERTEX_AI
 
 # Providers a deployment may name, in the order zero-config deployments are made.
-PROVIDERS: dict[str, ProviderSpec] = {s.name: s for s in (OPENAI, AZURE, VERTEX_AI)}
+PROVIDERS: dict[str, ProviderSpec] = {
+    s.name: s for s in (OPENAI, AZURE, VERTEX_AI, OPENAI_COMPATIBLE)
+}
 # LiteLLM's default: a model name without a "provider/" prefix, a gateway's default target.
 DEFAULT_PROVIDER = OPENAI.name
 # What the SDK can call: the providers, and a filegate gateway.
@@ -39,6 +43,18 @@ def spec(name: str) -> ProviderSpec:
         return SDK_TARGETS[name]
     except KeyError:
         raise ConfigError(f"unknown provider {name!r}") from None
+
+
+def litellm_claim(
+    prefix: str, entry: Mapping[str, Any], params: Mapping[str, Any]
+) -> tuple[str, Mapping[str, Any]]:
+    """Which provider a LiteLLM model_list entry is, with the params it reads: one that
+    claims the entry, else the provider its model prefix names."""
+    for claimant in PROVIDERS.values():
+        claimed = claimant.litellm_claim(prefix, entry, params)
+        if claimed is not None:
+            return claimant.name, claimed
+    return prefix, params
 
 
 def provider_class(name: str) -> Any:

@@ -66,6 +66,10 @@ class DeploymentFields(Protocol):
     def storage_endpoint(self) -> str | None: ...
     @property
     def vertex_api_base(self) -> str | None: ...
+    @property
+    def batch_concurrency(self) -> int: ...
+    @property
+    def max_batches_running(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,12 @@ def _nothing(env: Mapping[str, str]) -> dict[str, str]:
     return {}
 
 
+def _no_claim(
+    prefix: str, entry: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     name: str
@@ -147,6 +157,11 @@ class ProviderSpec:
     litellm_env: Callable[[Mapping[str, str]], dict[str, str]] = _nothing
     # Deployment fields of this provider's own that a LiteLLM config entry may give.
     litellm_params: tuple[str, ...] = ()
+    # A LiteLLM model_list entry this provider takes over from the provider its model
+    # prefix names (entry, its litellm_params): the params it reads, or None.
+    litellm_claim: Callable[[str, Mapping[str, Any], Mapping[str, Any]], dict[str, Any] | None] = (
+        _no_claim
+    )
     # SDK keyword arguments beyond the common ones (LiteLLM's names), with their types.
     sdk_params: tuple[str, ...] = ()
     # Of those, the ones older LiteLLM releases pass in extra_body.

@@ -58,9 +58,17 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
         sweeper = asyncio.create_task(
             sweep_forever(opened, settings.sweep_interval, metrics.observe_sweep)
         )
+        # Batches filegate runs itself; the first look also resumes what a killed
+        # process (this one before a restart, or another gateway) left running.
+        runner = opened.batches.runner
+        running = asyncio.create_task(runner.run_forever()) if runner is not None else None
         try:
             yield
         finally:
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper

@@ -1,0 +1,1 @@
+"""An OpenAI-compatible model server (vLLM, Ollama, ...) on which filegate runs batches."""
