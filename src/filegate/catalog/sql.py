@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from filegate.catalog.batches import SQLBatchStore
+from filegate.catalog.fine_tuning import SQLFineTuningStore
 from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
     AsyncRunner,
@@ -338,6 +339,7 @@ class SQLCatalog:
         self.tenants = SQLTenantStore(runner)
         self.uploads = SQLUploadStore(runner)
         self.batches = SQLBatchStore(runner)
+        self.fine_tuning = SQLFineTuningStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:
