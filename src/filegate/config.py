@@ -44,6 +44,7 @@ ENV_VARS = {
     "max_upload_size": "FILEGATE_MAX_UPLOAD_SIZE",
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "batch_cache_seconds": "FILEGATE_BATCH_CACHE_SECONDS",
+    "fine_tuning_cache_seconds": "FILEGATE_FINE_TUNING_CACHE_SECONDS",
     "log_level": "FILEGATE_LOG_LEVEL",
     "log_format": "FILEGATE_LOG_FORMAT",
     "metrics_public": "FILEGATE_METRICS_PUBLIC",
@@ -150,6 +151,9 @@ class Settings(BaseModel):
     sweep_interval: float = Field(default=60.0, gt=0)
     # A batch retrieve within this long of the last one is answered from the catalog.
     batch_cache_seconds: float = Field(default=1.5, ge=0, le=60)
+    # A fine-tuning job polled again within this many seconds is answered from the
+    # catalog instead of asking its provider.
+    fine_tuning_cache_seconds: float = Field(default=1.5, ge=0, le=60)
     log_level: str = "info"
     # "json": one JSON object per log record and per request (server/metrics.py).
     log_format: Literal["text", "json"] = "text"
