@@ -163,3 +163,15 @@ class OpenAIFineTuning:
             "GET", self._job_path(job_id, "checkpoints"), params={"after": after, "limit": limit}
         )
         return _items(doc, limit)
+
+    async def list_fine_tuning_jobs(
+        self, *, after: str | None, limit: int | None
+    ) -> tuple[list[ProviderJob], bool]:
+        """One page of the provider's own jobs, newest first (the SDK's list; a gateway
+        lists its catalog)."""
+        doc = await self.wire.json("GET", self._job_path(), params={"after": after, "limit": limit})
+        data = [self._job(d) for d in doc.get("data") or [] if isinstance(d, dict)]
+        has_more = doc.get("has_more")
+        if not isinstance(has_more, bool):
+            has_more = bool(data) and limit is not None and len(data) >= limit
+        return data, has_more
