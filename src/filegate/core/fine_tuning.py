@@ -223,14 +223,16 @@ class FineTuningService:
         record.state.model = request.model
         await self.store.reserve(record, lease_until=created_at + CREATE_LEASE_SECONDS)
         try:
-            training_copy = await self._copy(training, target, training_copy)
+            training_copy = await self._copy(training, target, training_copy, "training_file")
             names = {training_copy.provider_file_id: training.id}
             body: dict[str, Any] = {
                 "model": request.model,
                 "training_file": training_copy.provider_file_id,
             }
             if validation is not None:
-                validation_copy = await self._copy(validation, target, validation_copy)
+                validation_copy = await self._copy(
+                    validation, target, validation_copy, "validation_file"
+                )
                 names[validation_copy.provider_file_id] = validation.id
                 body["validation_file"] = validation_copy.provider_file_id
             if metadata is not None:
@@ -249,8 +251,19 @@ class FineTuningService:
         await self._map_results(record, strict=False)
         return record
 
-    async def _copy(self, file: FileRecord, target: Target, copy: Location | None) -> Location:
-        return copy if copy is not None else await self.copies.ensure(file, target)
+    async def _copy(
+        self, file: FileRecord, target: Target, copy: Location | None, param: str
+    ) -> Location:
+        if copy is not None:
+            return copy
+        try:
+            return await self.copies.ensure(file, target)
+        except InvalidRequest as exc:
+            # A deployment that converts files (Vertex AI) names the bad line; the
+            # client knows the file by the field that named it.
+            if exc.param == "file":
+                exc.param = param
+            raise
 
     # -- reading and acting on a job ---------------------------------------------------------
 
