@@ -26,6 +26,7 @@ import orjson
 from filegate.errors import FileNotFound, InvalidRequest
 from filegate.google.gcs_client import GCSClient
 from filegate.providers.base import ProviderItems, ProviderJob
+from filegate.providers.vertex_ai.objects import ROLE, parse_gs_id
 from filegate.providers.vertex_ai.output_lines import rfc3339_epoch
 from filegate.upstream.client import WireClient
 
@@ -287,13 +288,11 @@ class VertexFineTuning:
         return f"/v1/{job_id}"
 
     async def _check_dataset(self, file_id: str, param: str) -> None:
-        from filegate.providers.vertex_ai.provider import parse_gs_id
-
         try:
             doc = await self.gcs.metadata(*parse_gs_id(file_id))
         except FileNotFound:
             raise FileNotFound(f"No such File object: {file_id[:128]}", param=param) from None
-        if (doc.get("metadata") or {}).get("filegate_role") != TUNING_ROLE:
+        if (doc.get("metadata") or {}).get(ROLE) != TUNING_ROLE:
             raise InvalidRequest(
                 f"{self.name}: {param} was not uploaded with purpose 'fine-tune', so it holds "
                 "no Vertex AI tuning examples.",

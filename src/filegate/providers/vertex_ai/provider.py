@@ -35,6 +35,7 @@ from filegate.providers.vertex_ai import output_lines as vertex_output
 from filegate.providers.vertex_ai.batch_output import is_output_id
 from filegate.providers.vertex_ai.batches import VertexBatches
 from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
+from filegate.providers.vertex_ai.fine_tuning import TUNING_ROLE, VertexFineTuning
 from filegate.providers.vertex_ai.objects import ORIGINAL, ORIGINAL_BYTES, ROLE, parse_gs_id
 from filegate.providers.vertex_ai.tuning_lines import openai_to_tuning
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
@@ -47,7 +48,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # line converter (a batch's requests; a fine-tune file's supervised-tuning examples).
 CONVERTED = {
     "batch": ("vertex_batch", vertex_batch.openai_to_vertex),
-    "fine-tune": ("vertex_tuning", openai_to_tuning),
+    "fine-tune": (TUNING_ROLE, openai_to_tuning),
 }
 
 
@@ -58,7 +59,7 @@ async def _chain(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes
         yield chunk
 
 
-class VertexAIProvider(VertexBatches):
+class VertexAIProvider(VertexBatches, VertexFineTuning):
     name = "vertex_ai"
     # GCS stores any bytes; only batch and fine-tune files are rewritten (into Vertex's
     # formats).

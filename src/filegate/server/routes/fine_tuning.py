@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,87 +25,21 @@ from filegate.errors import InvalidRequest
 from filegate.providers.base import ProviderItems
 from filegate.records import FineTuningQuery
 from filegate.server.models.fine_tuning import CreateFineTuningJobRequest
+from filegate.server.request import Call, open_call, read_object, validate_body
 from filegate.server.responses import JSONResponse
-from filegate.server.routes.admin import MAX_BODY, _check_json
-from filegate.server.routes.files import Call, _call
 
 if TYPE_CHECKING:
     from filegate.core.fine_tuning import FineTuningService
 
 LIST_PARAMS = ("after", "limit")
+BODY_HINT = "'model' and 'training_file'"
 PASSED_ON = ("hyperparameters", "suffix", "seed", "integrations")
 _ROUTING = ("custom_llm_provider", "target_model_names")
-_TYPES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_from_float": "an integer",
-    "dict_type": "an object",
-    "list_type": "an array",
-    "model_type": "an object",
-    "model_attributes_type": "an object",
-}
 
 
 def _service(request: Request) -> FineTuningService:
     service: FineTuningService = request.app.state.gateway.fine_tuning
     return service
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    """A small JSON object body; every problem is a 400 in OpenAI's words.
-
-    (As the batches route reads its body; the shared strict-parameters helper of
-    ``server/request.py`` takes the place of both.)
-    """
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidRequest("The request body is too large.", code="body_too_large")
-    try:
-        doc = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            "We could not parse the JSON body of your request.", code="invalid_json"
-        ) from None
-    if not isinstance(doc, dict):
-        raise InvalidRequest(
-            "The request body must be a JSON object with 'model' and 'training_file'.",
-            code="invalid_json",
-        )
-    _check_json(doc)
-    return doc
-
-
-def _parse(doc: dict[str, Any]) -> CreateFineTuningJobRequest:
-    try:
-        return CreateFineTuningJobRequest.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        param = ".".join(str(p) for p in err["loc"])
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            raise InvalidRequest(
-                f"Unrecognized request argument supplied: {param[:64]}",
-                param=param[:64],
-                code="unknown_parameter",
-            ) from None
-        if kind == "missing":
-            raise InvalidRequest(
-                f"Missing required parameter: '{param}'.",
-                param=param,
-                code="missing_required_parameter",
-            ) from None
-        expected = _TYPES.get(kind)
-        if expected is not None:
-            raise InvalidRequest(
-                f"Invalid type for '{param}': expected {expected}.",
-                param=param,
-                code="invalid_type",
-            ) from None
-        raise InvalidRequest(
-            f"Invalid value for '{param}': {err['msg']}.", param=param, code="invalid_value"
-        ) from None
 
 
 def _routing(call: Call, body: CreateFineTuningJobRequest) -> dict[str, str]:
@@ -144,8 +76,8 @@ def _request(body: CreateFineTuningJobRequest) -> FineTuningRequest:
 
 
 async def create_job(request: Request) -> Response:
-    call = await _call(request)
-    body = _parse(await _read_object(request))
+    call = await open_call(request)
+    body = validate_body(CreateFineTuningJobRequest, await read_object(request, BODY_HINT))
     record = await _service(request).create(
         call.scope, _request(body), options=_routing(call, body), path_provider=call.path_provider
     )
@@ -190,7 +122,7 @@ def _metadata_filter(request: Request) -> tuple[tuple[tuple[str, str], ...], boo
 
 async def list_jobs(request: Request) -> Response:
     pairs, none, names = _metadata_filter(request)
-    call = await _call(request, (*LIST_PARAMS, *names))
+    call = await open_call(request, (*LIST_PARAMS, *names))
     query = FineTuningQuery(
         limit=parse_limit(call.options.get("limit")),
         after=parse_job_after(call.options.get("after")),
@@ -203,13 +135,13 @@ async def list_jobs(request: Request) -> Response:
 
 
 async def retrieve_job(request: Request) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     record = await _service(request).get(call.scope, request.path_params["job_id"])
     return JSONResponse(record.to_openai())
 
 
 async def _act(request: Request, action: str) -> Response:
-    call = await _call(request)
+    call = await open_call(request)
     service = _service(request)
     job_id = request.path_params["job_id"]
     if action == "cancel":
@@ -244,7 +176,7 @@ def _page(items: ProviderItems, *, with_ids: bool) -> dict[str, object]:
 
 
 async def list_events(request: Request) -> Response:
-    call = await _call(request, LIST_PARAMS)
+    call = await open_call(request, LIST_PARAMS)
     items = await _service(request).events(
         call.scope,
         request.path_params["job_id"],
@@ -255,7 +187,7 @@ async def list_events(request: Request) -> Response:
 
 
 async def list_checkpoints(request: Request) -> Response:
-    call = await _call(request, LIST_PARAMS)
+    call = await open_call(request, LIST_PARAMS)
     items = await _service(request).checkpoints(
         call.scope,
         request.path_params["job_id"],
