@@ -136,14 +136,14 @@ async def list_jobs(request: Request) -> Response:
 
 async def retrieve_job(request: Request) -> Response:
     call = await open_call(request)
-    record = await _service(request).get(call.scope, request.path_params["job_id"])
+    record = await _service(request).get(call.scope, request.path_params["fine_tuning_job_id"])
     return JSONResponse(record.to_openai())
 
 
 async def _act(request: Request, action: str) -> Response:
     call = await open_call(request)
     service = _service(request)
-    job_id = request.path_params["job_id"]
+    job_id = request.path_params["fine_tuning_job_id"]
     if action == "cancel":
         record = await service.cancel(call.scope, job_id)
     elif action == "pause":
@@ -179,7 +179,7 @@ async def list_events(request: Request) -> Response:
     call = await open_call(request, LIST_PARAMS)
     items = await _service(request).events(
         call.scope,
-        request.path_params["job_id"],
+        request.path_params["fine_tuning_job_id"],
         after=parse_cursor(call.options.get("after")),
         limit=parse_limit(call.options.get("limit"), EVENTS_DEFAULT),
     )
@@ -190,7 +190,7 @@ async def list_checkpoints(request: Request) -> Response:
     call = await open_call(request, LIST_PARAMS)
     items = await _service(request).checkpoints(
         call.scope,
-        request.path_params["job_id"],
+        request.path_params["fine_tuning_job_id"],
         after=parse_cursor(call.options.get("after")),
         limit=parse_limit(call.options.get("limit"), CHECKPOINTS_DEFAULT),
     )
@@ -202,7 +202,7 @@ def routes() -> list[Route]:
     out: list[Route] = []
     for prefix in ("/v1", "", "/{provider:provider}/v1", "/{provider:provider}"):
         base = f"{prefix}/fine_tuning/jobs"
-        one = f"{base}/{{job_id}}"
+        one = f"{base}/{{fine_tuning_job_id}}"
         out += [
             Route(base, create_job, methods=["POST"]),
             Route(base, list_jobs, methods=["GET"]),
