@@ -5,9 +5,13 @@ The SDK has LiteLLM's Files functions, each async with a sync twin:
 ``aretrieve_file`` / ``retrieve_file``, ``adelete_file`` / ``delete_file`` and
 ``afile_content`` / ``file_content``, plus LiteLLM's aliases (``afile_list``,
 ``file_list``, ``afile_retrieve``, ``file_retrieve``, ``afile_delete``,
-``file_delete``), and the Batch functions ``acreate_batch`` / ``create_batch``,
+``file_delete``), the Batch functions ``acreate_batch`` / ``create_batch``,
 ``aretrieve_batch`` / ``retrieve_batch``, ``alist_batches`` / ``list_batches`` and
-``acancel_batch`` / ``cancel_batch``. The sync functions also work inside a running event loop
+``acancel_batch`` / ``cancel_batch``, and LiteLLM's fine-tuning functions:
+``acreate_fine_tuning_job`` / ``create_fine_tuning_job``, ``aretrieve_fine_tuning_job``,
+``alist_fine_tuning_jobs``, ``acancel_fine_tuning_job`` (and their sync twins), plus
+``alist_fine_tuning_events`` and ``alist_fine_tuning_checkpoints``. The sync functions also
+work inside a running event loop
 (a Jupyter notebook): the call then runs on a private loop thread.
 
 ``custom_llm_provider`` chooses where a call goes, and each provider takes its
@@ -115,6 +119,21 @@ from filegate.sdk.files import (
     list_files,
     retrieve_file,
 )
+from filegate.sdk.fine_tuning import (
+    acancel_fine_tuning_job,
+    acreate_fine_tuning_job,
+    alist_fine_tuning_checkpoints,
+    alist_fine_tuning_events,
+    alist_fine_tuning_jobs,
+    aretrieve_fine_tuning_job,
+    cancel_fine_tuning_job,
+    create_fine_tuning_job,
+    list_fine_tuning_checkpoints,
+    list_fine_tuning_events,
+    list_fine_tuning_jobs,
+    retrieve_fine_tuning_job,
+)
+from filegate.sdk.fine_tuning_types import FineTuningJob, FineTuningJobPage
 from filegate.sdk.types import FileDeleted, FileObject, FilePage
 from filegate.sdk.uploads import (
     UploadObject,
@@ -143,6 +162,8 @@ __all__ = [
     "FileObject",
     "FilePage",
     "FilegateError",
+    "FineTuningJob",
+    "FineTuningJobPage",
     "GeneratedKey",
     "InvalidRequest",
     "KeyInfo",
@@ -158,10 +179,12 @@ __all__ = [
     "__version__",
     "aadd_upload_part",
     "acancel_batch",
+    "acancel_fine_tuning_job",
     "acancel_upload",
     "acomplete_upload",
     "acreate_batch",
     "acreate_file",
+    "acreate_fine_tuning_job",
     "acreate_upload",
     "add_upload_part",
     "adelete_file",
@@ -175,18 +198,24 @@ __all__ = [
     "akey_info",
     "alist_batches",
     "alist_files",
+    "alist_fine_tuning_checkpoints",
+    "alist_fine_tuning_events",
+    "alist_fine_tuning_jobs",
     "alist_keys",
     "alist_teams",
     "anew_team",
     "aopen_file_content",
     "aretrieve_batch",
     "aretrieve_file",
+    "aretrieve_fine_tuning_job",
     "ateam_info",
     "cancel_batch",
+    "cancel_fine_tuning_job",
     "cancel_upload",
     "complete_upload",
     "create_batch",
     "create_file",
+    "create_fine_tuning_job",
     "create_upload",
     "delete_file",
     "delete_keys",
@@ -199,10 +228,14 @@ __all__ = [
     "key_info",
     "list_batches",
     "list_files",
+    "list_fine_tuning_checkpoints",
+    "list_fine_tuning_events",
+    "list_fine_tuning_jobs",
     "list_keys",
     "list_teams",
     "new_team",
     "retrieve_batch",
     "retrieve_file",
+    "retrieve_fine_tuning_job",
     "team_info",
 ]

@@ -45,6 +45,7 @@ ENV_VARS = {
     "sweep_interval": "FILEGATE_SWEEP_INTERVAL",
     "batch_cache_seconds": "FILEGATE_BATCH_CACHE_SECONDS",
     "batch_lease_seconds": "FILEGATE_BATCH_LEASE_SECONDS",
+    "fine_tuning_cache_seconds": "FILEGATE_FINE_TUNING_CACHE_SECONDS",
     "log_level": "FILEGATE_LOG_LEVEL",
     "log_format": "FILEGATE_LOG_FORMAT",
     "metrics_public": "FILEGATE_METRICS_PUBLIC",
@@ -159,6 +160,9 @@ class Settings(BaseModel):
     # A batch filegate runs itself is held by one gateway process of a fleet for this
     # long, renewed while it runs; a process that dies gives it up when it lapses.
     batch_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # A fine-tuning job polled again within this many seconds is answered from the
+    # catalog instead of asking its provider.
+    fine_tuning_cache_seconds: float = Field(default=1.5, ge=0, le=60)
     log_level: str = "info"
     # "json": one JSON object per log record and per request (server/metrics.py).
     log_format: Literal["text", "json"] = "text"

@@ -18,6 +18,7 @@ from filegate.config import Settings
 from filegate.core.batches import BatchService
 from filegate.core.files.service import FileService
 from filegate.core.files.uploads import UploadService
+from filegate.core.fine_tuning import FineTuningService
 from filegate.core.gateway import Gateway
 from filegate.core.targets import TargetTable
 from filegate.core.tenants import TenantService
@@ -52,6 +53,12 @@ async def open_gateway(settings: Settings) -> Gateway:
             cache_seconds=settings.batch_cache_seconds,
             runs=catalog.batch_runs,
             lease_seconds=settings.batch_lease_seconds,
+        ),
+        FineTuningService(
+            catalog.fine_tuning,
+            service,
+            targets,
+            cache_seconds=settings.fine_tuning_cache_seconds,
         ),
     )
 

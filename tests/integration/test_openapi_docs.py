@@ -132,12 +132,13 @@ def test_document_lists_exactly_the_real_routes(doc: dict[str, Any]) -> None:
 
 
 def _api_group(path: str) -> str | None:
-    """`Files`, `Uploads` or `Batches` for the OpenAI routes (under any prefix), else None."""
+    """`Files`, `Uploads`, `Batches` or `Fine-tuning` for the OpenAI routes (under any
+    prefix), else None."""
     segments = path.split("/")
     for name in ("files", "uploads", "batches"):
         if name in segments:
             return name.capitalize()
-    return None
+    return "Fine-tuning" if "fine_tuning" in segments else None
 
 
 def test_operation_ids_are_unique_and_aliases_marked(doc: dict[str, Any]) -> None:
@@ -158,7 +159,7 @@ def test_operation_ids_are_unique_and_aliases_marked(doc: dict[str, Any]) -> Non
             assert set(op["responses"]) >= set(target["responses"])
             assert op["tags"][0].startswith(f"{group} (")
             aliases += 1
-    # Every Files, Uploads and Batches operation has its three other prefixes.
+    # Every Files, Uploads, Batches and Fine-tuning operation has its three other prefixes.
     assert aliases == 3 * sum(path.startswith("/v1/") for path, _, _ in ops)
 
 

@@ -19,6 +19,8 @@ PUBLIC = [
     "FileObject",
     "FilePage",
     "FilegateError",
+    "FineTuningJob",
+    "FineTuningJobPage",
     "GeneratedKey",
     "InvalidRequest",
     "KeyInfo",
@@ -34,10 +36,12 @@ PUBLIC = [
     "__version__",
     "aadd_upload_part",
     "acancel_batch",
+    "acancel_fine_tuning_job",
     "acancel_upload",
     "acomplete_upload",
     "acreate_batch",
     "acreate_file",
+    "acreate_fine_tuning_job",
     "acreate_upload",
     "add_upload_part",
     "adelete_file",
@@ -51,18 +55,24 @@ PUBLIC = [
     "akey_info",
     "alist_batches",
     "alist_files",
+    "alist_fine_tuning_checkpoints",
+    "alist_fine_tuning_events",
+    "alist_fine_tuning_jobs",
     "alist_keys",
     "alist_teams",
     "anew_team",
     "aopen_file_content",
     "aretrieve_batch",
     "aretrieve_file",
+    "aretrieve_fine_tuning_job",
     "ateam_info",
     "cancel_batch",
+    "cancel_fine_tuning_job",
     "cancel_upload",
     "complete_upload",
     "create_batch",
     "create_file",
+    "create_fine_tuning_job",
     "create_upload",
     "delete_file",
     "delete_keys",
@@ -75,11 +85,15 @@ PUBLIC = [
     "key_info",
     "list_batches",
     "list_files",
+    "list_fine_tuning_checkpoints",
+    "list_fine_tuning_events",
+    "list_fine_tuning_jobs",
     "list_keys",
     "list_teams",
     "new_team",
     "retrieve_batch",
     "retrieve_file",
+    "retrieve_fine_tuning_job",
     "team_info",
 ]
 
@@ -96,6 +110,8 @@ SDK_MODULES = [
     "uploads",
     "batch_types",
     "batches",
+    "fine_tuning",
+    "fine_tuning_types",
 ]
 
 
@@ -145,6 +161,12 @@ def test_async_functions_and_sync_twins_take_the_same_parameters() -> None:
         "list_teams",
         "team_info",
         "delete_teams",
+        "create_fine_tuning_job",
+        "retrieve_fine_tuning_job",
+        "cancel_fine_tuning_job",
+        "list_fine_tuning_jobs",
+        "list_fine_tuning_events",
+        "list_fine_tuning_checkpoints",
     ):
         sync, coro = getattr(filegate, name), getattr(filegate, "a" + name)
         assert inspect.iscoroutinefunction(coro), name
@@ -181,4 +203,37 @@ def test_positional_order_matches_litellm() -> None:
         "extra_body",
         "chunk_size",
         "stream",
+    ]
+
+
+def test_fine_tuning_positional_order_matches_litellm() -> None:
+    def positional(fn: object) -> list[str]:
+        params = inspect.signature(fn).parameters.values()  # type: ignore[arg-type]
+        return [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    assert positional(filegate.acreate_fine_tuning_job) == [
+        "model",
+        "training_file",
+        "hyperparameters",
+        "suffix",
+        "validation_file",
+        "integrations",
+        "seed",
+        "custom_llm_provider",
+        "extra_headers",
+        "extra_body",
+    ]
+    for fn in (filegate.aretrieve_fine_tuning_job, filegate.acancel_fine_tuning_job):
+        assert positional(fn) == [
+            "fine_tuning_job_id",
+            "custom_llm_provider",
+            "extra_headers",
+            "extra_body",
+        ]
+    assert positional(filegate.alist_fine_tuning_jobs) == [
+        "after",
+        "limit",
+        "custom_llm_provider",
+        "extra_headers",
+        "extra_body",
     ]

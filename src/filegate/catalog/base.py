@@ -19,6 +19,10 @@ from filegate.records import (
     BatchState,
     FilePage,
     FileRecord,
+    FineTuningPage,
+    FineTuningQuery,
+    FineTuningRecord,
+    FineTuningState,
     ListQuery,
     Location,
     Quota,
@@ -27,6 +31,20 @@ from filegate.records import (
     Upload,
     UploadPart,
 )
+
+
+class FineTuningStore(Protocol):
+    async def reserve(self, record: FineTuningRecord, *, lease_until: int) -> None: ...
+    async def publish(self, record: FineTuningRecord) -> None: ...
+    async def drop(self, job_id: str) -> None: ...
+    async def get(self, job_id: str, scope: Scope) -> FineTuningRecord | None: ...
+    async def page(self, scope: Scope, query: FineTuningQuery) -> FineTuningPage: ...
+    async def save_state(self, job_id: str, state: FineTuningState, fetched_at: float) -> None: ...
+    async def attach_results(self, job_id: str, files: list[FileRecord]) -> list[str]:
+        """Make ``files`` the job's result files once; the ids that won."""
+        ...
+
+    async def add_copy(self, file_id: str, location: Location) -> Location: ...
 
 
 class TenantStore(Protocol):
@@ -215,6 +233,9 @@ class Catalog(Protocol):
 
     @property
     def batch_runs(self) -> BatchRunStore: ...
+
+    @property
+    def fine_tuning(self) -> FineTuningStore: ...
 
     def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
         """Whether this process may do fleet-wide work (a sweep) now."""

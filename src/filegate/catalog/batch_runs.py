@@ -9,9 +9,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from filegate.catalog.batches import READY, _file_values, _state_values
+from filegate.catalog.batches import READY, _state_values
+from filegate.catalog.copies import insert_file
 from filegate.catalog.runner import Runner
-from filegate.catalog.schema import batch_run_lines, batch_runs, batches, files
+from filegate.catalog.schema import batch_run_lines, batch_runs, batches
 from filegate.records import BatchState, FileRecord
 
 # (line number, whether it failed, the output or error file's line)
@@ -181,7 +182,7 @@ class SQLBatchRunStore:
                 return None
             for kind, file in outputs:
                 column = "output_file_id" if kind == "output" else "error_file_id"
-                conn.execute(files.insert().values(**_file_values(file)))
+                insert_file(conn, file)
                 conn.execute(
                     batches.update().where(batches.c.id == batch_id).values({column: file.id})
                 )

@@ -6,17 +6,16 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from filegate.catalog.copies import add_copy, insert_file
 from filegate.catalog.runner import Runner
-from filegate.catalog.schema import batches, file_locations, files
+from filegate.catalog.schema import batches
 from filegate.records import (
     BatchPage,
     BatchQuery,
     BatchRecord,
     BatchState,
     FileRecord,
-    FileState,
     Location,
     Scope,
 )
@@ -220,9 +219,7 @@ class SQLBatchStore:
 
         def run(conn: sa.Connection) -> str:
             if conn.execute(claim).rowcount:
-                conn.execute(files.insert().values(**_file_values(file)))
-                for loc in file.locations:
-                    conn.execute(file_locations.insert().values(**_location_values(file.id, loc)))
+                insert_file(conn, file)
                 return file.id
             winner = conn.execute(sa.select(column).where(batches.c.id == batch_id)).scalar_one()
             return str(winner)
@@ -232,53 +229,4 @@ class SQLBatchStore:
     async def add_copy(self, file_id: str, location: Location) -> Location:
         """Record a copy of a file made for a batch, unless one at that deployment already
         is (made by a concurrent request); the copy that is recorded is returned."""
-        values = _location_values(file_id, location)
-        loc = file_locations.c
-        existing = sa.select(file_locations).where(
-            loc.file_id == file_id, loc.deployment == location.deployment
-        )
-
-        def run(conn: sa.Connection) -> Location:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(dialect.insert(file_locations).values(**values).on_conflict_do_nothing())
-            m = conn.execute(existing).one()._mapping
-            return Location(
-                deployment=m["deployment"],
-                provider=m["provider"],
-                provider_file_id=m["provider_file_id"],
-                status=m["status"],
-                status_details=m["status_details"],
-            )
-
-        return await self._run.write(run)
-
-
-def _file_values(r: FileRecord) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "owner": r.owner,
-        "team": r.team,
-        "filename": r.filename,
-        "purpose": r.purpose,
-        "bytes": r.bytes,
-        "content_type": r.content_type,
-        "sha256": r.sha256,
-        "created_at": r.created_at,
-        "expires_at": r.expires_at,
-        "status": r.status,
-        "status_details": r.status_details,
-        "state": FileState.READY.value,
-        "lease_until": None,
-        "blob_key": r.blob_key,
-    }
-
-
-def _location_values(file_id: str, loc: Location) -> dict[str, Any]:
-    return {
-        "file_id": file_id,
-        "deployment": loc.deployment,
-        "provider": loc.provider,
-        "provider_file_id": loc.provider_file_id,
-        "status": loc.status,
-        "status_details": loc.status_details,
-    }
+        return await add_copy(self._run, file_id, location)

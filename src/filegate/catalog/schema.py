@@ -208,3 +208,47 @@ batch_run_lines = sa.Table(
     # The output (or error) file's line, as it will be written.
     sa.Column("result", sa.Text, nullable=False),
 )
+
+# Fine-tuning jobs made through filegate (issue 15), kept like batches: 'creating'
+# while the provider is asked, 'ready' once the provider's job exists. ``snapshot`` is
+# the provider's last answer (JSON, provider ids inside); ``result_files`` the filegate
+# ids its result files became (JSON list; null until they are made, once).
+fine_tuning_jobs = sa.Table(
+    "fine_tuning_jobs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("team", sa.String(64), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("lease_until", sa.BigInteger, nullable=True),
+    sa.Column("deployment", sa.String(128), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_job_id", sa.String(512), nullable=True),
+    sa.Column("training_file", Id, nullable=False),
+    sa.Column("validation_file", Id, nullable=True),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("metadata", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("terminal", sa.Boolean, nullable=False),
+    sa.Column("snapshot", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.BigInteger, nullable=False),
+    sa.Column("result_files", sa.Text, nullable=True),
+    sa.Index("ix_fine_tuning_jobs_owner_id", "owner", "id"),
+    sa.Index("ix_fine_tuning_jobs_team_id", "team", "id"),
+)
+
+# A job's metadata pairs, one row each, for the list's metadata[k]=v filter.
+fine_tuning_metadata = sa.Table(
+    "fine_tuning_metadata",
+    metadata,
+    sa.Column(
+        "job_id",
+        Id,
+        sa.ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(512), nullable=False),
+    sa.Index("ix_fine_tuning_metadata_pair", "key", "value"),
+)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from filegate.catalog.batch_runs import SQLBatchRunStore
 from filegate.catalog.batches import SQLBatchStore
+from filegate.catalog.fine_tuning import SQLFineTuningStore
 from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
     AsyncRunner,
@@ -340,6 +341,7 @@ class SQLCatalog:
         self.uploads = SQLUploadStore(runner)
         self.batches = SQLBatchStore(runner)
         self.batch_runs = SQLBatchRunStore(runner)
+        self.fine_tuning = SQLFineTuningStore(runner)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> SQLCatalog:

@@ -14,16 +14,15 @@ never asks which provider it has: a deployment runs batches when its provider ha
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from filegate.catalog.base import BatchRunStore, BatchStore
 from filegate.core.batch_runner import WINDOW_SECONDS, BatchRunner
-from filegate.core.files.service import BlobSource, FileService
+from filegate.core.copies import FileCopies, JobWords, Placer, own_ids, provider_file_record
+from filegate.core.files.service import FileService
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.core.targets import Target, TargetTable
@@ -36,7 +35,6 @@ from filegate.records import (
     BatchState,
     ExpiresAfter,
     FileRecord,
-    FileState,
     Location,
     Scope,
 )
@@ -68,6 +66,13 @@ CREATE_LEASE_SECONDS = 900
 # Batches of one page refreshed at once.
 REFRESH_CONCURRENCY = 8
 OUTPUT_CONTENT_TYPE = "application/jsonl"
+BATCH_WORDS = JobWords(
+    one="batch",
+    many="batches",
+    param="input_file_id",
+    code="no_batch_deployment",
+    able="an OpenAI or Azure OpenAI",
+)
 
 
 def batch_not_found(batch_id: str) -> FileNotFound:
@@ -212,21 +217,6 @@ def state_of(pb: ProviderBatch) -> BatchState:
     )
 
 
-@contextlib.contextmanager
-def own_ids(names: Mapping[str, str]) -> Any:
-    """Provider errors name the provider's ids; the client knows filegate's."""
-    try:
-        yield
-    except FilegateError as exc:
-        message = exc.message
-        for theirs, ours in names.items():
-            if theirs:
-                message = message.replace(theirs, ours)
-        exc.message = message
-        exc.args = (message,)
-        raise
-
-
 class BatchService:
     def __init__(
         self,
@@ -244,9 +234,8 @@ class BatchService:
         self.targets = targets
         self.clock = clock
         self.cache_seconds = cache_seconds
-        # One copy of a file per deployment at a time in this process (the catalog
-        # settles a race between processes).
-        self._copying: dict[tuple[str, str], asyncio.Lock] = {}
+        self.placer = Placer(files, targets, batching, BATCH_WORDS, runs_here=self.runs_here)
+        self.copies = FileCopies(files, store.add_copy, clock=clock)
         # Provider retrieves in flight, by batch: concurrent polls of one batch share one.
         self._asking: dict[str, asyncio.Future[ProviderBatch]] = {}
         # Deployments whose batches filegate runs itself (no Batch API upstream).
@@ -263,130 +252,19 @@ class BatchService:
 
     # -- where a batch runs ------------------------------------------------------------------
 
-    def _batches_at(self, deployment: str) -> BatchesProvider | None:
-        provider = self.files.providers.get(deployment)
-        return batching(provider) if provider is not None else None
-
     def runs_here(self, deployment: str) -> bool:
         """Whether filegate runs this deployment's batches itself, line by line."""
         return self.runner is not None and deployment in self.runner.senders
 
-    def _can_run(self, deployment: str) -> bool:
-        return self.runs_here(deployment) or self._batches_at(deployment) is not None
-
-    def _check_runs(self, target: Target) -> None:
-        if not (self.runs_here(target.deployment) and not target.embedded):
-            self._runner(target)
-
     def _runner(self, target: Target) -> BatchesProvider:
-        if target.embedded:
-            raise InvalidRequest(
-                "filegate's own store runs no batches; configure an OpenAI or Azure OpenAI "
-                "deployment and choose it with custom_llm_provider or model.",
-                param="custom_llm_provider",
-                code="no_batch_deployment",
-            )
-        runner = self._batches_at(target.deployment)
-        if runner is None:
-            raise InvalidRequest(
-                f"Deployment {target.deployment!r} ({target.provider}) does not run batches.",
-                param="custom_llm_provider",
-                code="no_batch_deployment",
-            )
-        return runner
+        return self.placer.runner(target)
 
     def place(
         self, file: FileRecord, options: Mapping[str, str], path_provider: str | None
     ) -> tuple[Target, Location | None]:
         """The deployment a batch over ``file`` runs at, and the file's copy there (None:
         there is none yet, and the file's bytes are in filegate's store to copy from)."""
-        explicit = path_provider or any(
-            options.get(name) for name in ("custom_llm_provider", "model", "target_model_names")
-        )
-        if explicit:
-            targets = self.targets.resolve(options, path_provider)
-            if len(targets) != 1:
-                raise InvalidRequest(
-                    "A batch runs at one deployment; name one.",
-                    param="model",
-                    code="too_many_deployments",
-                )
-            target = targets[0]
-            self._check_runs(target)
-            copy = next((c for c in file.locations if c.deployment == target.deployment), None)
-            if copy is not None or file.blob_key is not None:
-                return target, copy
-            held = ", ".join(sorted(c.deployment for c in file.locations))
-            raise InvalidRequest(
-                f"File {file.id} is kept at {held}, not at {target.deployment!r}; run the batch "
-                "where the file is, or upload the file there.",
-                param="input_file_id",
-                code="file_not_at_deployment",
-            )
-        runnable = [c for c in file.locations if self._batches_at(c.deployment) is not None]
-        default = self.targets.default
-        if runnable:
-            copy = next((c for c in runnable if c.deployment == default.deployment), runnable[0])
-            return self.targets.named(copy.deployment), copy
-        if file.blob_key is not None:
-            if not default.embedded and self._can_run(default.deployment):
-                return default, None
-            able = [t for t in self.targets.deployments.values() if self._can_run(t.deployment)]
-            if len(able) == 1:
-                return able[0], None
-            if able:
-                names = ", ".join(sorted(t.deployment for t in able))
-                raise InvalidRequest(
-                    f"File {file.id} is in filegate's own store and several deployments can run "
-                    f"batches ({names}); choose one with custom_llm_provider or model.",
-                    param="model",
-                    code="no_batch_deployment",
-                )
-        held = ", ".join(sorted(c.deployment for c in file.locations)) or "filegate's own store"
-        raise InvalidRequest(
-            f"No deployment can run a batch over file {file.id} (kept at {held}): configure an "
-            "OpenAI or Azure OpenAI deployment (FILEGATE_CONFIG deployments) and upload the "
-            "file there, or name it with custom_llm_provider or model.",
-            param="input_file_id",
-            code="no_batch_deployment",
-        )
-
-    async def _copy(self, file: FileRecord, target: Target) -> Location:
-        """Copy a file from filegate's store to ``target``, once; the copy recorded."""
-        # The lock stays in the table (one per file and deployment): a second request
-        # waits for the first copy instead of making another.
-        lock = self._copying.setdefault((file.id, target.deployment), asyncio.Lock())
-        async with lock:
-            fresh = await self.files.catalog.get(file.id, Scope(), int(self.clock()))
-            copy = next(
-                (
-                    c
-                    for c in (fresh.locations if fresh else [])
-                    if c.deployment == target.deployment
-                ),
-                None,
-            )
-            if copy is not None:
-                return copy
-            assert file.blob_key is not None
-            provider = self.files.provider(target.deployment)
-            remote = await provider.create_file(
-                BlobSource(self.files.blobs, file.blob_key, file.bytes),
-                filename=file.filename,
-                purpose=file.purpose,
-                content_type=file.content_type,
-                expires_after=None,
-            )
-            made = Location(
-                target.deployment, target.provider, remote.id, remote.status, remote.status_details
-            )
-            kept = await self.store.add_copy(file.id, made)
-            if kept.provider_file_id != made.provider_file_id:
-                # Another gateway copied it first: ours is not needed.
-                with contextlib.suppress(FilegateError):
-                    await provider.delete_file(made.provider_file_id)
-            log.info("copied %s to %s for a batch", file.id, target.deployment)
-            return kept
+        return self.placer.place(file, options, path_provider)
 
     # -- the operations ----------------------------------------------------------------------
 
@@ -440,7 +318,7 @@ class BatchService:
         await self._reserve(record, key_cap, team_cap)
         try:
             if copy is None:
-                copy = await self._copy(file, target)
+                copy = await self.copies.ensure(file, target)
             with own_ids({copy.provider_file_id: file.id}):
                 made = await runner.create_batch(
                     input_file_id=copy.provider_file_id,
@@ -643,25 +521,14 @@ class BatchService:
 
     async def _file_record(self, record: BatchRecord, kind: str, theirs: str) -> FileRecord:
         remote = await self.files.provider(record.deployment).retrieve_file(theirs)
-        file_id, created_at = new_id()
-        status = (
-            remote.status if remote.status in ("uploaded", "processed", "error") else "processed"
-        )
-        return FileRecord(
-            id=file_id,
+        return provider_file_record(
+            remote,
+            deployment=record.deployment,
+            provider=record.provider,
             # The provider's name carries its own batch id; ours carries ours.
             filename=f"{record.id}_{kind}.jsonl",
             purpose="batch_output",
-            created_at=created_at,
-            bytes=remote.bytes,
             content_type=OUTPUT_CONTENT_TYPE,
-            expires_at=int(remote.expires_at) if remote.expires_at else None,
-            status=status,
-            status_details=remote.status_details,
             owner=record.owner,
             team=record.team,
-            state=FileState.READY,
-            locations=[
-                Location(record.deployment, record.provider, theirs, status, remote.status_details)
-            ],
         )

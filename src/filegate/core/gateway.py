@@ -17,6 +17,7 @@ from filegate.config import Settings
 from filegate.core.batches import BatchService
 from filegate.core.files.service import FileService
 from filegate.core.files.uploads import UploadService
+from filegate.core.fine_tuning import FineTuningService
 from filegate.core.targets import TargetTable
 from filegate.core.tenants import TenantService
 
@@ -35,6 +36,7 @@ class Gateway:
     tenants: TenantService
     uploads: UploadService
     batches: BatchService
+    fine_tuning: FineTuningService
 
     async def aclose(self) -> None:
         await self.catalog.aclose()

@@ -1,7 +1,8 @@
 """The provider interface: one protocol per capability, in each provider's own wire format.
 
 Every provider serves files (:class:`Provider`); the others are optional and found with
-:func:`uploading` and :func:`batching`, so the core never asks which provider it has.
+:func:`uploading`, :func:`batching` and :func:`tuning`, so the core never asks which
+provider it has.
 """
 
 from __future__ import annotations
@@ -286,4 +287,102 @@ def sending_lines(provider: Provider) -> LineSendingProvider | None:
         getattr(provider, "batch_concurrency", None), int
     ):
         return cast(LineSendingProvider, provider)
+    return None
+
+
+# OpenAI's fine-tuning job statuses; providers map theirs onto these.
+JOB_STATUSES = (
+    "validating_files",
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "paused",
+)
+TERMINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(slots=True)
+class ProviderJob:
+    """A fine-tuning job as the provider describes it, already in OpenAI's vocabulary.
+
+    Ids are the provider's own: ``training_file``, ``validation_file`` and
+    ``result_files`` are file ids this provider's ``retrieve_file`` and ``file_content``
+    accept.
+    """
+
+    id: str
+    status: str  # one of JOB_STATUSES
+    model: str
+    training_file: str = ""
+    validation_file: str | None = None
+    created_at: int = 0
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    trained_tokens: int | None = None
+    error: dict[str, Any] | None = None
+    hyperparameters: dict[str, Any] | None = None
+    method: dict[str, Any] | None = None
+    seed: int | None = None
+    estimated_finish: int | None = None
+    integrations: list[Any] | None = None
+    user_provided_suffix: str | None = None
+    organization_id: str | None = None
+    result_files: list[str] = field(default_factory=list)
+    metadata: dict[str, str] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ProviderItems:
+    """One page of a job's events or checkpoints, newest first, in OpenAI's shapes."""
+
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+class FineTuningProvider(Protocol):
+    """A provider with fine-tuning jobs (OpenAI's, Azure's, Vertex AI's tuning); optional."""
+
+    @property
+    def supports_pause(self) -> bool:
+        """Whether ``pause_fine_tuning_job``/``resume_fine_tuning_job`` work here."""
+        ...
+
+    async def create_fine_tuning_job(self, body: dict[str, Any]) -> ProviderJob:
+        """Start a job from OpenAI's create body, its file ids the provider's own copies;
+        never retried once sent."""
+        ...
+
+    async def retrieve_fine_tuning_job(self, job_id: str) -> ProviderJob: ...
+
+    async def cancel_fine_tuning_job(self, job_id: str) -> ProviderJob: ...
+
+    async def pause_fine_tuning_job(self, job_id: str) -> ProviderJob: ...
+
+    async def resume_fine_tuning_job(self, job_id: str) -> ProviderJob: ...
+
+    async def list_fine_tuning_events(
+        self, job_id: str, *, after: str | None, limit: int
+    ) -> ProviderItems: ...
+
+    async def list_fine_tuning_checkpoints(
+        self, job_id: str, *, after: str | None, limit: int
+    ) -> ProviderItems: ...
+
+
+def tuning(provider: Provider) -> FineTuningProvider | None:
+    """``provider`` as a :class:`FineTuningProvider`, if this deployment fine-tunes models."""
+    if getattr(provider, "supports_fine_tuning", False) is True and all(
+        callable(getattr(provider, name, None))
+        for name in (
+            "create_fine_tuning_job",
+            "retrieve_fine_tuning_job",
+            "cancel_fine_tuning_job",
+            "list_fine_tuning_events",
+            "list_fine_tuning_checkpoints",
+        )
+    ):
+        return cast(FineTuningProvider, provider)
     return None

@@ -16,6 +16,12 @@ from filegate.records.files import (
     Location,
     Stored,
 )
+from filegate.records.fine_tuning import (
+    FineTuningPage,
+    FineTuningQuery,
+    FineTuningRecord,
+    FineTuningState,
+)
 from filegate.records.tenants import (
     LIMIT_FIELDS,
     ApiKey,
@@ -45,6 +51,10 @@ __all__ = [
     "FilePage",
     "FileRecord",
     "FileState",
+    "FineTuningPage",
+    "FineTuningQuery",
+    "FineTuningRecord",
+    "FineTuningState",
     "Limits",
     "ListQuery",
     "Location",

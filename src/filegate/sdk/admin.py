@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from filegate.errors import UpstreamError
 from filegate.sdk.connection import Connection
-from filegate.sdk.files import _sync_twin
+from filegate.sdk.portal import sync_twin
 
 __all__ = [
     "GeneratedKey",
@@ -292,11 +292,11 @@ async def adelete_teams(
     return [str(t) for t in deleted]
 
 
-generate_key = _sync_twin(agenerate_key, "generate_key")
-list_keys = _sync_twin(alist_keys, "list_keys")
-key_info = _sync_twin(akey_info, "key_info")
-delete_keys = _sync_twin(adelete_keys, "delete_keys")
-new_team = _sync_twin(anew_team, "new_team")
-list_teams = _sync_twin(alist_teams, "list_teams")
-team_info = _sync_twin(ateam_info, "team_info")
-delete_teams = _sync_twin(adelete_teams, "delete_teams")
+generate_key = sync_twin(agenerate_key, "generate_key")
+list_keys = sync_twin(alist_keys, "list_keys")
+key_info = sync_twin(akey_info, "key_info")
+delete_keys = sync_twin(adelete_keys, "delete_keys")
+new_team = sync_twin(anew_team, "new_team")
+list_teams = sync_twin(alist_teams, "list_teams")
+team_info = sync_twin(ateam_info, "team_info")
+delete_teams = sync_twin(adelete_teams, "delete_teams")

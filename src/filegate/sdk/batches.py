@@ -12,16 +12,15 @@ Batch API raises ``InvalidRequest`` before anything is sent. Errors: see
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
 from filegate.errors import InvalidRequest
 from filegate.providers.base import BatchesProvider, ProviderBatch, batching
 from filegate.records import ExpiresAfter
 from filegate.sdk.batch_types import Batch, BatchPage
-from filegate.sdk.portal import run_sync
+from filegate.sdk.portal import sync_twin
 from filegate.sdk.targets import SDKProvider, Target, expires_after_argument, resolve
 
 __all__ = [
@@ -42,10 +41,6 @@ class ListingBatches(Protocol):
     async def list_batches(
         self, *, limit: int | None, after: str | None
     ) -> tuple[list[ProviderBatch], bool]: ...
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def _target(
@@ -275,17 +270,7 @@ async def alist_batches(
     return await fetch(after)
 
 
-def _sync_twin(afn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
-    @functools.wraps(afn)
-    def fn(*args: P.args, **kwargs: P.kwargs) -> T:
-        return run_sync(lambda: afn(*args, **kwargs))
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Sync twin of :func:`{afn.__name__}`.\n\n{afn.__doc__}"
-    return fn
-
-
-create_batch = _sync_twin(acreate_batch, "create_batch")
-retrieve_batch = _sync_twin(aretrieve_batch, "retrieve_batch")
-cancel_batch = _sync_twin(acancel_batch, "cancel_batch")
-list_batches = _sync_twin(alist_batches, "list_batches")
+create_batch = sync_twin(acreate_batch, "create_batch")
+retrieve_batch = sync_twin(aretrieve_batch, "retrieve_batch")
+cancel_batch = sync_twin(acancel_batch, "cancel_batch")
+list_batches = sync_twin(alist_batches, "list_batches")

@@ -20,14 +20,13 @@ Errors
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 from filegate.errors import InvalidRequest
 from filegate.records import ExpiresAfter
 from filegate.sdk.content import FileContent
-from filegate.sdk.portal import Portal, get_portal, run_sync
+from filegate.sdk.portal import Portal, get_portal, run_sync, sync_twin
 from filegate.sdk.sources import FileInput, open_upload
 from filegate.sdk.targets import expires_after_argument, form_fields, naming_urls, resolve
 from filegate.sdk.types import FileDeleted, FileObject, FilePage
@@ -326,20 +325,10 @@ def _file_id(file_id: object) -> str:
     return file_id
 
 
-def _sync_twin(afn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
-    @functools.wraps(afn)
-    def fn(*args: P.args, **kwargs: P.kwargs) -> T:
-        return run_sync(lambda: afn(*args, **kwargs))
-
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Sync twin of :func:`{afn.__name__}`.\n\n{afn.__doc__}"
-    return fn
-
-
-create_file = _sync_twin(acreate_file, "create_file")
-list_files = _sync_twin(alist_files, "list_files")
-retrieve_file = _sync_twin(aretrieve_file, "retrieve_file")
-delete_file = _sync_twin(adelete_file, "delete_file")
+create_file = sync_twin(acreate_file, "create_file")
+list_files = sync_twin(alist_files, "list_files")
+retrieve_file = sync_twin(aretrieve_file, "retrieve_file")
+delete_file = sync_twin(adelete_file, "delete_file")
 
 
 def file_content(

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["Portal", "get_portal", "run_sync"]
+__all__ = ["Portal", "get_portal", "run_sync", "sync_twin"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Portal:
@@ -95,3 +97,15 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     if in_running_loop():
         return get_portal().call(main)
     return asyncio.run(main())
+
+
+def sync_twin(afn: Callable[P, Coroutine[Any, Any, T]], name: str) -> Callable[P, T]:
+    """The sync function ``name`` that runs ``afn`` (its docstring and signature kept)."""
+
+    @functools.wraps(afn)
+    def fn(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(lambda: afn(*args, **kwargs))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Sync twin of :func:`{afn.__name__}`.\n\n{afn.__doc__}"
+    return fn

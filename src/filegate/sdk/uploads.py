@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.sdk.connection import Connection
-from filegate.sdk.files import _sync_twin
+from filegate.sdk.portal import sync_twin
 from filegate.sdk.sources import FileInput, open_upload
 from filegate.sdk.types import FileObject
 from filegate.upstream.client import WireClient, multipart_body
@@ -188,7 +188,7 @@ async def acancel_upload(
         return _upload(await _post_json(wire, f"/uploads/{_upload_id(upload_id)}/cancel", {}))
 
 
-create_upload = _sync_twin(acreate_upload, "create_upload")
-add_upload_part = _sync_twin(aadd_upload_part, "add_upload_part")
-complete_upload = _sync_twin(acomplete_upload, "complete_upload")
-cancel_upload = _sync_twin(acancel_upload, "cancel_upload")
+create_upload = sync_twin(acreate_upload, "create_upload")
+add_upload_part = sync_twin(aadd_upload_part, "add_upload_part")
+complete_upload = sync_twin(acomplete_upload, "complete_upload")
+cancel_upload = sync_twin(acancel_upload, "cancel_upload")

@@ -23,7 +23,7 @@ from filegate.server.metrics import Metrics, MetricsMiddleware
 from filegate.server.metrics import routes as metrics_routes
 from filegate.server.openapi import document as openapi
 from filegate.server.request_id import RequestIdMiddleware
-from filegate.server.routes import admin, batches, console, files, health, uploads
+from filegate.server.routes import admin, batches, console, files, fine_tuning, health, uploads
 
 log = logging.getLogger("filegate")
 
@@ -80,6 +80,7 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
         *files.all_routes(),
         *uploads.routes(),
         *batches.routes(),
+        *fine_tuning.routes(),
         *health.routes,
         *admin.routes,
         *openapi.routes,

@@ -7,6 +7,9 @@
 - ``query(request, allowed)``: the query parameters, checked by ``strict``.
 - ``read_json(request, Model)``: a small JSON body (``MAX_BODY``), checked by
   ``check_json`` (no NUL, bounded depth) and validated by a pydantic model.
+- ``read_object(request, hint)`` and ``validate_body(Model, doc)``: the same for the
+  OpenAI-shaped job APIs (batches, fine-tuning), whose 400s use OpenAI's codes
+  (``unknown_parameter``, ``missing_required_parameter``, ``invalid_type``).
 - ``integral``: a pydantic ``BeforeValidator`` for JSON's one kind of number.
 - ``open_call(request)``: who asks and through which path: what every Files and
   Uploads handler starts from.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -130,6 +133,68 @@ async def read_json(request: Request, model: type[M]) -> M:
             f"Invalid '{param}': {err['msg']}." if param else err["msg"],
             param=param,
             code="invalid_value",
+        ) from None
+
+
+# pydantic's error types that mean "the wrong JSON type", as OpenAI words them.
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "dict_type": "an object",
+    "list_type": "an array",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+
+async def read_object(request: Request, hint: str) -> dict[str, Any]:
+    """A small JSON object body (``hint`` says what it must hold); every problem is a
+    400 in OpenAI's words."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise InvalidRequest("The request body is too large.", code="body_too_large")
+    try:
+        doc = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request.", code="invalid_json"
+        ) from None
+    if not isinstance(doc, dict):
+        raise InvalidRequest(
+            f"The request body must be a JSON object with {hint}.", code="invalid_json"
+        )
+    check_json(doc)
+    return doc
+
+
+def validate_body(model: type[M], doc: dict[str, Any]) -> M:
+    """Strict field checks: unknown names, missing ones and wrong types, each naming its field."""
+    try:
+        return model.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            raise unknown_argument(param) from None
+        if kind == "missing":
+            raise InvalidRequest(
+                f"Missing required parameter: '{param}'.",
+                param=param,
+                code="missing_required_parameter",
+            ) from None
+        expected = _EXPECTED.get(kind)
+        if expected is not None:
+            raise InvalidRequest(
+                f"Invalid type for '{param}': expected {expected}.",
+                param=param,
+                code="invalid_type",
+            ) from None
+        raise InvalidRequest(
+            f"Invalid value for '{param}': {err['msg']}.", param=param, code="invalid_value"
         ) from None
 
 

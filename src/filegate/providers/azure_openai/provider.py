@@ -12,6 +12,7 @@ import httpx2
 
 from filegate.errors import ConfigError, FilegateError
 from filegate.providers.azure_openai.batches import AzureOpenAIBatches
+from filegate.providers.azure_openai.fine_tuning import AzureOpenAIFineTuning
 from filegate.providers.base import (
     TERMINAL_STATUSES,
     ProviderFile,
@@ -51,7 +52,7 @@ _GONE = {
 PROCESSING_WAIT = 5.0
 
 
-class AzureOpenAIProvider(AzureOpenAIBatches, OpenAIProvider):
+class AzureOpenAIProvider(AzureOpenAIBatches, AzureOpenAIFineTuning, OpenAIProvider):
     name = "azure"
     purposes: tuple[str, ...] = ("assistants", "batch", "fine-tune", "evals")
 

@@ -12,6 +12,7 @@ import orjson
 from filegate.errors import InvalidRequest, UpstreamError
 from filegate.providers.base import ProviderContent, ProviderFile, ProviderPage, UploadSource
 from filegate.providers.openai.batches import OpenAIBatches
+from filegate.providers.openai.fine_tuning import OpenAIFineTuning
 from filegate.providers.openai.parts import Parts
 from filegate.providers.ranges import slice_stream
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, ByteRange, ExpiresAfter
@@ -24,7 +25,7 @@ FILES_API_MAX_BYTES = 512 * 1024 * 1024
 UPLOAD_PART_BYTES = 64 * 1024 * 1024
 
 
-class OpenAIProvider(OpenAIBatches):
+class OpenAIProvider(OpenAIBatches, OpenAIFineTuning):
     name = "openai"
     purposes: tuple[str, ...] = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
     expires_range: tuple[int, int] | None = (EXPIRES_MIN, EXPIRES_MAX)

@@ -4,10 +4,12 @@ Vertex has no Files API; batch prediction reads ``gs://`` objects in its own
 JSONL format. So a ``batch`` upload is written twice: as Vertex lines (the
 object whose ``gs://`` id the catalog keeps and a batch job reads) and as the
 client's bytes, untouched, in a sibling object named in the first one's
-metadata. Content of such a file streams that original, byte for byte.
-Reading a Vertex batch-prediction output object turns each line into OpenAI's
-batch output line on the fly. Batches are Vertex batch-prediction jobs (``batches``),
-whose output files are ids ``batch_output`` mints and serves.
+metadata. Content of such a file streams that original, byte for byte. A
+``fine-tune`` upload is kept the same way, its object holding Vertex's supervised-tuning
+examples (``contents``), which a tuning job reads. Reading a Vertex batch-prediction
+output object turns each line into OpenAI's batch output line on the fly. Batches are
+Vertex batch-prediction jobs (``batches``), whose output files are ids ``batch_output``
+mints and serves.
 """
 
 from __future__ import annotations
@@ -33,13 +35,21 @@ from filegate.providers.vertex_ai import output_lines as vertex_output
 from filegate.providers.vertex_ai.batch_output import is_output_id
 from filegate.providers.vertex_ai.batches import VertexBatches
 from filegate.providers.vertex_ai.credentials import VertexTokenErrors, load_credentials
+from filegate.providers.vertex_ai.fine_tuning import TUNING_ROLE, VertexFineTuning
 from filegate.providers.vertex_ai.objects import ORIGINAL, ORIGINAL_BYTES, ROLE, parse_gs_id
+from filegate.providers.vertex_ai.tuning_lines import openai_to_tuning
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
 SNIFF_BYTES = 8 * 1024 * 1024
 LIST_PAGE_MAX = 1000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Purposes whose files Vertex reads in its own format: the object's role and the
+# line converter (a batch's requests; a fine-tune file's supervised-tuning examples).
+CONVERTED = {
+    "batch": ("vertex_batch", vertex_batch.openai_to_vertex),
+    "fine-tune": (TUNING_ROLE, openai_to_tuning),
+}
 
 
 async def _chain(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -49,9 +59,10 @@ async def _chain(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes
         yield chunk
 
 
-class VertexAIProvider(VertexBatches):
+class VertexAIProvider(VertexBatches, VertexFineTuning):
     name = "vertex_ai"
-    # GCS stores any bytes; only batch files are rewritten (into Vertex's format).
+    # GCS stores any bytes; only batch and fine-tune files are rewritten (into Vertex's
+    # formats).
     purposes: tuple[str, ...] = PURPOSES
 
     def __init__(
@@ -184,16 +195,18 @@ class VertexAIProvider(VertexBatches):
             expires_at = int(time.time()) + expires_after.seconds
             meta["expires_at"] = str(expires_at)
             custom_time = datetime.fromtimestamp(expires_at, UTC).isoformat()
-        if purpose != "batch":
+        converted = CONVERTED.get(purpose)
+        if converted is None:
             doc = await self._upload(
                 name, source.chunks(), content_type, {**meta, ROLE: "file"}, custom_time
             )
             return self._file(doc)
+        role, transform = converted
         original = f"{stem}/openai/{safe}"
-        lines = vertex_batch.transform_lines(source.chunks(), vertex_batch.openai_to_vertex)
+        lines = vertex_batch.transform_lines(source.chunks(), transform)
         vertex_meta = {
             **meta,
-            ROLE: "vertex_batch",
+            ROLE: role,
             ORIGINAL: original,
             ORIGINAL_BYTES: str(source.size),
         }

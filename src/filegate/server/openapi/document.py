@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from filegate import __version__
 from filegate.server.models.errors import ErrorResponse
-from filegate.server.openapi import admin, batches, files, health, swagger_ui, uploads
+from filegate.server.openapi import admin, batches, files, fine_tuning, health, swagger_ui, uploads
 from filegate.server.openapi.base import (
     EMBEDDED_ONLY,
     JSON,
@@ -43,7 +43,7 @@ OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 
 # One module per resource (see base.py for what each holds), in the document's order.
-RESOURCES: tuple[Resource, ...] = (files, uploads, batches, health, admin)
+RESOURCES: tuple[Resource, ...] = (files, uploads, batches, fine_tuning, health, admin)
 
 # A prefixed resource's operations are served under each of these:
 # (prefix, operationId suffix, tag suffix, summary suffix).

@@ -6,10 +6,8 @@ provider prefix, ``/openai/v1/batches``), a provider prefix choosing where a bat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,77 +21,20 @@ from filegate.core.batches import (
 from filegate.errors import InvalidRequest
 from filegate.records import BatchQuery
 from filegate.server.models.batches import CreateBatchRequest
-from filegate.server.request import MAX_BODY, Call, check_json, open_call, unknown_argument
+from filegate.server.request import Call, open_call, read_object, validate_body
 from filegate.server.responses import JSONResponse
 
 if TYPE_CHECKING:
     from filegate.core.batches import BatchService
 
 LIST_PARAMS = ("after", "limit")
+BODY_HINT = "'input_file_id', 'endpoint' and 'completion_window'"
 _ROUTING = ("custom_llm_provider", "model", "target_model_names")
-_TYPES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_from_float": "an integer",
-    "dict_type": "an object",
-    "model_type": "an object",
-}
 
 
 def _service(request: Request) -> BatchService:
     service: BatchService = request.app.state.gateway.batches
     return service
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    """A small JSON object body; every problem is a 400 in OpenAI's words."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise InvalidRequest("The request body is too large.", code="body_too_large")
-    try:
-        doc = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        raise InvalidRequest(
-            "We could not parse the JSON body of your request.", code="invalid_json"
-        ) from None
-    if not isinstance(doc, dict):
-        raise InvalidRequest(
-            "The request body must be a JSON object with 'input_file_id', 'endpoint' and "
-            "'completion_window'.",
-            code="invalid_json",
-        )
-    check_json(doc)
-    return doc
-
-
-def _parse(doc: dict[str, Any]) -> CreateBatchRequest:
-    """Strict field checks: unknown names, missing ones and wrong types, each naming its field."""
-    try:
-        return CreateBatchRequest.model_validate(doc)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        param = ".".join(str(p) for p in err["loc"])
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            raise unknown_argument(param) from None
-        if kind == "missing":
-            raise InvalidRequest(
-                f"Missing required parameter: '{param}'.",
-                param=param,
-                code="missing_required_parameter",
-            ) from None
-        expected = _TYPES.get(kind)
-        if expected is not None:
-            raise InvalidRequest(
-                f"Invalid type for '{param}': expected {expected}.",
-                param=param,
-                code="invalid_type",
-            ) from None
-        raise InvalidRequest(
-            f"Invalid value for '{param}': {err['msg']}.", param=param, code="invalid_value"
-        ) from None
 
 
 def _routing(call: Call, body: CreateBatchRequest) -> dict[str, str]:
@@ -115,7 +56,7 @@ def _routing(call: Call, body: CreateBatchRequest) -> dict[str, str]:
 
 async def create_batch(request: Request) -> Response:
     call = await open_call(request)
-    body = _parse(await _read_object(request))
+    body = validate_body(CreateBatchRequest, await read_object(request, BODY_HINT))
     expiry = None
     if body.output_expires_after is not None:
         spec = body.output_expires_after
