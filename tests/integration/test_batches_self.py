@@ -291,3 +291,24 @@ def test_kill_9_mid_run_and_restart_completes_each_line_once(
     # Only the lines in flight at the kill were sent again.
     assert stats["distinct_bodies"] == 200
     assert stats["total"] - 200 == stats["repeated_bodies"] <= CONCURRENCY
+
+
+def test_output_expires_after_is_refused_not_dropped(
+    llm: FakeModelServerProcess, server: ServerProcess, key: str
+) -> None:
+    client = sdk(server, key)
+    file_id = upload(client, [chat_line(0)])
+    before = client.batches.list().data
+    with httpx.Client(base_url=server.api_url, headers={"Authorization": f"Bearer {key}"}) as c:
+        r = c.post(
+            "/batches",
+            json={
+                "input_file_id": file_id,
+                "endpoint": CHAT,
+                "completion_window": "24h",
+                "model": DEPLOYMENT,
+                "output_expires_after": {"anchor": "created_at", "seconds": 86400},
+            },
+        )
+    assert_error(r, 400, param="output_expires_after")
+    assert client.batches.list().data == before

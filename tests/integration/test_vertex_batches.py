@@ -28,7 +28,7 @@ from filegate.errors import (
 )
 from filegate.providers.base import ProviderBatch, ProviderFile, batching
 from filegate.providers.vertex_ai.provider import VertexAIProvider
-from filegate.records import ByteRange
+from filegate.records import ByteRange, ExpiresAfter
 from tests.fakes.harness import VERTEX_PROJECT_NUMBER, FakeVertexProcess, running_fake_vertex
 
 BUCKET = "vertex-batches"
@@ -532,3 +532,13 @@ async def test_batches_need_a_project(
     finally:
         await anonymous.aclose()
         await named.aclose()
+
+
+async def test_output_expires_after_is_refused_not_dropped(
+    provider: VertexAIProvider, fake: FakeVertexProcess
+) -> None:
+    copy = await upload(provider, [line("req-1", "marker-1")])
+    with pytest.raises(InvalidRequest) as caught:
+        await create(provider, copy.id, output_expires_after=ExpiresAfter(86400))
+    assert caught.value.param == "output_expires_after"
+    assert fake.requests(op="batch_create") == []  # nothing was started upstream

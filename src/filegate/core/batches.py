@@ -349,6 +349,15 @@ class BatchService:
     ) -> BatchRecord:
         """A batch filegate runs itself: recorded, then taken by a runner (this process's
         at once, or any gateway's), over the file in filegate's own store."""
+        if request.output_expires_after is not None:
+            # Its output files are written when the batch ends, without an expiry yet:
+            # refused rather than silently dropped.
+            raise InvalidRequest(
+                f"Deployment {target.deployment!r} runs batches in filegate, which does not "
+                "expire their output yet; leave output_expires_after out.",
+                param="output_expires_after",
+                code="unsupported_parameter",
+            )
         batch_id, created_at = new_id(BATCH_PREFIX)
         record = BatchRecord(
             id=batch_id,

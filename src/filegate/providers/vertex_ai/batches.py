@@ -227,6 +227,16 @@ class VertexBatches:
 
     # -- create ------------------------------------------------------------------------------
 
+    def check_output_expires_after(self, expires_after: ExpiresAfter) -> None:
+        """Refused: the output stays in the deployment's bucket under its own lifecycle,
+        and filegate will not accept an option it would silently drop."""
+        raise InvalidRequest(
+            f"{self.name} (Vertex AI) keeps a batch's output in its bucket and cannot "
+            "expire it; leave output_expires_after out (set a lifecycle rule on the bucket).",
+            param="output_expires_after",
+            code="unsupported_parameter",
+        )
+
     async def create_batch(
         self,
         *,
@@ -236,6 +246,8 @@ class VertexBatches:
         metadata: dict[str, str] | None,
         output_expires_after: ExpiresAfter | None,
     ) -> ProviderBatch:
+        if output_expires_after is not None:
+            self.check_output_expires_after(output_expires_after)
         if endpoint != ENDPOINT:
             raise InvalidRequest(
                 f"{self.name} runs batches of {ENDPOINT} only, not {endpoint!r}.",
