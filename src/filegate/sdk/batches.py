@@ -21,7 +21,7 @@ from filegate.providers.base import BatchesProvider, ProviderBatch, batching
 from filegate.records import ExpiresAfter
 from filegate.sdk.batch_types import Batch, BatchPage
 from filegate.sdk.portal import sync_twin
-from filegate.sdk.targets import SDKProvider, Target, expires_after_argument, resolve
+from filegate.sdk.targets import SDKProvider, expires_after_argument, required_text, resolve
 
 __all__ = [
     "acancel_batch",
@@ -43,17 +43,6 @@ class ListingBatches(Protocol):
     ) -> tuple[list[ProviderBatch], bool]: ...
 
 
-def _target(
-    op: str, custom_llm_provider: str, options: dict[str, Any]
-) -> tuple[Target, dict[str, Any]]:
-    extra_body = options.pop("extra_body")
-    kwargs = options.pop("kwargs")
-    # A batch's create sends JSON; the others send no body.
-    return resolve(
-        "create" if op == "create" else op, custom_llm_provider, extra_body, kwargs, **options
-    )
-
-
 def _runner(provider: SDKProvider, name: str) -> BatchesProvider:
     runner = batching(provider)
     if runner is None:
@@ -63,12 +52,6 @@ def _runner(provider: SDKProvider, name: str) -> BatchesProvider:
             code="unsupported_provider",
         )
     return runner
-
-
-def _batch_id(batch_id: object) -> str:
-    if not isinstance(batch_id, str) or not batch_id:
-        raise InvalidRequest("batch_id must be a non-empty string.", param="batch_id")
-    return batch_id
 
 
 async def acreate_batch(
@@ -96,23 +79,20 @@ async def acreate_batch(
     "created_at", "seconds": N}``.
     """
     expiry = expires_after_argument(output_expires_after)
-    target, body = _target(
+    target, body = resolve(
         "create",
         custom_llm_provider,
-        {
-            "extra_body": extra_body,
-            "kwargs": kwargs,
-            "api_key": api_key,
-            "api_base": api_base,
-            "api_version": api_version,
-            "organization": organization,
-            "extra_headers": extra_headers,
-            "timeout": timeout,
-            "max_retries": max_retries,
-        },
+        extra_body,
+        kwargs,
+        api_key=api_key,
+        api_base=api_base,
+        api_version=api_version,
+        organization=organization,
+        extra_headers=extra_headers,
+        timeout=timeout,
+        max_retries=max_retries,
     )
-    if not isinstance(input_file_id, str) or not input_file_id:
-        raise InvalidRequest("input_file_id must be a non-empty string.", param="input_file_id")
+    required_text(input_file_id, "input_file_id")
     async with target.connect() as provider:
         runner = _runner(provider, target.provider)
         if body:
@@ -141,10 +121,6 @@ async def acreate_batch(
     return Batch.from_provider(made)
 
 
-def _options(**values: Any) -> dict[str, Any]:
-    return values
-
-
 async def aretrieve_batch(
     batch_id: str,
     custom_llm_provider: str = "openai",
@@ -163,24 +139,22 @@ async def aretrieve_batch(
     """A batch as the provider (or gateway) says it is now; ``FileNotFound`` if unknown.
 
     ``metadata`` is LiteLLM's own bookkeeping there and is not sent."""
-    target, _ = _target(
+    target, _ = resolve(
         "retrieve",
         custom_llm_provider,
-        _options(
-            extra_body=extra_body,
-            kwargs=kwargs,
-            api_key=api_key,
-            api_base=api_base,
-            api_version=api_version,
-            organization=organization,
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-        ),
+        extra_body,
+        kwargs,
+        api_key=api_key,
+        api_base=api_base,
+        api_version=api_version,
+        organization=organization,
+        extra_headers=extra_headers,
+        timeout=timeout,
+        max_retries=max_retries,
     )
     async with target.connect() as provider:
         runner = _runner(provider, target.provider)
-        return Batch.from_provider(await runner.retrieve_batch(_batch_id(batch_id)))
+        return Batch.from_provider(await runner.retrieve_batch(required_text(batch_id, "batch_id")))
 
 
 async def acancel_batch(
@@ -199,24 +173,22 @@ async def acancel_batch(
     **kwargs: Any,
 ) -> Batch:
     """Ask for a batch to be cancelled; the batch as it is then (``cancelling``)."""
-    target, _ = _target(
+    target, _ = resolve(
         "cancel",
         custom_llm_provider,
-        _options(
-            extra_body=extra_body,
-            kwargs=kwargs,
-            api_key=api_key,
-            api_base=api_base,
-            api_version=api_version,
-            organization=organization,
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-        ),
+        extra_body,
+        kwargs,
+        api_key=api_key,
+        api_base=api_base,
+        api_version=api_version,
+        organization=organization,
+        extra_headers=extra_headers,
+        timeout=timeout,
+        max_retries=max_retries,
     )
     async with target.connect() as provider:
         runner = _runner(provider, target.provider)
-        return Batch.from_provider(await runner.cancel_batch(_batch_id(batch_id)))
+        return Batch.from_provider(await runner.cancel_batch(required_text(batch_id, "batch_id")))
 
 
 async def alist_batches(
@@ -236,20 +208,18 @@ async def alist_batches(
 ) -> BatchPage:
     """One page of batches, newest first, ``limit`` long, after the id ``after``; iterate
     the page to walk every batch."""
-    target, _ = _target(
+    target, _ = resolve(
         "list",
         custom_llm_provider,
-        _options(
-            extra_body=extra_body,
-            kwargs=kwargs,
-            api_key=api_key,
-            api_base=api_base,
-            api_version=api_version,
-            organization=organization,
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-        ),
+        extra_body,
+        kwargs,
+        api_key=api_key,
+        api_base=api_base,
+        api_version=api_version,
+        organization=organization,
+        extra_headers=extra_headers,
+        timeout=timeout,
+        max_retries=max_retries,
     )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InvalidRequest("limit must be an integer.", param="limit")

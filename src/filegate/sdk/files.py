@@ -28,7 +28,13 @@ from filegate.records import ExpiresAfter
 from filegate.sdk.content import FileContent
 from filegate.sdk.portal import Portal, get_portal, run_sync, sync_twin
 from filegate.sdk.sources import FileInput, open_upload
-from filegate.sdk.targets import expires_after_argument, form_fields, naming_urls, resolve
+from filegate.sdk.targets import (
+    expires_after_argument,
+    form_fields,
+    naming_urls,
+    required_text,
+    resolve,
+)
 from filegate.sdk.types import FileDeleted, FileObject, FilePage
 
 __all__ = [
@@ -193,7 +199,9 @@ async def aretrieve_file(
         max_retries=max_retries,
     )
     async with target.connect() as provider:
-        return FileObject.from_provider(await provider.retrieve_file(_file_id(file_id)))
+        return FileObject.from_provider(
+            await provider.retrieve_file(required_text(file_id, "file_id"))
+        )
 
 
 async def adelete_file(
@@ -225,7 +233,7 @@ async def adelete_file(
         max_retries=max_retries,
     )
     async with target.connect() as provider:
-        await provider.delete_file(_file_id(file_id))
+        await provider.delete_file(required_text(file_id, "file_id"))
     # The upstream answered 2xx (anything else raised), so the file is gone.
     return FileDeleted(id=file_id, deleted=True)
 
@@ -290,7 +298,7 @@ async def _content(
         isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
     ):
         raise InvalidRequest("chunk_size must be an integer >= 1.", param="chunk_size")
-    file_id = _file_id(file_id)
+    file_id = required_text(file_id, "file_id")
     provider = target.build()
     try:
         with naming_urls():
@@ -317,12 +325,6 @@ async def _content(
             data = await content.aread()
         return FileContent(headers=download.headers, content=data, chunk_size=chunk_size)
     return content
-
-
-def _file_id(file_id: object) -> str:
-    if not isinstance(file_id, str) or not file_id:
-        raise InvalidRequest("file_id must be a non-empty string.", param="file_id")
-    return file_id
 
 
 create_file = sync_twin(acreate_file, "create_file")

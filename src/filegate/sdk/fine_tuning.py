@@ -19,7 +19,7 @@ from filegate.errors import InvalidRequest
 from filegate.providers.base import FineTuningProvider, ProviderJob, tuning
 from filegate.sdk.fine_tuning_types import FineTuningJob, FineTuningJobPage
 from filegate.sdk.portal import sync_twin
-from filegate.sdk.targets import SDKProvider, Target, resolve
+from filegate.sdk.targets import SDKProvider, required_text, resolve
 
 __all__ = [
     "acancel_fine_tuning_job",
@@ -45,16 +45,6 @@ class ListingJobs(Protocol):
     ) -> tuple[list[ProviderJob], bool]: ...
 
 
-def _target(
-    op: str,
-    custom_llm_provider: str,
-    extra_body: Mapping[str, Any] | None,
-    kwargs: dict[str, Any],
-    options: dict[str, Any],
-) -> tuple[Target, dict[str, Any]]:
-    return resolve(op, custom_llm_provider, extra_body, kwargs, **options)
-
-
 def _runner(provider: SDKProvider, name: str) -> FineTuningProvider:
     runner = tuning(provider)
     if runner is None:
@@ -64,12 +54,6 @@ def _runner(provider: SDKProvider, name: str) -> FineTuningProvider:
             code="unsupported_provider",
         )
     return runner
-
-
-def _text(value: object, param: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
-    return value
 
 
 def _connection(
@@ -121,18 +105,18 @@ async def acreate_fine_tuning_job(
     as they are. ``extra_body`` fields go in the JSON body (to a gateway: routing fields
     such as ``custom_llm_provider`` or ``target_model_names``). Never retried once sent.
     """
-    target, body = _target(
+    target, body = resolve(
         "create",
         custom_llm_provider,
         extra_body,
         kwargs,
-        _connection(
+        **_connection(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
     request: dict[str, Any] = {
-        "model": _text(model, "model"),
-        "training_file": _text(training_file, "training_file"),
+        "model": required_text(model, "model"),
+        "training_file": required_text(training_file, "training_file"),
     }
     optional: dict[str, Any] = {
         "validation_file": validation_file,
@@ -165,16 +149,16 @@ async def aretrieve_fine_tuning_job(
     **kwargs: Any,
 ) -> FineTuningJob:
     """A job as the provider (or gateway) says it is now; ``FileNotFound`` if unknown."""
-    target, _ = _target(
+    target, _ = resolve(
         "retrieve",
         custom_llm_provider,
         extra_body,
         kwargs,
-        _connection(
+        **_connection(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
-    job_id = _text(fine_tuning_job_id, "fine_tuning_job_id")
+    job_id = required_text(fine_tuning_job_id, "fine_tuning_job_id")
     async with target.connect() as provider:
         job = await _runner(provider, target.provider).retrieve_fine_tuning_job(job_id)
     return FineTuningJob.from_provider(job)
@@ -195,16 +179,16 @@ async def acancel_fine_tuning_job(
     **kwargs: Any,
 ) -> FineTuningJob:
     """Ask the provider to cancel a job; the job as it stands after the request."""
-    target, _ = _target(
+    target, _ = resolve(
         "cancel",
         custom_llm_provider,
         extra_body,
         kwargs,
-        _connection(
+        **_connection(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
-    job_id = _text(fine_tuning_job_id, "fine_tuning_job_id")
+    job_id = required_text(fine_tuning_job_id, "fine_tuning_job_id")
     async with target.connect() as provider:
         job = await _runner(provider, target.provider).cancel_fine_tuning_job(job_id)
     return FineTuningJob.from_provider(job)
@@ -226,12 +210,12 @@ async def alist_fine_tuning_jobs(
     **kwargs: Any,
 ) -> FineTuningJobPage:
     """One page of jobs, newest first; ``after`` is the previous page's last id."""
-    target, _ = _target(
+    target, _ = resolve(
         "list",
         custom_llm_provider,
         extra_body,
         kwargs,
-        _connection(
+        **_connection(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
@@ -258,8 +242,8 @@ async def _items(
     kwargs: dict[str, Any],
     connection: dict[str, Any],
 ) -> dict[str, Any]:
-    target, _ = _target("list", custom_llm_provider, extra_body, kwargs, connection)
-    job_id = _text(fine_tuning_job_id, "fine_tuning_job_id")
+    target, _ = resolve("list", custom_llm_provider, extra_body, kwargs, **connection)
+    job_id = required_text(fine_tuning_job_id, "fine_tuning_job_id")
     async with target.connect() as provider:
         runner = _runner(provider, target.provider)
         if what == "events":

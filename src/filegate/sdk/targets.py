@@ -54,7 +54,15 @@ from filegate.providers.base import Provider, ProviderFile, UploadSource
 from filegate.providers.spec import SDKCall, unused
 from filegate.records import ExpiresAfter
 
-__all__ = ["PROVIDERS", "SDKProvider", "Target", "expires_after_argument", "form_fields", "resolve"]
+__all__ = [
+    "PROVIDERS",
+    "SDKProvider",
+    "Target",
+    "expires_after_argument",
+    "form_fields",
+    "required_text",
+    "resolve",
+]
 
 # Where an SDK call may go: the registry's providers and a filegate gateway.
 PROVIDERS = tuple(registry.SDK_TARGETS)
@@ -282,6 +290,14 @@ def expires_after_argument(value: object) -> ExpiresAfter | None:
             "expires_after[seconds] must be an integer.", param="expires_after[seconds]"
         )
     return parse_expires_after(anchor, seconds, bounded=False)
+
+
+def required_text(value: object, param: str) -> str:
+    """An id argument (``file_id``, ``batch_id``, ...): a non-empty string, else a 400
+    naming ``param``, before any request is made."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{param} must be a non-empty string.", param=param)
+    return value
 
 
 def resolve(
