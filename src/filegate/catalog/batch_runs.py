@@ -9,8 +9,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from filegate.catalog.batches import READY, _state_values
+from filegate.catalog.batches import READY
 from filegate.catalog.copies import insert_file
+from filegate.catalog.rows import state_values
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import batch_run_lines, batch_runs, batches
 from filegate.records import BatchState, FileRecord
@@ -41,7 +42,7 @@ def _change(
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     state = change(BatchState.from_dict(orjson.loads(conn.execute(stmt).scalar_one())))
-    values = _state_values(state, 0)
+    values = state_values(state, 0)
     values.pop("fetched_at")
     conn.execute(batches.update().where(batches.c.id == batch_id).values(**values))
     return state

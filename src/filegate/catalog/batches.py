@@ -8,6 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from filegate.catalog.copies import add_copy, insert_file
+from filegate.catalog.rows import state_values, visible_to
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import batches
 from filegate.records import (
@@ -42,22 +43,6 @@ def _record(row: sa.Row[Any]) -> BatchRecord:
         state=BatchState.from_dict(orjson.loads(m["snapshot"])),
         fetched_at=m["fetched_at"] / 1000,
     )
-
-
-def _state_values(state: BatchState, fetched_at: float) -> dict[str, Any]:
-    return {
-        "status": state.status,
-        "terminal": state.terminal,
-        "snapshot": orjson.dumps(state.to_dict()).decode(),
-        "fetched_at": int(fetched_at * 1000),
-    }
-
-
-def _reach(scope: Scope) -> sa.ColumnElement[bool]:
-    if scope.is_admin:
-        return sa.true()
-    owned = batches.c.owner == scope.owner
-    return sa.or_(owned, batches.c.team == scope.team) if scope.sees_team else owned
 
 
 def _active(now: int) -> sa.ColumnElement[bool]:
@@ -116,7 +101,7 @@ class SQLBatchStore:
             if record.metadata is not None
             else None,
             "created_at": record.created_at,
-            **_state_values(record.state, 0),
+            **state_values(record.state, 0),
         }
 
         def run(conn: sa.Connection) -> str | None:
@@ -152,7 +137,7 @@ class SQLBatchStore:
                 state=READY,
                 lease_until=None,
                 provider_batch_id=record.provider_batch_id,
-                **_state_values(record.state, record.fetched_at),
+                **state_values(record.state, record.fetched_at),
             )
         )
         await self._run.write(lambda conn: conn.execute(stmt))
@@ -163,13 +148,13 @@ class SQLBatchStore:
 
     async def get(self, batch_id: str, scope: Scope) -> BatchRecord | None:
         stmt = sa.select(batches).where(
-            batches.c.id == batch_id, batches.c.state == READY, _reach(scope)
+            batches.c.id == batch_id, batches.c.state == READY, visible_to(batches, scope)
         )
         row = await self._run.read(lambda conn: conn.execute(stmt).first())
         return _record(row) if row is not None else None
 
     async def page(self, scope: Scope, query: BatchQuery) -> BatchPage:
-        clause = sa.and_(batches.c.state == READY, _reach(scope))
+        clause = sa.and_(batches.c.state == READY, visible_to(batches, scope))
         if query.after is not None:
             clause = sa.and_(clause, batches.c.id < query.after)
         if query.provider is not None:
@@ -200,7 +185,7 @@ class SQLBatchStore:
         stmt = (
             batches.update()
             .where(batches.c.id == batch_id, batches.c.terminal.is_(False))
-            .values(**_state_values(state, fetched_at))
+            .values(**state_values(state, fetched_at))
         )
         await self._run.write(lambda conn: conn.execute(stmt))
 

@@ -8,6 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from filegate.catalog.copies import add_copy, insert_file
+from filegate.catalog.rows import state_values, visible_to
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import fine_tuning_jobs as jobs
 from filegate.catalog.schema import fine_tuning_metadata as pairs
@@ -45,22 +46,6 @@ def _record(row: sa.Row[Any]) -> FineTuningRecord:
     )
 
 
-def _state_values(state: FineTuningState, fetched_at: float) -> dict[str, Any]:
-    return {
-        "status": state.status,
-        "terminal": state.terminal,
-        "snapshot": orjson.dumps(state.to_dict()).decode(),
-        "fetched_at": int(fetched_at * 1000),
-    }
-
-
-def _reach(scope: Scope) -> sa.ColumnElement[bool]:
-    if scope.is_admin:
-        return sa.true()
-    owned = jobs.c.owner == scope.owner
-    return sa.or_(owned, jobs.c.team == scope.team) if scope.sees_team else owned
-
-
 class SQLFineTuningStore:
     def __init__(self, runner: Runner) -> None:
         self._run = runner
@@ -85,7 +70,7 @@ class SQLFineTuningStore:
             else None,
             "created_at": record.created_at,
             "result_files": None,
-            **_state_values(record.state, 0),
+            **state_values(record.state, 0),
         }
         now = record.created_at
 
@@ -114,7 +99,7 @@ class SQLFineTuningStore:
                 state=READY,
                 lease_until=None,
                 provider_job_id=record.provider_job_id,
-                **_state_values(record.state, record.fetched_at),
+                **state_values(record.state, record.fetched_at),
             )
         )
         await self._run.write(lambda conn: conn.execute(stmt))
@@ -129,12 +114,14 @@ class SQLFineTuningStore:
         await self._run.write(run)
 
     async def get(self, job_id: str, scope: Scope) -> FineTuningRecord | None:
-        stmt = sa.select(jobs).where(jobs.c.id == job_id, jobs.c.state == READY, _reach(scope))
+        stmt = sa.select(jobs).where(
+            jobs.c.id == job_id, jobs.c.state == READY, visible_to(jobs, scope)
+        )
         row = await self._run.read(lambda conn: conn.execute(stmt).first())
         return _record(row) if row is not None else None
 
     async def page(self, scope: Scope, query: FineTuningQuery) -> FineTuningPage:
-        clause = sa.and_(jobs.c.state == READY, _reach(scope))
+        clause = sa.and_(jobs.c.state == READY, visible_to(jobs, scope))
         if query.after is not None:
             clause = sa.and_(clause, jobs.c.id < query.after)
         if query.provider is not None:
@@ -158,7 +145,7 @@ class SQLFineTuningStore:
         stmt = (
             jobs.update()
             .where(jobs.c.id == job_id, jobs.c.terminal.is_(False))
-            .values(**_state_values(state, fetched_at))
+            .values(**state_values(state, fetched_at))
         )
         await self._run.write(lambda conn: conn.execute(stmt))
 

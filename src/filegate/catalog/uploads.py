@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from filegate.catalog.rows import visible_to
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import upload_parts, uploads
 from filegate.records import Scope, Upload, UploadPart
@@ -44,13 +45,6 @@ def _part(row: sa.Row[Any]) -> UploadPart:
     )
 
 
-def _reach(scope: Scope) -> sa.ColumnElement[bool]:
-    if scope.is_admin:
-        return sa.true()
-    owned = uploads.c.owner == scope.owner
-    return sa.or_(owned, uploads.c.team == scope.team) if scope.sees_team else owned
-
-
 class SQLUploadStore:
     def __init__(self, runner: Runner) -> None:
         self._run = runner
@@ -75,7 +69,7 @@ class SQLUploadStore:
         await self._run.write(lambda conn: conn.execute(stmt))
 
     async def get(self, upload_id: str, scope: Scope) -> Upload | None:
-        stmt = sa.select(uploads).where(uploads.c.id == upload_id, _reach(scope))
+        stmt = sa.select(uploads).where(uploads.c.id == upload_id, visible_to(uploads, scope))
         row = await self._run.read(lambda conn: conn.execute(stmt).first())
         return _upload(row) if row is not None else None
 
