@@ -20,6 +20,8 @@ import httpx
 import pytest
 import uvicorn
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 from starlette.applications import Starlette
@@ -187,3 +189,37 @@ def running_token_server(public_key: Any, lifetime: int) -> Iterator[TokenServer
     finally:
         runner.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def vertex_gateway_env(
+    key_dir: Path, gcs_url: str, vertex_url: str, bucket: str
+) -> Iterator[dict[str, str]]:
+    """The environment of a filegate whose Vertex AI deployment talks to a fake Vertex AI
+    (``vertex_url``) and fake-gcs-server (``gcs_url``), with a service account whose
+    tokens come from a local token server (running while the context is open)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    with running_token_server(key.public_key(), 3600) as tokens:
+        account = {
+            "type": "service_account",
+            "project_id": "test-project",
+            "private_key_id": "key-1",
+            "private_key": pem,
+            "client_email": "filegate@test-project.iam.gserviceaccount.com",
+            "token_uri": tokens.url,
+        }
+        path = key_dir / "sa.json"
+        path.write_text(json.dumps(account))
+        yield {
+            "VERTEXAI_PROJECT": "test-project",
+            "VERTEXAI_LOCATION": "us-central1",
+            "GCS_BUCKET_NAME": bucket,
+            "STORAGE_EMULATOR_HOST": gcs_url,
+            "VERTEXAI_API_BASE": vertex_url,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(path),
+        }

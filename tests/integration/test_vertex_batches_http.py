@@ -12,9 +12,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from gcs_support import FakeGCS, running_fake_gcs, running_token_server
+from gcs_support import FakeGCS, running_fake_gcs, vertex_gateway_env
 
 from tests.fakes.harness import FakeVertexProcess, running_fake_vertex
 
@@ -43,32 +41,9 @@ def gateway(
     fake: FakeVertexProcess,
     module_server_factory: Any,
 ) -> Iterator[Any]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    with running_token_server(key.public_key(), 3600) as tokens:
-        account = {
-            "type": "service_account",
-            "project_id": "test-project",
-            "private_key_id": "key-1",
-            "private_key": pem,
-            "client_email": "filegate@test-project.iam.gserviceaccount.com",
-            "token_uri": tokens.url,
-        }
-        path = tmp_path_factory.mktemp("sa") / "sa.json"
-        path.write_text(json.dumps(account))
-        env = {
-            "VERTEXAI_PROJECT": "test-project",
-            "VERTEXAI_LOCATION": "us-central1",
-            "GCS_BUCKET_NAME": f"{BUCKET}/{PREFIX}",
-            "STORAGE_EMULATOR_HOST": gcs.url,
-            "VERTEXAI_API_BASE": fake.url,
-            "GOOGLE_APPLICATION_CREDENTIALS": str(path),
-            "FILEGATE_BATCH_CACHE_SECONDS": "0",
-        }
+    key_dir = tmp_path_factory.mktemp("sa")
+    with vertex_gateway_env(key_dir, gcs.url, fake.url, f"{BUCKET}/{PREFIX}") as env:
+        env["FILEGATE_BATCH_CACHE_SECONDS"] = "0"
         yield module_server_factory(env=env)
 
 
