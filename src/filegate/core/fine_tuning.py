@@ -38,6 +38,7 @@ from filegate.records import (
     Location,
     Scope,
 )
+from filegate.records.fine_tuning import CHECKPOINT_FIELDS, EVENT_FIELDS, openai_item
 
 log = logging.getLogger("filegate")
 
@@ -371,14 +372,15 @@ class FineTuningService:
                 record.provider_job_id, after=after, limit=limit
             )
         names = await self._all_names(record)
-        for event in items.data:
+        data = [openai_item(event, EVENT_FIELDS) for event in items.data]
+        for event in data:
             message = event.get("message")
             if isinstance(message, str):
                 for theirs, ours in names.items():
                     if theirs:
                         message = message.replace(theirs, ours)
                 event["message"] = message
-        return items
+        return ProviderItems(data=data, has_more=items.has_more)
 
     async def checkpoints(
         self, scope: Scope, job_id: str, *, after: str | None, limit: int
@@ -388,9 +390,11 @@ class FineTuningService:
             items = await self._runner(record).list_fine_tuning_checkpoints(
                 record.provider_job_id, after=after, limit=limit
             )
-        for checkpoint in items.data:
-            checkpoint["fine_tuning_job_id"] = record.id
-        return items
+        data = [
+            openai_item({**c, "fine_tuning_job_id": record.id}, CHECKPOINT_FIELDS)
+            for c in items.data
+        ]
+        return ProviderItems(data=data, has_more=items.has_more)
 
     async def _all_names(self, record: FineTuningRecord) -> dict[str, str]:
         """The provider's ids a job's events may name, and filegate's for each."""
