@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,8 +48,12 @@ PURPOSE = "fine-tune"
 RESULTS_PURPOSE = "fine-tune-results"
 RESULTS_CONTENT_TYPE = "text/csv"
 LIST_DEFAULT, EVENTS_DEFAULT, CHECKPOINTS_DEFAULT, LIST_MAX = 20, 20, 10, 100
-# An events or checkpoints cursor is the provider's id of an item; this bounds it.
+# An events or checkpoints cursor is the provider's id of an item; this bounds it:
+# printable ASCII (it goes into the provider's query string as it is), ASCII in the
+# pattern itself so the OpenAPI document states the same rule.
 CURSOR_MAX = 256
+CURSOR_PATTERN = f"^[ -~]{{1,{CURSOR_MAX}}}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 # Polling clients are answered from the catalog for this long after the provider was
 # last asked about a job (across every gateway sharing the catalog).
 CACHE_SECONDS = 1.5
@@ -112,7 +117,7 @@ def parse_cursor(value: str | None) -> str | None:
     """An events or checkpoints ``after``: an id the previous page named."""
     if value is None:
         return None
-    if not value or len(value) > CURSOR_MAX or not value.isprintable() or not value.isascii():
+    if not _CURSOR.fullmatch(value):
         raise InvalidRequest(
             "Invalid value for 'after': expected the id of an item of the previous page.",
             param="after",

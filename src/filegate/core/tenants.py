@@ -267,7 +267,7 @@ class TenantService:
             user_id=user_id,
             team_id=team_id,
             team_access=team_access,
-            expires_at=created + parse_duration(duration) if duration else None,
+            expires_at=created + parse_duration(duration) if duration is not None else None,
             metadata=metadata or {},
             limits=limits or Limits(),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from filegate.core.fine_tuning import (
     CACHE_SECONDS,
     CHECKPOINTS_DEFAULT,
-    CURSOR_MAX,
+    CURSOR_PATTERN,
     EVENTS_DEFAULT,
     LIST_DEFAULT,
     LIST_MAX,
@@ -135,7 +135,7 @@ def operations(routing: Routing) -> list[Operation]:
         *params,
     ]
     bad = {400: "FineTuningBadRequest", 404: "FineTuningNotFound"}
-    item_cursor: JSON = {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX}
+    item_cursor: JSON = {"type": "string", "pattern": CURSOR_PATTERN}
     create = op(
         "Create a fine-tuning job",
         ok("The new job.", schema("FineTuningJob")),
