@@ -5,16 +5,20 @@ with 429 ``too_many_fine_tuning_jobs_in_progress`` in OpenAI's envelope, and not
 sent to the provider (no job, no copy of the training file). A job that ends (succeeds,
 fails, is cancelled) gives its place back; a paused one keeps it. A team's cap counts all
 of its keys together; nobody else's jobs count against a key. The refusal is counted in
-``filegate_refusals_total`` and holds under concurrent creates.
+``filegate_refusals_total`` and holds under concurrent creates, on one gateway (SQLite)
+and across two gateways sharing a PostgreSQL catalog.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import openai
 import pytest
 from fine_tuning_support import HOLD, JOB_ID, ft_server, http, sdk, upload
@@ -23,7 +27,10 @@ from tenants_support import admin, make_key, make_team, unique
 from upstream_support import Fake
 
 from filegate.server.models import admin as admin_models
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, wait_ready
+from tests.postgres import postgres_url
+
+__all__ = ["postgres_url"]
 
 JOBS = "/v1/fine_tuning/jobs"
 CODE = "too_many_fine_tuning_jobs_in_progress"
@@ -171,29 +178,84 @@ def test_team_cap_counts_every_key_of_the_team(fake: Fake, server: ServerProcess
     _create(sdk(server, c), files[c])
 
 
-def test_concurrent_creates_never_pass_the_cap(fake: Fake, server: ServerProcess) -> None:
-    secret, _ = make_key(server, **{LIMIT: 2})
-    client = sdk(server, secret)
-    training = upload(client)
-    # The provider is slow to make a job, so every create is inside its reservation at
-    # the same time: only the catalog's count can keep them apart.
-    fake.fault(op="ft_create", delay=1.0, times=10)
+def _at_once(servers: list[ServerProcess], secret: str, training: str, n: int) -> list[int]:
+    """``n`` creates at the same moment, spread over ``servers``; their statuses."""
     outcomes: list[int] = []
     lock = threading.Lock()
+    start = threading.Barrier(n)
 
-    def attempt() -> None:
+    def attempt(server: ServerProcess) -> None:
         with http(server, secret) as c:
+            start.wait()
             r = c.post(JOBS, json={"model": "gpt-4o-mini", "training_file": training})
         with lock:
             outcomes.append(r.status_code)
 
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    threads = [
+        threading.Thread(target=attempt, args=(servers[i % len(servers)],)) for i in range(n)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == [200, 200, *[429] * 6]
+    return sorted(outcomes)
+
+
+def test_concurrent_creates_never_pass_the_cap(fake: Fake, server: ServerProcess) -> None:
+    secret, _ = make_key(server, **{LIMIT: 2})
+    training = upload(sdk(server, secret))
+    # The provider is slow to make a job, so every create is inside its reservation at
+    # the same time: only the catalog's count can keep them apart.
+    fake.fault(op="ft_create", delay=1.0, times=10)
+    assert _at_once([server], secret, training, 8) == [200, 200, *[429] * 6]
     assert len(fake.jobs()) == 2
+
+
+def _execute(url: str, sql: str) -> None:
+    async def go() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    fake: Fake, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
+    """Two gateways on one PostgreSQL catalog (a database of their own)."""
+    base, name = postgres_url.rsplit("/", 1)
+    fresh = f"{name}_ft_limits_{uuid.uuid4().hex[:6]}"
+    _execute(postgres_url, f'CREATE DATABASE "{fresh}"')
+    env = {"FILEGATE_DATABASE_URL": f"{base}/{fresh}"}
+    where = tmp_path_factory.mktemp("fine-tuning-limits-fleet")
+    servers = [ft_server(fake, where / f"g{i}", env=env, wait=False) for i in range(2)]
+    try:
+        for srv in servers:
+            wait_ready(srv, timeout=60)
+        yield servers
+    finally:
+        for srv in servers:
+            srv.stop()
+        _execute(postgres_url, f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+
+
+def test_two_gateways_on_postgresql_never_pass_the_cap(
+    fake: Fake, fleet: list[ServerProcess]
+) -> None:
+    a, b = fleet
+    team = make_team(a, **{LIMIT: 3})
+    secret, _ = make_key(a, team_id=team["team_id"])
+    training = upload(sdk(a, secret))
+    fake.fault(op="ft_create", delay=1.0, times=10)
+    assert _at_once(fleet, secret, training, 10) == [200] * 3 + [429] * 7
+    assert len(fake.jobs()) == 3
+    # The other gateway counts the same jobs: another key of the team is refused there.
+    other, _ = make_key(b, team_id=team["team_id"])
+    _refused(fake, b, other, upload(sdk(b, other)))
 
 
 def test_the_limit_round_trips_through_the_admin_api(server: ServerProcess) -> None:
