@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 import openai
+from pydantic import BaseModel
 from upstream_support import Fake, config_kwargs
 
 from tests.conftest import ServerProcess, start_server
+from tests.fakes.spec_schemas import assert_valid
 
 JOB_ID = re.compile(r"ftjob-[0-9A-HJKMNP-TV-Z]{26}")
 # Jobs stay where an admin call puts them: validating until told otherwise.
@@ -91,3 +93,14 @@ def only_upstream_job(fake: Fake) -> dict[str, Any]:
     found = fake.jobs()
     assert len(found) == 1, found
     return found[0]
+
+
+def answer(resp: httpx.Response, spec: str, model: type[BaseModel]) -> dict[str, Any]:
+    """A 200 answer's body, checked against OpenAI's published schema ``spec`` and against
+    filegate's own ``model`` (what the OpenAPI document says: no field missing, none extra,
+    none null that the document leaves out)."""
+    assert resp.status_code == 200, resp.text
+    doc: dict[str, Any] = resp.json()
+    assert_valid(spec, doc)
+    model.model_validate_json(resp.content)
+    return doc

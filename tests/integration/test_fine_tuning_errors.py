@@ -266,7 +266,15 @@ def test_bad_list_parameters_are_400s(c: httpx.Client, params: dict[str, str], p
 @pytest.mark.parametrize("what", ["events", "checkpoints"])
 @pytest.mark.parametrize(
     ("params", "param"),
-    [({"limit": "0"}, "limit"), ({"after": ""}, "after"), ({"bogus": "1"}, "bogus")],
+    [
+        ({"limit": "0"}, "limit"),
+        ({"after": ""}, "after"),
+        # The document's pattern: printable ASCII, at most 256 characters.
+        ({"after": "ftevent-\u00e9"}, "after"),
+        ({"after": "ftevent-\x01"}, "after"),
+        ({"after": "x" * 257}, "after"),
+        ({"bogus": "1"}, "bogus"),
+    ],
 )
 def test_bad_sub_list_parameters_are_400s(
     server: ServerProcess, key: str, c: httpx.Client, training: str,

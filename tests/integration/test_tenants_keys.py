@@ -432,6 +432,7 @@ def test_virtual_keys_may_not_administer(server: ServerProcess, master: httpx.Cl
         ({"metadata": [1]}, "metadata"),
         ({"duration": "5 years"}, "duration"),
         ({"duration": "99999999999d"}, "duration"),  # used to overflow into a 500
+        ({"duration": ""}, "duration"),  # was taken for "forever" (update refused it)
         ({"max_file_size": "99999999999999TB"}, "max_file_size"),  # likewise
         ({"max_file_size": -5}, "max_file_size"),
         ({"max_file_size": "ten"}, "max_file_size"),

@@ -8,10 +8,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
+from fine_tuning_support import answer
 from gcs_support import FakeGCS, running_fake_gcs, vertex_gateway_env
 
+from filegate.server.models import fine_tuning as models
 from tests.fakes.harness import FakeVertexProcess, running_fake_vertex
 
 BUCKET = "vertex-ft-e2e"
@@ -87,8 +90,29 @@ def until(client: openai.OpenAI, job_id: str, status: str) -> Any:
         time.sleep(0.1)
 
 
+def _answers_as_documented(gateway: Any, job_id: str) -> None:
+    """The job, the list, events and checkpoints of a Vertex job, as the wire has them:
+    OpenAI's schemas and the models filegate's OpenAPI document is built from."""
+    base = f"{gateway.base_url}/vertex_ai/v1/fine_tuning/jobs"
+    with httpx.Client(headers=gateway.headers, timeout=60) as c:
+        answer(c.get(f"{base}/{job_id}"), "FineTuningJob", models.FineTuningJob)
+        answer(
+            c.get(base), "ListPaginatedFineTuningJobsResponse", models.ListFineTuningJobsResponse
+        )
+        answer(
+            c.get(f"{base}/{job_id}/events"),
+            "ListFineTuningJobEventsResponse",
+            models.ListFineTuningJobEventsResponse,
+        )
+        answer(
+            c.get(f"{base}/{job_id}/checkpoints"),
+            "ListFineTuningJobCheckpointsResponse",
+            models.ListFineTuningJobCheckpointsResponse,
+        )
+
+
 def test_the_life_of_a_vertex_tuning_job_through_the_gateway(
-    client: openai.OpenAI, fake: FakeVertexProcess
+    client: openai.OpenAI, fake: FakeVertexProcess, gateway: Any
 ) -> None:
     fake.config(tuning_min_examples=MIN_EXAMPLES)
     training, validation = upload(client), upload(client)
@@ -121,6 +145,7 @@ def test_the_life_of_a_vertex_tuning_job_through_the_gateway(
     events = client.fine_tuning.jobs.list_events(job.id).data
     assert events and vertex["name"] not in " ".join(e.message for e in events)
     assert job.id in [j.id for j in client.fine_tuning.jobs.list(limit=5)]
+    _answers_as_documented(gateway, job.id)
 
 
 def test_cancel_and_a_batch_file_refused(client: openai.OpenAI, fake: FakeVertexProcess) -> None:

@@ -34,11 +34,26 @@ from filegate.records import (
 
 
 class FineTuningStore(Protocol):
-    async def reserve(self, record: FineTuningRecord, *, lease_until: int) -> None: ...
+    async def reserve(
+        self,
+        record: FineTuningRecord,
+        *,
+        now: int,
+        lease_until: int,
+        key_cap: int | None,
+        team_cap: int | None,
+    ) -> str | None:
+        """Hold an invisible place for a job being made, within the in-progress caps;
+        None, or the reason there is no room."""
+        ...
+
     async def publish(self, record: FineTuningRecord) -> None: ...
     async def drop(self, job_id: str) -> None: ...
     async def get(self, job_id: str, scope: Scope) -> FineTuningRecord | None: ...
     async def page(self, scope: Scope, query: FineTuningQuery) -> FineTuningPage: ...
+    async def active(
+        self, owner: str | None, team: str | None, limit: int
+    ) -> list[FineTuningRecord]: ...
     async def save_state(self, job_id: str, state: FineTuningState, fetched_at: float) -> None: ...
     async def attach_results(self, job_id: str, files: list[FileRecord]) -> list[str]:
         """Make ``files`` the job's result files once; the ids that won."""

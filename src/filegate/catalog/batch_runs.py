@@ -9,9 +9,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from filegate.catalog.batches import READY
 from filegate.catalog.copies import insert_file
-from filegate.catalog.rows import state_values
+from filegate.catalog.rows import READY, state_values
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import batch_run_lines, batch_runs, batches
 from filegate.records import BatchState, FileRecord

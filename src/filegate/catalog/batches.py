@@ -8,7 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from filegate.catalog.copies import add_copy, insert_file
-from filegate.catalog.rows import state_values, visible_to
+from filegate.catalog.rows import CREATING, READY, room, state_values, unfinished, visible_to
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import batches
 from filegate.records import (
@@ -20,8 +20,6 @@ from filegate.records import (
     Location,
     Scope,
 )
-
-CREATING, READY = "creating", "ready"
 
 
 def _record(row: sa.Row[Any]) -> BatchRecord:
@@ -43,28 +41,6 @@ def _record(row: sa.Row[Any]) -> BatchRecord:
         state=BatchState.from_dict(orjson.loads(m["snapshot"])),
         fetched_at=m["fetched_at"] / 1000,
     )
-
-
-def _active(now: int) -> sa.ColumnElement[bool]:
-    """Batches that count as in progress: not finished, or still being created."""
-    return sa.and_(
-        batches.c.terminal.is_(False),
-        sa.or_(
-            batches.c.state == READY,
-            sa.and_(batches.c.state == CREATING, batches.c.lease_until > now),
-        ),
-    )
-
-
-def _lock(conn: sa.Connection, subjects: list[str]) -> None:
-    # Counting and inserting must not interleave across processes (SQLite's
-    # writers already hold its write lock).
-    if conn.dialect.name != "postgresql":
-        return
-    for subject in sorted(set(subjects)):
-        conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": "batch:" + subject}
-        )
 
 
 class SQLBatchStore:
@@ -105,26 +81,19 @@ class SQLBatchStore:
         }
 
         def run(conn: sa.Connection) -> str | None:
-            _lock(conn, [s for s in (record.owner, record.team) if s])
-            count = sa.select(sa.func.count()).select_from(batches).where(_active(now))
-            checks = (
-                (key_cap, batches.c.owner == record.owner, "this key"),
-                (team_cap, batches.c.team == record.team, "this team"),
+            refused = room(
+                conn,
+                batches,
+                owner=record.owner,
+                team=record.team,
+                now=now,
+                caps=(key_cap, team_cap),
+                kind="batches",
+                lock="batch",
             )
-            for cap, who, what in checks:
-                if cap is not None and conn.execute(count.where(who)).scalar_one() >= cap:
-                    return f"At most {cap} batches may be in progress at once for {what}."
-            if record.owner is not None:
-                # Places left by processes that died while creating.
-                conn.execute(
-                    batches.delete().where(
-                        batches.c.owner == record.owner,
-                        batches.c.state == CREATING,
-                        batches.c.lease_until <= now,
-                    )
-                )
-            conn.execute(batches.insert().values(**values))
-            return None
+            if refused is None:
+                conn.execute(batches.insert().values(**values))
+            return refused
 
         return await self._run.write(run)
 
@@ -167,15 +136,7 @@ class SQLBatchStore:
 
     async def active(self, owner: str | None, team: str | None, limit: int) -> list[BatchRecord]:
         """Unfinished visible batches of an owner or a team (to refresh before refusing)."""
-        who = [batches.c.owner == owner] if owner is not None else []
-        if team is not None:
-            who.append(batches.c.team == team)
-        stmt = (
-            sa.select(batches)
-            .where(batches.c.state == READY, batches.c.terminal.is_(False), sa.or_(*who))
-            .order_by(batches.c.id)
-            .limit(limit)
-        )
+        stmt = unfinished(batches, owner, team, limit)
         rows = await self._run.read(lambda conn: conn.execute(stmt).all())
         return [_record(r) for r in rows]
 

@@ -8,7 +8,7 @@ import orjson
 import sqlalchemy as sa
 
 from filegate.catalog.copies import add_copy, insert_file
-from filegate.catalog.rows import state_values, visible_to
+from filegate.catalog.rows import CREATING, READY, room, state_values, unfinished, visible_to
 from filegate.catalog.runner import Runner
 from filegate.catalog.schema import fine_tuning_jobs as jobs
 from filegate.catalog.schema import fine_tuning_metadata as pairs
@@ -21,8 +21,6 @@ from filegate.records import (
     Location,
     Scope,
 )
-
-CREATING, READY = "creating", "ready"
 
 
 def _record(row: sa.Row[Any]) -> FineTuningRecord:
@@ -50,9 +48,20 @@ class SQLFineTuningStore:
     def __init__(self, runner: Runner) -> None:
         self._run = runner
 
-    async def reserve(self, record: FineTuningRecord, *, lease_until: int) -> None:
-        """Hold an invisible place for a job about to be made (published or dropped next;
-        a process that dies while the provider is asked leaves it to expire)."""
+    async def reserve(
+        self,
+        record: FineTuningRecord,
+        *,
+        now: int,
+        lease_until: int,
+        key_cap: int | None,
+        team_cap: int | None,
+    ) -> str | None:
+        """Hold a place for a job about to be made; None, or why there is no room.
+
+        The place is invisible, and counts against the caps until published, dropped,
+        or its lease ends (a process that died while the provider was being asked).
+        """
         values = {
             "id": record.id,
             "owner": record.owner,
@@ -72,23 +81,26 @@ class SQLFineTuningStore:
             "result_files": None,
             **state_values(record.state, 0),
         }
-        now = record.created_at
 
-        def run(conn: sa.Connection) -> None:
-            if record.owner is not None:
-                # Places left by processes that died while creating.
-                conn.execute(
-                    jobs.delete().where(
-                        jobs.c.owner == record.owner,
-                        jobs.c.state == CREATING,
-                        jobs.c.lease_until <= now,
-                    )
-                )
+        def run(conn: sa.Connection) -> str | None:
+            refused = room(
+                conn,
+                jobs,
+                owner=record.owner,
+                team=record.team,
+                now=now,
+                caps=(key_cap, team_cap),
+                kind="fine-tuning jobs",
+                lock="ftjob",
+            )
+            if refused is not None:
+                return refused
             conn.execute(jobs.insert().values(**values))
             for key, value in (record.metadata or {}).items():
                 conn.execute(pairs.insert().values(job_id=record.id, key=key, value=value))
+            return None
 
-        await self._run.write(run)
+        return await self._run.write(run)
 
     async def publish(self, record: FineTuningRecord) -> None:
         """Make a reserved job visible, with the provider's id and first answer."""
@@ -138,6 +150,14 @@ class SQLFineTuningStore:
         rows = await self._run.read(lambda conn: conn.execute(stmt).all())
         records = [_record(r) for r in rows]
         return FineTuningPage(data=records[: query.limit], has_more=len(records) > query.limit)
+
+    async def active(
+        self, owner: str | None, team: str | None, limit: int
+    ) -> list[FineTuningRecord]:
+        """Unfinished visible jobs of an owner or a team (to refresh before refusing)."""
+        stmt = unfinished(jobs, owner, team, limit)
+        rows = await self._run.read(lambda conn: conn.execute(stmt).all())
+        return [_record(r) for r in rows]
 
     async def save_state(self, job_id: str, state: FineTuningState, fetched_at: float) -> None:
         # A terminal state is final: a slower refresh that read an older answer

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from filegate.core.copies import FileCopies, JobWords, Placer, own_ids, provider
 from filegate.core.files.service import FileService
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.targets import Target, TargetTable
-from filegate.errors import FilegateError, FileNotFound, InvalidRequest
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest, RateLimited
 from filegate.providers.base import FineTuningProvider, ProviderItems, ProviderJob, tuning
 from filegate.records import (
     FileRecord,
@@ -38,6 +39,7 @@ from filegate.records import (
     Location,
     Scope,
 )
+from filegate.records.fine_tuning import CHECKPOINT_FIELDS, EVENT_FIELDS, openai_item
 
 log = logging.getLogger("filegate")
 
@@ -46,14 +48,23 @@ PURPOSE = "fine-tune"
 RESULTS_PURPOSE = "fine-tune-results"
 RESULTS_CONTENT_TYPE = "text/csv"
 LIST_DEFAULT, EVENTS_DEFAULT, CHECKPOINTS_DEFAULT, LIST_MAX = 20, 20, 10, 100
-# An events or checkpoints cursor is the provider's id of an item; this bounds it.
+# An events or checkpoints cursor is the provider's id of an item; this bounds it:
+# printable ASCII (it goes into the provider's query string as it is), ASCII in the
+# pattern itself so the OpenAPI document states the same rule.
 CURSOR_MAX = 256
+CURSOR_PATTERN = f"^[ -~]{{1,{CURSOR_MAX}}}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 # Polling clients are answered from the catalog for this long after the provider was
 # last asked about a job (across every gateway sharing the catalog).
 CACHE_SECONDS = 1.5
-# A create holds its place this long at most; a process that dies while asking the
-# provider leaves a place that is cleared when it runs out.
+# A create holds its place against max_fine_tuning_jobs_in_progress this long at most; a
+# process that dies while asking the provider gives it back when it runs out.
 CREATE_LEASE_SECONDS = 900
+# A job is in progress until it ends (records.fine_tuning.TERMINAL: succeeded, failed,
+# cancelled): validating_files and queued count as OpenAI counts them against its own
+# active-jobs limit, running of course, and paused too, since a paused job keeps its place
+# at the provider and resumes without a new create (otherwise pausing would let a key
+# hold more jobs than its cap).
 REFRESH_CONCURRENCY = 8
 JOB_WORDS = JobWords(
     one="fine-tuning job",
@@ -106,7 +117,7 @@ def parse_cursor(value: str | None) -> str | None:
     """An events or checkpoints ``after``: an id the previous page named."""
     if value is None:
         return None
-    if not value or len(value) > CURSOR_MAX or not value.isprintable() or not value.isascii():
+    if not _CURSOR.fullmatch(value):
         raise InvalidRequest(
             "Invalid value for 'after': expected the id of an item of the previous page.",
             param="after",
@@ -195,7 +206,11 @@ class FineTuningService:
         *,
         options: Mapping[str, str],
         path_provider: str | None = None,
+        key_cap: int | None = None,
+        team_cap: int | None = None,
     ) -> FineTuningRecord:
+        """Make a job; ``key_cap`` and ``team_cap`` bound the jobs in progress of the
+        scope's key and team (None: no cap), checked before anything is sent."""
         metadata = check_metadata(request.metadata)
         training = await self._file(scope, request.training_file, "training_file")
         validation = None
@@ -221,7 +236,7 @@ class FineTuningService:
             team=scope.team,
         )
         record.state.model = request.model
-        await self.store.reserve(record, lease_until=created_at + CREATE_LEASE_SECONDS)
+        await self._reserve(record, key_cap, team_cap)
         try:
             training_copy = await self._copy(training, target, training_copy, "training_file")
             names = {training_copy.provider_file_id: training.id}
@@ -250,6 +265,34 @@ class FineTuningService:
         await self.store.publish(record)
         await self._map_results(record, strict=False)
         return record
+
+    async def _reserve(
+        self, record: FineTuningRecord, key_cap: int | None, team_cap: int | None
+    ) -> None:
+        async def hold() -> str | None:
+            now = int(self.clock())
+            return await self.store.reserve(
+                record,
+                now=now,
+                lease_until=now + CREATE_LEASE_SECONDS,
+                key_cap=key_cap,
+                team_cap=team_cap,
+            )
+
+        refused = await hold()
+        if refused is None:
+            return
+        # The catalog may not know yet that some of them ended: ask, then count again.
+        caps = [c for c in (key_cap, team_cap) if c is not None]
+        stale = await self.store.active(
+            record.owner, record.team if team_cap is not None else None, max(caps) + 1
+        )
+        await self._refresh_all(stale)
+        refused = await hold()
+        if refused is not None:
+            raise RateLimited(
+                refused, param="training_file", code="too_many_fine_tuning_jobs_in_progress"
+            )
 
     async def _copy(
         self, file: FileRecord, target: Target, copy: Location | None, param: str
@@ -289,17 +332,7 @@ class FineTuningService:
 
     async def page(self, scope: Scope, query: FineTuningQuery) -> FineTuningPage:
         page = await self.store.page(scope, query)
-        gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
-
-        async def one(record: FineTuningRecord) -> None:
-            async with gate:
-                try:
-                    await self._refresh(record, strict=False)
-                except FilegateError as exc:
-                    # The listing shows what was last known.
-                    log.warning("could not refresh fine-tuning job %s: %s", record.id, exc)
-
-        await asyncio.gather(*(one(r) for r in page.data))
+        await self._refresh_all(page.data)
         return page
 
     async def cancel(self, scope: Scope, job_id: str) -> FineTuningRecord:
@@ -344,14 +377,15 @@ class FineTuningService:
                 record.provider_job_id, after=after, limit=limit
             )
         names = await self._all_names(record)
-        for event in items.data:
+        data = [openai_item(event, EVENT_FIELDS) for event in items.data]
+        for event in data:
             message = event.get("message")
             if isinstance(message, str):
                 for theirs, ours in names.items():
                     if theirs:
                         message = message.replace(theirs, ours)
                 event["message"] = message
-        return items
+        return ProviderItems(data=data, has_more=items.has_more)
 
     async def checkpoints(
         self, scope: Scope, job_id: str, *, after: str | None, limit: int
@@ -361,9 +395,11 @@ class FineTuningService:
             items = await self._runner(record).list_fine_tuning_checkpoints(
                 record.provider_job_id, after=after, limit=limit
             )
-        for checkpoint in items.data:
-            checkpoint["fine_tuning_job_id"] = record.id
-        return items
+        data = [
+            openai_item({**c, "fine_tuning_job_id": record.id}, CHECKPOINT_FIELDS)
+            for c in items.data
+        ]
+        return ProviderItems(data=data, has_more=items.has_more)
 
     async def _all_names(self, record: FineTuningRecord) -> dict[str, str]:
         """The provider's ids a job's events may name, and filegate's for each."""
@@ -378,6 +414,19 @@ class FineTuningService:
         return names
 
     # -- keeping up with the provider --------------------------------------------------------
+
+    async def _refresh_all(self, records: list[FineTuningRecord]) -> None:
+        gate = asyncio.Semaphore(REFRESH_CONCURRENCY)
+
+        async def one(record: FineTuningRecord) -> None:
+            async with gate:
+                try:
+                    await self._refresh(record, strict=False)
+                except FilegateError as exc:
+                    # What was last known stands (in a listing, and in the count).
+                    log.warning("could not refresh fine-tuning job %s: %s", record.id, exc)
+
+        await asyncio.gather(*(one(r) for r in records))
 
     async def _refresh(self, record: FineTuningRecord, *, strict: bool) -> None:
         if not record.terminal and self.clock() - record.fetched_at >= self.cache_seconds:

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from filegate.catalog.base import TenantStore
 from filegate.core.ids import new_id
@@ -48,6 +48,8 @@ MASTER = "master"
 DURATION_PATTERN = r"^ *([0-9]{1,5}) *([smhdw]) *$"
 _DURATION = re.compile(DURATION_PATTERN)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The limits on jobs not yet finished, each checked in the catalog as a job is made.
+InProgressLimit = Literal["max_batches_in_progress", "max_fine_tuning_jobs_in_progress"]
 
 
 def digest(secret: str) -> str:
@@ -129,10 +131,19 @@ class Principal:
 
     def batch_caps(self) -> tuple[int | None, int | None]:
         """(the key's, the team's) cap on batches in progress; None: no cap."""
+        return self._in_progress_caps("max_batches_in_progress")
+
+    def fine_tuning_caps(self) -> tuple[int | None, int | None]:
+        """(the key's, the team's) cap on fine-tuning jobs in progress; None: no cap."""
+        return self._in_progress_caps("max_fine_tuning_jobs_in_progress")
+
+    def _in_progress_caps(self, name: InProgressLimit) -> tuple[int | None, int | None]:
+        # The key's cap counts its own jobs, the team's all of its keys' together: two
+        # caps, each checked against its own count, never merged into one.
         if self.key is None:
             return None, None
-        key_cap = combine(self.key.limits, self._defaults).max_batches_in_progress
-        team_cap = self.team.limits.max_batches_in_progress if self.team is not None else None
+        key_cap: int | None = getattr(combine(self.key.limits, self._defaults), name)
+        team_cap: int | None = getattr(self.team.limits, name) if self.team is not None else None
         return key_cap, team_cap
 
     def check_purpose(self, purpose: str) -> None:
@@ -256,7 +267,7 @@ class TenantService:
             user_id=user_id,
             team_id=team_id,
             team_access=team_access,
-            expires_at=created + parse_duration(duration) if duration else None,
+            expires_at=created + parse_duration(duration) if duration is not None else None,
             metadata=metadata or {},
             limits=limits or Limits(),
         )

@@ -9,6 +9,25 @@ from typing import Any
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # What a job's organization_id says where the provider names none (Azure, Vertex AI).
 NO_ORGANIZATION = "filegate"
+# OpenAI's FineTuningJobEvent and FineTuningJobCheckpoint: the fields an answer keeps of
+# what the provider gives (server/models/fine_tuning.py documents them).
+EVENT_FIELDS = ("object", "id", "created_at", "level", "message", "type", "data")
+CHECKPOINT_FIELDS = (
+    "object",
+    "id",
+    "created_at",
+    "fine_tuned_model_checkpoint",
+    "fine_tuning_job_id",
+    "metrics",
+    "step_number",
+)
+
+
+def openai_item(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """An event or checkpoint as filegate answers it: OpenAI's ``fields`` of the
+    provider's ``doc``, in that order, a field it left empty (null) left out, anything
+    else it added dropped (nothing of the provider's beyond OpenAI's shape shows)."""
+    return {name: doc[name] for name in fields if doc.get(name) is not None}
 
 
 @dataclass(slots=True)

@@ -34,6 +34,7 @@ LIMIT_FIELDS = (
     "upload_rpm",
     "max_concurrent_uploads",
     "max_batches_in_progress",
+    "max_fine_tuning_jobs_in_progress",
 )
 
 
@@ -49,6 +50,7 @@ class Limits:
     upload_rpm: int | None = None  # file creations per minute
     max_concurrent_uploads: int | None = None
     max_batches_in_progress: int | None = None  # batches not yet finished
+    max_fine_tuning_jobs_in_progress: int | None = None  # fine-tuning jobs not yet ended
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}

@@ -51,6 +51,9 @@ _LIMITS = {
     "429 `too_many_concurrent_uploads`.",
     "max_batches_in_progress": "Batches of this key (team) that may be unfinished at once; "
     "one more gets 429 `too_many_batches_in_progress`.",
+    "max_fine_tuning_jobs_in_progress": "Fine-tuning jobs of this key (team) that may be "
+    "unfinished at once (validating, queued, running or paused); one more gets 429 "
+    "`too_many_fine_tuning_jobs_in_progress`.",
 }
 
 
@@ -85,6 +88,7 @@ class LimitFields(RequestBody):
     upload_rpm: Count | None = _sent("upload_rpm")
     max_concurrent_uploads: Count | None = _sent("max_concurrent_uploads")
     max_batches_in_progress: Count | None = _sent("max_batches_in_progress")
+    max_fine_tuning_jobs_in_progress: Count | None = _sent("max_fine_tuning_jobs_in_progress")
 
     def limits(self) -> dict[str, Any]:
         """The limit fields the client sent (None clears one), sizes in bytes."""
@@ -114,6 +118,7 @@ class Limits(Answer):
     upload_rpm: Count | None = _set("upload_rpm")
     max_concurrent_uploads: Count | None = _set("max_concurrent_uploads")
     max_batches_in_progress: Count | None = _set("max_batches_in_progress")
+    max_fine_tuning_jobs_in_progress: Count | None = _set("max_fine_tuning_jobs_in_progress")
 
 
 _TEAM_ACCESS = (

@@ -8,28 +8,22 @@ The create model checks types (strict: "5" is no integer) and the names OpenAI k
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Field
 
 from filegate.core.fine_tuning import LIST_MAX
 from filegate.core.ids import ULID_PATTERN
+from filegate.records.fine_tuning import CHECKPOINT_FIELDS, EVENT_FIELDS
+from filegate.server.models.base import Answer, Integer, RequestBody
 from filegate.server.models.batches import METADATA_SCHEMA
-
-
-def _integral(value: object) -> object:
-    # JSON has one kind of number: 42.0 is the integer 42 (as JSON Schema says).
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
 
 JOB_ID_PATTERN = f"^ftjob-{ULID_PATTERN}$"
 METHODS = ("supervised", "dpo", "reinforcement")
 
 
-class FineTuneMethod(BaseModel):
+class FineTuneMethod(RequestBody):
     """OpenAI's ``method``: its type and that type's settings, passed on as they are."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["supervised", "dpo", "reinforcement"]
     supervised: dict[str, Any] | None = None
@@ -37,10 +31,8 @@ class FineTuneMethod(BaseModel):
     reinforcement: dict[str, Any] | None = None
 
 
-class CreateFineTuningJobRequest(BaseModel):
+class CreateFineTuningJobRequest(RequestBody):
     """``POST /v1/fine_tuning/jobs``: OpenAI's fields, plus LiteLLM's routing fields."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(description="The base model to fine-tune, as the provider names it.")
     training_file: str = Field(
@@ -52,7 +44,7 @@ class CreateFineTuningJobRequest(BaseModel):
     hyperparameters: dict[str, Any] | None = None
     method: FineTuneMethod | None = None
     suffix: str | None = None
-    seed: Annotated[int, BeforeValidator(_integral)] | None = None
+    seed: Integer | None = None
     metadata: dict[str, str] | None = Field(default=None, json_schema_extra=METADATA_SCHEMA)
     integrations: list[dict[str, Any]] | None = None
     custom_llm_provider: str | None = Field(
@@ -63,16 +55,18 @@ class CreateFineTuningJobRequest(BaseModel):
     )
 
 
-class FineTuningJobError(BaseModel):
+class FineTuningJobError(Answer):
+    """Why a job failed: the provider's code and message."""
+
     code: str
     message: str
     param: str | None
+    """The field that was invalid (`training_file`, `validation_file`), or null."""
 
 
-class FineTuningJob(BaseModel):
-    """OpenAI's FineTuningJob; every id is filegate's."""
-
-    model_config = ConfigDict(extra="allow")
+class FineTuningJob(Answer):
+    """OpenAI's FineTuningJob; every id is filegate's (``method`` only where the provider
+    gives it)."""
 
     id: str = Field(json_schema_extra={"pattern": JOB_ID_PATTERN})
     object: Literal["fine_tuning.job"]
@@ -81,7 +75,9 @@ class FineTuningJob(BaseModel):
     finished_at: int | None
     fine_tuned_model: str | None
     organization_id: str
+    """The provider's organization, or `filegate` where the provider names none."""
     result_files: list[str]
+    """filegate file ids (purpose `fine-tune-results`), once the job has ended."""
     status: Literal[
         "validating_files", "queued", "running", "succeeded", "failed", "cancelled", "paused"
     ]
@@ -90,22 +86,23 @@ class FineTuningJob(BaseModel):
     hyperparameters: dict[str, Any]
     trained_tokens: int | None
     error: FineTuningJobError | None
-    user_provided_suffix: str | None = None
+    user_provided_suffix: str | None
     seed: int
-    estimated_finish: int | None = None
-    integrations: list[dict[str, Any]] | None = None
-    metadata: dict[str, str] | None = None
+    estimated_finish: int | None
+    integrations: list[dict[str, Any]]
+    metadata: dict[str, str] | None
     method: dict[str, Any] | None = None
 
 
-class ListFineTuningJobsResponse(BaseModel):
+class ListFineTuningJobsResponse(Answer):
     object: Literal["list"]
     data: list[FineTuningJob]
     has_more: bool
 
 
-class FineTuningJobEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class FineTuningJobEvent(Answer):
+    """One of the provider's events of a job, with filegate's ids in its message (``type``
+    and ``data`` only where the provider gives them)."""
 
     object: Literal["fine_tuning.job.event"]
     id: str
@@ -116,14 +113,14 @@ class FineTuningJobEvent(BaseModel):
     data: dict[str, Any] | None = None
 
 
-class ListFineTuningJobEventsResponse(BaseModel):
+class ListFineTuningJobEventsResponse(Answer):
     object: Literal["list"]
     data: list[FineTuningJobEvent]
     has_more: bool
 
 
-class FineTuningJobCheckpoint(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class FineTuningJobCheckpoint(Answer):
+    """One of the provider's checkpoints of a job, naming filegate's job id."""
 
     object: Literal["fine_tuning.job.checkpoint"]
     id: str
@@ -134,12 +131,17 @@ class FineTuningJobCheckpoint(BaseModel):
     step_number: int
 
 
-class ListFineTuningJobCheckpointsResponse(BaseModel):
+class ListFineTuningJobCheckpointsResponse(Answer):
     object: Literal["list"]
     data: list[FineTuningJobCheckpoint]
     first_id: str | None
     last_id: str | None
     has_more: bool
+
+
+# The fields events and checkpoints are written with (records/fine_tuning.py) are these.
+assert set(EVENT_FIELDS) == set(FineTuningJobEvent.model_fields)
+assert set(CHECKPOINT_FIELDS) == set(FineTuningJobCheckpoint.model_fields)
 
 
 LIST_LIMIT_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": LIST_MAX}

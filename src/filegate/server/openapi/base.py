@@ -138,6 +138,8 @@ def _omitted_never_null(schema: JSON) -> None:
         prop.pop("default", None)
         if isinstance(prop.get("type"), list):
             (prop["type"],) = (t for t in prop["type"] if t != "null")
+            if "enum" in prop:
+                prop["enum"] = [v for v in prop["enum"] if v is not None]
         if "anyOf" in prop:
             (only,) = (s for s in prop.pop("anyOf") if s != {"type": "null"})
             prop.update(only)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from filegate.core.fine_tuning import (
     CACHE_SECONDS,
     CHECKPOINTS_DEFAULT,
-    CURSOR_MAX,
+    CURSOR_PATTERN,
     EVENTS_DEFAULT,
     LIST_DEFAULT,
     LIST_MAX,
@@ -93,6 +93,10 @@ def components(routing: Routing) -> JSON:
             "visible to this key (a virtual key sees its own jobs, and its team's with "
             "`team_access`), or an unknown path."
         ),
+        "FineTuningRateLimited": (
+            "A rate limit of the key or team (`rpm`), `max_fine_tuning_jobs_in_progress` "
+            "(`too_many_fine_tuning_jobs_in_progress`), or the provider's."
+        ),
         "FineTuningBadRequest": (
             "Invalid request: a bad `after` or `limit`, a routing choice that is not "
             "configured, or an action the job's provider does not have (pause and resume "
@@ -131,17 +135,25 @@ def operations(routing: Routing) -> list[Operation]:
         *params,
     ]
     bad = {400: "FineTuningBadRequest", 404: "FineTuningNotFound"}
-    item_cursor: JSON = {"type": "string", "minLength": 1, "maxLength": CURSOR_MAX}
+    item_cursor: JSON = {"type": "string", "pattern": CURSOR_PATTERN}
     create = op(
         "Create a fine-tuning job",
         ok("The new job.", schema("FineTuningJob")),
-        _errors({400: "FineTuningCreateBadRequest", 404: "FineTuningNotFound"}),
+        _errors(
+            {
+                400: "FineTuningCreateBadRequest",
+                404: "FineTuningNotFound",
+                429: "FineTuningRateLimited",
+            }
+        ),
         "Starts a job over a `fine-tune` file of the caller's (or its team's) at the "
         "deployment holding the file's copy; a choice (path prefix, `custom_llm_provider`, "
         "`target_model_names`) must agree with it. A file only in filegate's store is "
         "copied to the chosen deployment first (once; later jobs reuse the copy). "
         "`hyperparameters`, `method`, `suffix`, `seed` and `integrations` go to the "
-        "provider as they are.",
+        "provider as they are. Counts against the key's and team's "
+        "`max_fine_tuning_jobs_in_progress` (a job is in progress until it succeeds, fails "
+        "or is cancelled; a paused one counts).",
         parameters=params,
         requestBody=body("application/json", "CreateFineTuningJobRequest"),
     )

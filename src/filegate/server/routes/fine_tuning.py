@@ -78,8 +78,14 @@ def _request(body: CreateFineTuningJobRequest) -> FineTuningRequest:
 async def create_job(request: Request) -> Response:
     call = await open_call(request)
     body = validate_body(CreateFineTuningJobRequest, await read_object(request, BODY_HINT))
+    key_cap, team_cap = call.principal.fine_tuning_caps()
     record = await _service(request).create(
-        call.scope, _request(body), options=_routing(call, body), path_provider=call.path_provider
+        call.scope,
+        _request(body),
+        options=_routing(call, body),
+        path_provider=call.path_provider,
+        key_cap=key_cap,
+        team_cap=team_cap,
     )
     await call.tenants.audit(
         call.principal,

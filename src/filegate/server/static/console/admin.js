@@ -17,6 +17,7 @@ const COUNT_LIMITS = [
   "upload_rpm",
   "max_concurrent_uploads",
   "max_batches_in_progress",
+  "max_fine_tuning_jobs_in_progress",
 ];
 const LIMIT_LABELS = {
   max_file_size: "Largest file (e.g. 100MB)",
@@ -26,6 +27,7 @@ const LIMIT_LABELS = {
   upload_rpm: "Uploads per minute",
   max_concurrent_uploads: "Uploads at once",
   max_batches_in_progress: "Batches in progress",
+  max_fine_tuning_jobs_in_progress: "Fine-tuning jobs in progress",
   allowed_purposes: "Allowed purposes (none ticked: all)",
 };
 const ACTIONS = [
