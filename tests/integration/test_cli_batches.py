@@ -247,7 +247,10 @@ def test_create_get_list_wait_with_json(cli: Cli) -> None:
 
 def test_text_output_for_people(cli: Cli) -> None:
     file_id = input_file(cli, [chat_line(0), chat_line(1)])
-    out = cli.ok("batches", "create", file_id, "--endpoint", CHAT, "--model", DEPLOYMENT).stdout
+    # Routed by provider this time: the gateway's one openai_compatible deployment.
+    out = cli.ok(
+        "batches", "create", file_id, "--endpoint", CHAT, "--provider", "openai_compatible"
+    ).stdout
     fields = dict(line.split(None, 1) for line in out.splitlines())
     assert fields["status"] == "validating" and fields["input_file_id"] == file_id
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", fields["created_at"])

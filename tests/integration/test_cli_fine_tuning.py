@@ -67,10 +67,10 @@ def cli(server: ServerProcess, tmp_path: Path) -> Cli:
     return Cli(server, tmp_path / "cache", work, api_key=make_key(server)[0])
 
 
-def training_file(cli: Cli, name: str = "train.jsonl") -> str:
-    """A training file uploaded with the command, kept at the OpenAI deployment."""
+def training_file(cli: Cli, name: str = "train.jsonl", deployment: str = "openai") -> str:
+    """A training file uploaded with the command, kept at ``deployment``."""
     (cli.cwd / name).write_bytes(training_data())
-    made = cli.json("files", "upload", name, "--purpose", "fine-tune", "--model", "openai")
+    made = cli.json("files", "upload", name, "--purpose", "fine-tune", "--model", deployment)
     file_id: str = made["id"]
     return file_id
 
@@ -119,6 +119,27 @@ def test_a_method_takes_the_hyperparameters(cli: Cli, fake: Fake) -> None:
     upstream = only_upstream_job(fake)
     assert upstream["method"]["type"] == "dpo"
     assert upstream["method"]["dpo"]["hyperparameters"]["beta"] == 0.2
+
+
+def test_provider_routing(cli: Cli, fake: Fake) -> None:
+    at_azure = training_file(cli, deployment="azure")
+    job = start(cli, at_azure, "--provider", "azure")
+    assert job["training_file"] == at_azure
+    assert only_upstream_job(fake)["surface"] == "azure"
+    # A file at OpenAI cannot train at Azure: the gateway's 400, naming the file.
+    wrong = cli.run(
+        "fine-tuning",
+        "create",
+        "--training-file",
+        training_file(cli),
+        "--model",
+        "gpt-4o-mini",
+        "--provider",
+        "azure",
+    )
+    assert wrong.returncode == 1
+    line = error_of(wrong)
+    assert "param: training_file" in line and "code: file_not_at_deployment" in line
 
 
 def test_list_walks_every_page_newest_first(cli: Cli) -> None:
