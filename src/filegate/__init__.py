@@ -10,7 +10,8 @@ The SDK has LiteLLM's Files functions, each async with a sync twin:
 ``acancel_batch`` / ``cancel_batch``, and LiteLLM's fine-tuning functions:
 ``acreate_fine_tuning_job`` / ``create_fine_tuning_job``, ``aretrieve_fine_tuning_job``,
 ``alist_fine_tuning_jobs``, ``acancel_fine_tuning_job`` (and their sync twins), plus
-``alist_fine_tuning_events`` and ``alist_fine_tuning_checkpoints``. The sync functions also
+``alist_fine_tuning_events``, ``alist_fine_tuning_checkpoints``,
+``apause_fine_tuning_job`` and ``aresume_fine_tuning_job``. The sync functions also
 work inside a running event loop
 (a Jupyter notebook): the call then runs on a private loop thread.
 
@@ -125,12 +126,16 @@ from filegate.sdk.fine_tuning import (
     alist_fine_tuning_checkpoints,
     alist_fine_tuning_events,
     alist_fine_tuning_jobs,
+    apause_fine_tuning_job,
+    aresume_fine_tuning_job,
     aretrieve_fine_tuning_job,
     cancel_fine_tuning_job,
     create_fine_tuning_job,
     list_fine_tuning_checkpoints,
     list_fine_tuning_events,
     list_fine_tuning_jobs,
+    pause_fine_tuning_job,
+    resume_fine_tuning_job,
     retrieve_fine_tuning_job,
 )
 from filegate.sdk.fine_tuning_types import FineTuningJob, FineTuningJobPage
@@ -205,6 +210,8 @@ __all__ = [
     "alist_teams",
     "anew_team",
     "aopen_file_content",
+    "apause_fine_tuning_job",
+    "aresume_fine_tuning_job",
     "aretrieve_batch",
     "aretrieve_file",
     "aretrieve_fine_tuning_job",
@@ -234,6 +241,8 @@ __all__ = [
     "list_keys",
     "list_teams",
     "new_team",
+    "pause_fine_tuning_job",
+    "resume_fine_tuning_job",
     "retrieve_batch",
     "retrieve_file",
     "retrieve_fine_tuning_job",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -71,3 +73,34 @@ def error_of(proc: subprocess.CompletedProcess[str]) -> str:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     return lines[0]
+
+
+def run_on_pty(cli: Cli, *args: str) -> tuple[int, bytes, str]:
+    """Run with stderr on a pseudo-terminal (stdout piped): exit code, stdout, terminal text."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        cli.argv(*args),
+        env=cli.env(TERM="xterm-256color", COLUMNS="120"),
+        cwd=cli.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    return proc.wait(timeout=30), out, seen.decode("utf-8", "replace")

@@ -29,6 +29,18 @@ FILE_KEYS = {
 ERROR_KEYS = {"message", "type", "param", "code"}
 COMMANDS = {
     "files": ["upload", "list", "get", "download", "delete"],
+    "batches": ["create", "get", "list", "cancel", "wait", "run"],
+    "fine-tuning": [
+        "create",
+        "get",
+        "list",
+        "cancel",
+        "pause",
+        "resume",
+        "events",
+        "checkpoints",
+        "wait",
+    ],
     "keys": ["generate", "list", "info", "delete"],
     "teams": ["new", "list", "info", "delete"],
 }
@@ -52,7 +64,7 @@ def write(cli: Cli, name: str, data: bytes) -> Path:
 
 def test_root_help_names_the_client_commands_and_openai_compatibility(cli: Cli) -> None:
     out = cli.ok("--help").stdout
-    for group in ("files", "keys", "teams", "serve", "db"):
+    for group in ("files", "batches", "fine-tuning", "keys", "teams", "serve", "db"):
         assert re.search(rf"^\s+{group}\s", out, re.M), group
     assert "OpenAI" in out and "FILEGATE_API_BASE" in out and "FILEGATE_API_KEY" in out
 

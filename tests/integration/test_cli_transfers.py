@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pty
-import select
 import signal
 import subprocess
 import time
@@ -20,7 +18,7 @@ from unittest import mock
 
 import httpx
 import pytest
-from cli_support import Cli, error_of
+from cli_support import Cli, error_of, run_on_pty
 from upstream_support import Fake, config_kwargs
 
 from filegate.cli.state import StateFile
@@ -304,37 +302,6 @@ def test_a_part_of_another_file_is_not_resumed(cli: Cli, stored: dict[str, Any])
 
 
 # -- progress bars ------------------------------------------------------------------------------
-
-
-def run_on_pty(cli: Cli, *args: str) -> tuple[int, bytes, str]:
-    """Run with stderr on a pseudo-terminal (stdout piped): exit code, stdout, terminal text."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        cli.argv(*args),
-        env=cli.env(TERM="xterm-256color", COLUMNS="120"),
-        cwd=cli.cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-    )
-    os.close(slave)
-    seen = bytearray()
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the terminal's other side is closed
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    return proc.wait(timeout=30), out, seen.decode("utf-8", "replace")
 
 
 def test_progress_bar_on_a_terminal_and_none_when_piped(cli: Cli) -> None:

@@ -92,6 +92,42 @@ def test_through_a_gateway(fake: Fake, server: ServerProcess) -> None:
     assert job.id in " ".join(e["message"] for e in events["data"])
 
 
+async def test_pages_walk_every_job_and_pause_resume_through_a_gateway(
+    fake: Fake, server: ServerProcess
+) -> None:
+    key = make_key(server)[0]
+    training = upload(sdk(server, key))
+    conn = {"api_key": key, "api_base": f"{server.base_url}/v1", "custom_llm_provider": "filegate"}
+    ids = [(await filegate.acreate_fine_tuning_job("gpt-4o-mini", training, **conn)).id]
+    ids += [filegate.create_fine_tuning_job("gpt-4o-mini", training, **conn).id for _ in range(2)]
+    page = await filegate.alist_fine_tuning_jobs(limit=1, **conn)
+    assert [j.id for j in page.data] == [ids[2]] and page.has_more
+    assert [j.id async for j in page] == ids[::-1]
+    following = await page.anext_page()
+    assert following is not None and [j.id for j in following.data] == [ids[1]]
+    sync_page = filegate.list_fine_tuning_jobs(limit=2, **conn)
+    assert [j.id for j in sync_page.auto_paging_iter()] == ids[::-1]
+
+    for job in fake.jobs():
+        fake.job(job["id"], status="running")
+    paused = await filegate.apause_fine_tuning_job(ids[0], **conn)
+    assert paused.id == ids[0] and paused.status == "paused"
+    resumed = filegate.resume_fine_tuning_job(ids[0], **conn)
+    assert resumed.status == "queued"
+    with pytest.raises(filegate.InvalidRequest) as refused:
+        filegate.resume_fine_tuning_job(ids[0], **conn)  # not paused now
+    assert refused.value.param == "fine_tuning_job_id"
+
+
+def test_pause_is_refused_before_sending_where_the_api_version_has_none(fake: Fake) -> None:
+    conn = {"api_key": AZURE_KEY, "api_base": fake.url, "api_version": CLASSIC_VERSION}
+    for action in (filegate.pause_fine_tuning_job, filegate.resume_fine_tuning_job):
+        with pytest.raises(filegate.InvalidRequest) as refused:
+            action("ftjob-abc", custom_llm_provider="azure", **conn)
+        assert refused.value.code == "unsupported_provider"
+    assert fake.requests() == []
+
+
 def test_unknown_keyword_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         filegate.create_fine_tuning_job("m", "f", api_key="k", bogus=1)

@@ -62,6 +62,8 @@ PUBLIC = [
     "alist_teams",
     "anew_team",
     "aopen_file_content",
+    "apause_fine_tuning_job",
+    "aresume_fine_tuning_job",
     "aretrieve_batch",
     "aretrieve_file",
     "aretrieve_fine_tuning_job",
@@ -91,6 +93,8 @@ PUBLIC = [
     "list_keys",
     "list_teams",
     "new_team",
+    "pause_fine_tuning_job",
+    "resume_fine_tuning_job",
     "retrieve_batch",
     "retrieve_file",
     "retrieve_fine_tuning_job",
@@ -167,6 +171,8 @@ def test_async_functions_and_sync_twins_take_the_same_parameters() -> None:
         "list_fine_tuning_jobs",
         "list_fine_tuning_events",
         "list_fine_tuning_checkpoints",
+        "pause_fine_tuning_job",
+        "resume_fine_tuning_job",
     ):
         sync, coro = getattr(filegate, name), getattr(filegate, "a" + name)
         assert inspect.iscoroutinefunction(coro), name
@@ -223,7 +229,12 @@ def test_fine_tuning_positional_order_matches_litellm() -> None:
         "extra_headers",
         "extra_body",
     ]
-    for fn in (filegate.aretrieve_fine_tuning_job, filegate.acancel_fine_tuning_job):
+    for fn in (
+        filegate.aretrieve_fine_tuning_job,
+        filegate.acancel_fine_tuning_job,
+        filegate.apause_fine_tuning_job,
+        filegate.aresume_fine_tuning_job,
+    ):
         assert positional(fn) == [
             "fine_tuning_job_id",
             "custom_llm_provider",

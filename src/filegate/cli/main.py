@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from filegate import __version__
+from filegate.cli.batches import batches
 from filegate.cli.files import files
+from filegate.cli.fine_tuning import fine_tuning
 from filegate.cli.keys import keys
 from filegate.cli.teams import teams
 from filegate.config import load_settings
@@ -122,17 +124,18 @@ def cli(ctx: click.Context, /, config_file: str | None, **overrides: Any) -> Non
     """filegate: an OpenAI-compatible Files API gateway. With no command, serves.
 
     \b
-    The client commands (files, keys, teams) speak the OpenAI API to a gateway
-    at --base-url / FILEGATE_API_BASE (default http://localhost:4000/v1) with
-    --api-key / FILEGATE_API_KEY; files also work against OpenAI itself or any
-    compatible server. Each takes --json; exit codes: 0 done, 1 the API refused
-    (one line: message, type, param), 2 a usage error.
+    The client commands (files, batches, fine-tuning, keys, teams) speak the
+    OpenAI API to a gateway at --base-url / FILEGATE_API_BASE (default
+    http://localhost:4000/v1) with --api-key / FILEGATE_API_KEY; files also work
+    against OpenAI itself or any compatible server. Each takes --json; exit codes:
+    0 done, 1 the API refused (one line: message, type, param), 2 a usage error.
 
     \b
     Examples:
       filegate serve --port 4000
       filegate files upload batch.jsonl --purpose batch
       filegate files list --json
+      filegate batches run requests.jsonl --endpoint /v1/chat/completions
     """
     if ctx.invoked_subcommand is None:
         _serve(config_file, **overrides)
@@ -178,6 +181,8 @@ def db_upgrade(config_file: str | None) -> None:
 
 
 cli.add_command(files)
+cli.add_command(batches)
+cli.add_command(fine_tuning)
 cli.add_command(keys)
 cli.add_command(teams)
 

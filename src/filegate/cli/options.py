@@ -49,8 +49,9 @@ class Client:
 
     @property
     def files_sdk(self) -> dict[str, Any]:
-        """Keyword arguments for the SDK's Files functions (LiteLLM's, which choose a
-        provider: a gateway, or any OpenAI-compatible server through its base URL)."""
+        """Keyword arguments for the SDK's Files, Batch and fine-tuning functions
+        (LiteLLM's, which choose a provider: a gateway, or any OpenAI-compatible server
+        through its base URL)."""
         return {**self.sdk, "custom_llm_provider": "filegate"}
 
 

@@ -27,12 +27,16 @@ __all__ = [
     "alist_fine_tuning_checkpoints",
     "alist_fine_tuning_events",
     "alist_fine_tuning_jobs",
+    "apause_fine_tuning_job",
+    "aresume_fine_tuning_job",
     "aretrieve_fine_tuning_job",
     "cancel_fine_tuning_job",
     "create_fine_tuning_job",
     "list_fine_tuning_checkpoints",
     "list_fine_tuning_events",
     "list_fine_tuning_jobs",
+    "pause_fine_tuning_job",
+    "resume_fine_tuning_job",
     "retrieve_fine_tuning_job",
 ]
 
@@ -164,6 +168,35 @@ async def aretrieve_fine_tuning_job(
     return FineTuningJob.from_provider(job)
 
 
+async def _act(
+    action: str,
+    fine_tuning_job_id: str,
+    custom_llm_provider: str,
+    extra_body: Mapping[str, Any] | None,
+    kwargs: dict[str, Any],
+    connection: dict[str, Any],
+) -> FineTuningJob:
+    target, _ = resolve(action, custom_llm_provider, extra_body, kwargs, **connection)
+    job_id = required_text(fine_tuning_job_id, "fine_tuning_job_id")
+    async with target.connect() as provider:
+        runner = _runner(provider, target.provider)
+        if action == "cancel":
+            job = await runner.cancel_fine_tuning_job(job_id)
+        else:
+            if not runner.supports_pause:
+                raise InvalidRequest(
+                    f"{target.provider} cannot pause or resume fine-tuning jobs here "
+                    "(this deployment or API version).",
+                    param="custom_llm_provider",
+                    code="unsupported_provider",
+                )
+            if action == "pause":
+                job = await runner.pause_fine_tuning_job(job_id)
+            else:
+                job = await runner.resume_fine_tuning_job(job_id)
+    return FineTuningJob.from_provider(job)
+
+
 async def acancel_fine_tuning_job(
     fine_tuning_job_id: str,
     custom_llm_provider: str = "openai",
@@ -179,19 +212,72 @@ async def acancel_fine_tuning_job(
     **kwargs: Any,
 ) -> FineTuningJob:
     """Ask the provider to cancel a job; the job as it stands after the request."""
-    target, _ = resolve(
+    return await _act(
         "cancel",
+        fine_tuning_job_id,
         custom_llm_provider,
         extra_body,
         kwargs,
-        **_connection(
+        _connection(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
-    job_id = required_text(fine_tuning_job_id, "fine_tuning_job_id")
-    async with target.connect() as provider:
-        job = await _runner(provider, target.provider).cancel_fine_tuning_job(job_id)
-    return FineTuningJob.from_provider(job)
+
+
+async def apause_fine_tuning_job(
+    fine_tuning_job_id: str,
+    custom_llm_provider: str = "openai",
+    extra_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    *,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    organization: str | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - LiteLLM's per-request HTTP timeout
+    max_retries: int | None = None,
+    **kwargs: Any,
+) -> FineTuningJob:
+    """Pause a running job (beyond LiteLLM's functions: OpenAI's ``.../pause``); the job
+    as it stands after the request. A provider without pause raises ``InvalidRequest``
+    before anything is sent."""
+    return await _act(
+        "pause",
+        fine_tuning_job_id,
+        custom_llm_provider,
+        extra_body,
+        kwargs,
+        _connection(
+            api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
+        ),
+    )
+
+
+async def aresume_fine_tuning_job(
+    fine_tuning_job_id: str,
+    custom_llm_provider: str = "openai",
+    extra_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    *,
+    api_key: str | None = None,
+    api_base: str | None = None,
+    api_version: str | None = None,
+    organization: str | None = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - LiteLLM's per-request HTTP timeout
+    max_retries: int | None = None,
+    **kwargs: Any,
+) -> FineTuningJob:
+    """Resume a paused job (OpenAI's ``.../resume``); as ``apause_fine_tuning_job``."""
+    return await _act(
+        "resume",
+        fine_tuning_job_id,
+        custom_llm_provider,
+        extra_body,
+        kwargs,
+        _connection(
+            api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
+        ),
+    )
 
 
 async def alist_fine_tuning_jobs(
@@ -209,7 +295,8 @@ async def alist_fine_tuning_jobs(
     max_retries: int | None = None,
     **kwargs: Any,
 ) -> FineTuningJobPage:
-    """One page of jobs, newest first; ``after`` is the previous page's last id."""
+    """One page of jobs, newest first; ``after`` is the previous page's last id. The page
+    fetches the pages after it (``anext_page()``, or ``async for`` over every job)."""
     target, _ = resolve(
         "list",
         custom_llm_provider,
@@ -219,17 +306,27 @@ async def alist_fine_tuning_jobs(
             api_key, api_base, api_version, organization, extra_headers, timeout, max_retries
         ),
     )
-    async with target.connect() as provider:
-        _runner(provider, target.provider)
-        if not callable(getattr(provider, "list_fine_tuning_jobs", None)):
-            raise InvalidRequest(
-                f"{target.provider} cannot list fine-tuning jobs.",
-                param="custom_llm_provider",
-                code="unsupported_provider",
-            )
-        lister = cast(ListingJobs, provider)
-        jobs, has_more = await lister.list_fine_tuning_jobs(after=after, limit=limit)
-    return FineTuningJobPage(data=[FineTuningJob.from_provider(j) for j in jobs], has_more=has_more)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidRequest("limit must be an integer.", param="limit")
+
+    async def fetch(cursor: str | None) -> FineTuningJobPage:
+        async with target.connect() as provider:
+            _runner(provider, target.provider)
+            if not callable(getattr(provider, "list_fine_tuning_jobs", None)):
+                raise InvalidRequest(
+                    f"{target.provider} cannot list fine-tuning jobs.",
+                    param="custom_llm_provider",
+                    code="unsupported_provider",
+                )
+            lister = cast(ListingJobs, provider)
+            jobs, has_more = await lister.list_fine_tuning_jobs(after=cursor, limit=limit)
+        page = FineTuningJobPage(
+            data=[FineTuningJob.from_provider(j) for j in jobs], has_more=has_more
+        )
+        page._fetch = fetch
+        return page
+
+    return await fetch(after)
 
 
 async def _items(
@@ -320,6 +417,8 @@ async def alist_fine_tuning_checkpoints(
 create_fine_tuning_job = sync_twin(acreate_fine_tuning_job, "create_fine_tuning_job")
 retrieve_fine_tuning_job = sync_twin(aretrieve_fine_tuning_job, "retrieve_fine_tuning_job")
 cancel_fine_tuning_job = sync_twin(acancel_fine_tuning_job, "cancel_fine_tuning_job")
+pause_fine_tuning_job = sync_twin(apause_fine_tuning_job, "pause_fine_tuning_job")
+resume_fine_tuning_job = sync_twin(aresume_fine_tuning_job, "resume_fine_tuning_job")
 list_fine_tuning_jobs = sync_twin(alist_fine_tuning_jobs, "list_fine_tuning_jobs")
 list_fine_tuning_events = sync_twin(alist_fine_tuning_events, "list_fine_tuning_events")
 list_fine_tuning_checkpoints = sync_twin(
