@@ -49,6 +49,19 @@ def test_full_content_headers(http: httpx.Client, stored: dict[str, Any]) -> Non
     assert "content-range" not in resp.headers
 
 
+def test_head_answers_headers_alone_and_the_connection_serves_on(
+    server: Any, stored: dict[str, Any]
+) -> None:
+    """A HEAD answer has no body to carry its head; it must still go out at once."""
+    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=5) as one:
+        for _ in range(3):
+            head = one.head(content_url(stored))
+            assert head.status_code == 200 and head.content == b""
+            assert head.headers["content-length"] == str(SIZE)
+            assert head.headers.get("x-request-id")
+            assert one.get(content_url(stored)).content == DATA
+
+
 @pytest.mark.parametrize(
     "name",
     ["déjà vu 📄.jsonl", "back\\slash;semi,comma.txt", "100% 'sure' (1).csv", "日本語", "a b+c=d"],

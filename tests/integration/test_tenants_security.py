@@ -156,7 +156,7 @@ class NoVirtualKeys:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def principal(self, secret: str) -> Principal:
+    async def principal(self, secret: str, *, token_hash: str | None = None) -> Principal:
         self.asked.append(secret)
         raise AuthError("Incorrect API key provided.")
 

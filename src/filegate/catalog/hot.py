@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -192,15 +191,12 @@ class _Statements:
         return compiled, {f"ids_{i}": v for i, v in enumerate(ids, 1)}
 
 
-@contextmanager
-def _sqlite_errors() -> Iterator[None]:
-    try:
-        yield
-    except (sqlite3.OperationalError, sqlite3.InterfaceError, OSError) as exc:
-        # As through SQLAlchemy: the cause goes to the log, not to the client.
-        raise StorageUnavailable(
-            "The catalog database cannot be read right now; try again later."
-        ) from exc
+_SQLITE_ERRORS = (sqlite3.OperationalError, sqlite3.InterfaceError, OSError)
+
+
+def _unreadable() -> StorageUnavailable:
+    # As through SQLAlchemy: the cause goes to the log, not to the client.
+    return StorageUnavailable("The catalog database cannot be read right now; try again later.")
 
 
 class SQLiteHotReads:
@@ -215,7 +211,8 @@ class SQLiteHotReads:
     async def records(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[FileRecord]:
         compiled = self._compile(stmt)
         db = self._db
-        with _sqlite_errors():
+        # A plain try, not a context manager: this runs on every retrieve and list.
+        try:
             db.execute("BEGIN")
             try:
                 records = [record_of(r) for r in db.execute(compiled.sql, compiled.args(params))]
@@ -225,6 +222,8 @@ class SQLiteHotReads:
                     _add_locations(remote, db.execute(loc.sql, loc.args(loc_params)))
             finally:
                 db.execute("COMMIT")
+        except _SQLITE_ERRORS as exc:
+            raise _unreadable() from exc
         return records
 
     async def aclose(self) -> None:

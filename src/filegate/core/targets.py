@@ -154,7 +154,7 @@ class Routing:
         self._targets: tuple[Target, ...] = ()
 
     def resolve(self, fields: Mapping[str, str] | None = None) -> list[Target]:
-        merged = {**self.options, **(fields or {})}
+        merged = {**self.options, **fields} if fields else self.options
         # What TargetTable.resolve reads, and nothing else.
         choice = tuple(merged.get(name) for name in ROUTING_FIELDS)
         if choice != self._choice:

@@ -101,6 +101,12 @@ class Principal:
     key: ApiKey | None = None
     team: Team | None = None
     limits: Limits = field(default_factory=Limits)
+    # Worked out once per principal: a cached key's principal serves every request
+    # for KEY_CACHE_SECONDS, and these would otherwise be rebuilt on each one.
+    _scope: Scope | None = field(default=None, repr=False, compare=False)
+    _rates: dict[str, tuple[tuple[str, int], ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def is_admin(self) -> bool:
@@ -112,7 +118,26 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
-        return Scope() if self.key is None else self.key.scope(self.team)
+        scope = self._scope
+        if scope is None:
+            scope = Scope() if self.key is None else self.key.scope(self.team)
+            self._scope = scope
+        return scope
+
+    def rate_caps(self, kind: str) -> tuple[tuple[str, int], ...]:
+        """The (subject, per-minute cap) pairs a request of ``kind`` counts against."""
+        caps = self._rates.get(kind)
+        if caps is None:
+            caps = ()
+            if self.key is not None:
+                subjects = [
+                    (f"key:{self.key.id}", getattr(combine(self.key.limits, self._defaults), kind))
+                ]
+                if self.team is not None:
+                    subjects.append((f"team:{self.team.uid}", getattr(self.team.limits, kind)))
+                caps = tuple((s, cap) for s, cap in subjects if cap is not None)
+            self._rates[kind] = caps
+        return caps
 
     def quota(self) -> Quota | None:
         if self.key is None:
@@ -180,29 +205,34 @@ class TenantService:
         self.store = store
         self.defaults = defaults or Limits()
         self.clock = clock
-        self._cache: dict[str, tuple[float, ApiKey, Team | None]] = {}
+        # token hash -> (when it was read, the principal it makes)
+        self._cache: dict[str, tuple[float, Principal]] = {}
         # Audit events that could not be written (the catalog was full or gone).
         self.lost_audit_events = 0
 
     # who is calling
-    async def principal(self, secret: str) -> Principal:
-        token_hash = digest(secret)
+    async def principal(self, secret: str, *, token_hash: str | None = None) -> Principal:
+        """The principal of a presented key; ``token_hash`` is ``digest(secret)``, when
+        the caller has worked it out already."""
+        if token_hash is None:
+            token_hash = digest(secret)
         now = self.clock()
         cached = self._cache.get(token_hash)
         if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
-            _, key, team = cached
+            principal = cached[1]
         else:
-            found = await self.store.key_by_hash(token_hash)
-            if found is None:
+            key = await self.store.key_by_hash(token_hash)
+            if key is None:
                 self._cache.pop(token_hash, None)
                 raise AuthError("Incorrect API key provided.")
-            key = found
             team = await self.store.team(key.team_id) if key.team_id else None
-            self._cache[token_hash] = (now, key, team)
-        if key.expires_at is not None and now >= key.expires_at:
+            limits = combine(key.limits, team.limits if team else Limits(), self.defaults)
+            principal = Principal(key=key, team=team, limits=limits, _defaults=self.defaults)
+            self._cache[token_hash] = (now, principal)
+        expires_at = principal.key.expires_at if principal.key is not None else None
+        if expires_at is not None and now >= expires_at:
             raise AuthError("This API key has expired.", code="expired_api_key")
-        limits = combine(key.limits, team.limits if team else Limits(), self.defaults)
-        return Principal(key=key, team=team, limits=limits, _defaults=self.defaults)
+        return principal
 
     def forget(self, *token_hashes: str) -> None:
         for token_hash in token_hashes:
@@ -210,18 +240,12 @@ class TenantService:
 
     async def check_rate(self, principal: Principal, kind: str = "rpm") -> None:
         """Count a request (or an upload) against per-minute caps; 429 past them."""
-        if principal.key is None:
+        caps = principal.rate_caps(kind)
+        if not caps:
             return
         now = self.clock()
         window = int(now // 60)
-        subjects = [
-            (f"key:{principal.key.id}", getattr(combine(principal.key.limits, self.defaults), kind))
-        ]
-        if principal.team is not None:
-            subjects.append((f"team:{principal.team.uid}", getattr(principal.team.limits, kind)))
-        for subject, cap in subjects:
-            if cap is None:
-                continue
+        for subject, cap in caps:
             try:
                 count = await self.store.hit(subject, kind, window)
             except StorageUnavailable as exc:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from filegate.config import Settings
 from filegate.core.gateway import Gateway, sweep_forever
 from filegate.server.auth import Authenticator
-from filegate.server.errors import HANDLERS, UnhandledErrors
-from filegate.server.metrics import Metrics, MetricsMiddleware
+from filegate.server.errors import HANDLERS
+from filegate.server.front import Front
+from filegate.server.metrics import Metrics
 from filegate.server.metrics import routes as metrics_routes
 from filegate.server.openapi import document as openapi
-from filegate.server.request_id import RequestIdMiddleware
+from filegate.server.router import IndexedRouter
 from filegate.server.routes import admin, batches, console, files, fine_tuning, health, uploads
 
 log = logging.getLogger("filegate")
@@ -86,18 +89,36 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
         *openapi.routes,
         *console.routes(),
     ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers=HANDLERS,
-        middleware=[Middleware(UnhandledErrors)],
-        lifespan=lifespan,
+    front = functools.partial(
+        Front,
+        handlers=HANDLERS,
+        metrics=metrics if settings.metrics else None,
+        json_log=settings.log_format == "json",
     )
+    app = _App(front, routes=routes, lifespan=lifespan)
     # A redirect to the slashless path would be built from the request's Host
     # header (an open redirect); "/v1/files/" is a 404 like any unknown URL.
     app.router.redirect_slashes = False
     app.state.metrics = metrics
-    if not settings.metrics and settings.log_format != "json":
-        return RequestIdMiddleware(app)
-    return RequestIdMiddleware(
-        MetricsMiddleware(app, metrics, json_log=settings.log_format == "json")
-    )
+    return app
+
+
+class _App(Starlette):
+    """Starlette with ``front`` (server/front.py) in place of its middleware stack
+    and the indexed router (server/router.py) in place of its router."""
+
+    def __init__(
+        self,
+        front: Callable[[ASGIApp], ASGIApp],
+        *,
+        routes: Sequence[BaseRoute],
+        lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]],
+    ) -> None:
+        super().__init__(routes=routes, lifespan=lifespan)
+        self.router = IndexedRouter(routes, lifespan=lifespan)
+        self._front = front
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Starlette's own layers (ServerErrorMiddleware, ExceptionMiddleware) are
+        # what Front does itself, in one layer instead of two more.
+        return self._front(self.router)

@@ -10,16 +10,26 @@ from starlette.requests import Request
 from filegate.core.tenants import ADMIN, Principal, TenantService
 from filegate.errors import AuthError
 
+# Where a key may come (Azure-style clients send it in a header of its own), in the
+# order they are looked at; names as ASGI gives them, lower-case.
+_KEY_HEADERS = (b"authorization", b"api-key", b"x-api-key")
+
 
 def presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+    # The raw header list, scanned once: every request comes this way, and
+    # Starlette's Headers looks each name up with a scan of its own.
+    found: dict[bytes, bytes] = {}
+    for name, value in request.scope["headers"]:
+        if name in _KEY_HEADERS and name not in found:
+            found[name] = value
+    auth = found.get(b"authorization")
     if auth:
-        scheme, _, token = auth.partition(" ")
+        scheme, _, token = auth.decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
         return None
-    # Azure-style clients send the key in its own header.
-    return request.headers.get("api-key") or request.headers.get("x-api-key")
+    key = found.get(b"api-key") or found.get(b"x-api-key")
+    return key.decode("latin-1") if key else None
 
 
 class Authenticator:
@@ -37,7 +47,8 @@ class Authenticator:
         principal = await self._principal(request)
         # Who called, for the request's log line: the key's alias or id, never the key.
         key = principal.key
-        request.state.caller = "master" if key is None else (key.key_alias or key.id)
+        state = request.scope.setdefault("state", {})
+        state["caller"] = "master" if key is None else (key.key_alias or key.id)
         return principal
 
     async def _principal(self, request: Request) -> Principal:
@@ -49,12 +60,12 @@ class Authenticator:
                 "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
                 code="missing_api_key",
             )
-        if self._master is not None and hmac.compare_digest(
-            hashlib.sha256(key.encode()).digest(), self._master
-        ):
+        # One digest serves both: the master key's check and the virtual key's lookup.
+        key_digest = hashlib.sha256(key.encode()).digest()
+        if self._master is not None and hmac.compare_digest(key_digest, self._master):
             return ADMIN
         try:
-            return await self.tenants.principal(key)
+            return await self.tenants.principal(key, token_hash=key_digest.hex())
         except AuthError:
             # Open mode (no master key, localhost only) takes any key, as the
             # openai SDK always sends one; virtual keys still act as themselves.

@@ -8,7 +8,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filegate.errors import (
     FilegateError,
@@ -76,38 +75,3 @@ HANDLERS = {
     HTTPException: http_error,
     ClientDisconnect: client_disconnect,
 }
-
-
-class UnhandledErrors:
-    """The last word on an exception no handler took: a 500 in the envelope.
-
-    Starlette's outermost handler re-raises after answering, and uvicorn then
-    closes the connection (the client's next request on it fails); here the
-    exception ends with the answer. Only a response already under way is left
-    to fail: half a body can only be told by closing the connection.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        except Exception as exc:
-            if started:
-                raise
-            log.error(
-                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc
-            )
-            error = FilegateError("The server had an error while processing your request.")
-            await render(error)(scope, receive, send)

@@ -8,7 +8,7 @@ tenants appear in a label. The registry is the app's own, so two apps in one pro
 (the tests) count apart.
 
 ``/metrics`` needs the master key unless the ``metrics_public`` setting is true.
-With ``log_format: json`` the middleware logs one object per request on the
+With ``log_format: json`` one object per request is logged (``server/front.py``) on the
 ``filegate.access`` logger: request id, the caller's key alias or key id (never the
 key), route template, method, status, duration, bytes in and out.
 """
@@ -16,7 +16,6 @@ key), route template, method, status, duration, bytes in and out.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -31,12 +30,11 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from filegate.errors import PermissionDenied
 from filegate.server.auth import authenticate
 
-__all__ = ["Metrics", "MetricsMiddleware", "routes"]
+__all__ = ["Metrics", "log_request", "method_label", "routes"]
 
 access_log = logging.getLogger("filegate.access")
 # A *_created series per label set doubles the scrape and says nothing a scraper needs.
@@ -78,6 +76,7 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
         self.sweeps = Counter("filegate_sweeps", "Sweeps run by this process.", registry=r)
         self.swept = Counter(
             "filegate_swept_rows",
@@ -94,100 +93,62 @@ class Metrics:
     def refused(self, reason: str) -> None:
         self.refusals.labels(reason).inc()
 
-
-def _route(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
-
-
-class MetricsMiddleware:
-    """Counts every HTTP request; logs it as JSON when ``json_log`` is set."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics, *, json_log: bool) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.json_log = json_log
-        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        seen = {"in": 0, "out": 0, "status": 500}
-
-        async def counting_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen["in"] += len(message.get("body", b""))
-            return message
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                seen["status"] = int(message["status"])
-            elif message["type"] == "http.response.body":
-                seen["out"] += len(message.get("body", b""))
-            await send(message)
-
-        m = self.metrics
-        m.in_flight.inc()
-        try:
-            await self.app(scope, counting_receive, counting_send)
-        finally:
-            m.in_flight.dec()
-            elapsed = time.perf_counter() - started
-            route = _route(scope)
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            status = seen["status"]
-            # Label children are looked up once per (route, method, status): the set is
-            # bounded, and labels() costs more than the increments themselves.
-            key = (route, method, status)
-            children = self._children.get(key)
-            if children is None:
-                children = self._children[key] = (
-                    m.requests.labels(route, method, str(status)),
-                    m.latency.labels(route, method),
-                    m.bytes.labels("in", route),
-                    m.bytes.labels("out", route),
-                )
-            requests, latency, bytes_in, bytes_out = children
-            requests.inc()
-            latency.observe(elapsed)
-            if seen["in"]:
-                bytes_in.inc(seen["in"])
-            if seen["out"]:
-                bytes_out.inc(seen["out"])
-            if status == 429:
-                m.refused("rate_limit")
-            if self.json_log:
-                self._log(scope, route, method, status, elapsed, seen)
-
-    def _log(
-        self,
-        scope: Scope,
-        route: str,
-        method: str,
-        status: int,
-        elapsed: float,
-        seen: dict[str, int],
+    def observe_request(
+        self, route: str, method: str, status: int, elapsed: float, bytes_in: int, bytes_out: int
     ) -> None:
-        state: dict[str, Any] = scope.get("state") or {}
-        access_log.info(
-            "request",
-            extra={
-                "access": {
-                    "request_id": state.get("request_id"),
-                    "caller": state.get("caller"),
-                    "route": route,
-                    "method": method,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "bytes_in": seen["in"],
-                    "bytes_out": seen["out"],
-                }
-            },
-        )
+        """Count one answered request (``server/front.py`` calls it for each one)."""
+        # Label children are looked up once per (route, method, status): the set is
+        # bounded, and labels() costs more than the increments themselves.
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+                self.bytes.labels("in", route),
+                self.bytes.labels("out", route),
+            )
+        requests, latency, in_, out = children
+        requests.inc()
+        latency.observe(elapsed)
+        if bytes_in:
+            in_.inc(bytes_in)
+        if bytes_out:
+            out.inc(bytes_out)
+        if status == 429:
+            self.refused("rate_limit")
+
+
+def method_label(method: str) -> str:
+    """The method as a label: one the routes use, else ``other`` (the set stays bounded)."""
+    return method if method in _METHODS else "other"
+
+
+def log_request(
+    state: dict[str, Any],
+    route: str,
+    method: str,
+    status: int,
+    elapsed: float,
+    bytes_in: int,
+    bytes_out: int,
+) -> None:
+    """The request's JSON access record (``state`` is the request's scope state)."""
+    access_log.info(
+        "request",
+        extra={
+            "access": {
+                "request_id": state.get("request_id"),
+                "caller": state.get("caller"),
+                "route": route,
+                "method": method,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "bytes_in": bytes_in,
+                "bytes_out": bytes_out,
+            }
+        },
+    )
 
 
 async def metrics_endpoint(request: Request) -> Response:

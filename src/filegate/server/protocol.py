@@ -39,6 +39,7 @@ from uvicorn._types import (
     ASGIReceiveCallable,
     ASGIReceiveEvent,
     ASGISendCallable,
+    ASGISendEvent,
     Scope,
 )
 from uvicorn.protocols.http.httptools_impl import (
@@ -101,6 +102,59 @@ class HttpError:
         return b"".join(head)
 
 
+class _OneWrite:
+    """A cycle's transport that sends a response's head with its first body part.
+
+    uvicorn writes the head when the response starts and the body when it comes:
+    two sends, two TCP segments and two wake-ups of the client for an answer of a
+    few hundred bytes. Armed by ``hold()`` just before the start is sent, the
+    next write (the head) waits here; the next write after it, a flush or a
+    close takes it along. A head is never held past the current turn of the event
+    loop: a response whose body comes later (a stream) has its head sent then.
+    """
+
+    __slots__ = ("_held", "_holding", "_loop", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._holding = False
+        self._held = b""
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def release(self) -> None:
+        """No longer arms: a head that was not written (a refused start) is not waited for."""
+        if self._holding:
+            self._holding = False
+        elif self._held:
+            self._loop.call_soon(self.flush)
+
+    def write(self, data: bytes) -> None:
+        if self._holding:
+            self._holding = False
+            self._held = data
+            return
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+
 class _Refused(Exception):
     """Raised in a parser callback to stop parsing and give ``error`` instead."""
 
@@ -125,11 +179,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._begun = False  # some of a request has arrived
         self._refused = False
         self._draining = False
+        self._out: _OneWrite | None = None
 
     # ------------------------------------------------------------------ connection
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._out = _OneWrite(transport, self.loop)
         if len(self.connections) > self.limits.max_connections:
             now = self.loop.time()
             if now - self._said_at_limit >= 60:  # once a minute at most, under a flood
@@ -283,11 +339,16 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         )
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        super()._start_asgi_task(cycle, self._idle_body_timeout(cycle, app))
+        out = self._out
+        assert out is not None  # set when the connection was made
+        cycle.transport = out  # type: ignore[assignment]
+        super()._start_asgi_task(cycle, self._wrap_app(cycle, app, out))
 
-    def _idle_body_timeout(
-        self, cycle: RequestResponseCycle, app: ASGI3Application
+    def _wrap_app(
+        self, cycle: RequestResponseCycle, app: ASGI3Application, out: _OneWrite
     ) -> ASGI3Application:
+        """``app`` with the idle body timeout on its receive, and a response's head
+        and first body part sent in one write (``_OneWrite``)."""
         # Timed where the application waits for the client, so time the server
         # spends not reading (its own back-pressure, 100-continue) never counts.
         loop, timeout = self.loop, self.limits.body_timeout
@@ -302,7 +363,20 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 timer.cancel()
 
         async def run(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-            await app(scope, lambda: timed_receive(receive), send)
+            async def one_write_send(message: ASGISendEvent) -> None:
+                if message["type"] == "http.response.start":
+                    out.hold()
+                    try:
+                        await send(message)
+                    finally:
+                        out.release()
+                    return
+                try:
+                    await send(message)
+                finally:
+                    out.flush()
+
+            await app(scope, lambda: timed_receive(receive), one_write_send)
 
         return run
 
@@ -366,6 +440,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if answered:
+            if self._out is not None:
+                self._out.flush()  # a head still held goes first, as it would have
             self.transport.close()
             return
         if error.status != 503:  # past max_connections: said once, above

@@ -231,6 +231,16 @@ class Call:
         return None if target.embedded else target
 
 
+def _header(request: Request, name: bytes) -> str | None:
+    """The first ``name`` header (lower-case), as Starlette's ``headers.get`` gives it,
+    without building its Headers for one look-up."""
+    value: bytes
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 async def open_call(request: Request, allowed: Container[str] = ()) -> Call:
     """Authenticate, count the request against the caller's rpm, take the query
     (``allowed`` names and the routing fields) and resolve where it routes: a bad
@@ -239,9 +249,10 @@ async def open_call(request: Request, allowed: Container[str] = ()) -> Call:
     principal = await authenticate(request)
     await gateway.tenants.check_rate(principal)
     options: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        options[strict(name, allowed, routing=True)] = check_text(name, value)
-    header = request.headers.get("custom-llm-provider")
+    if request.scope["query_string"]:  # most requests have none: no parsing then
+        for name, value in request.query_params.multi_items():
+            options[strict(name, allowed, routing=True)] = check_text(name, value)
+    header = _header(request, b"custom-llm-provider")
     if header:
         if (options.get("custom_llm_provider") or header) != header:  # empty = not sent
             raise InvalidRequest(

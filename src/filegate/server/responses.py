@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 from starlette.responses import Response
+
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 class JSONResponse(Response):
@@ -14,6 +17,14 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        # Most answers carry no headers of their own: the two every JSON body has,
+        # without Starlette's general path (its checks, a charset for text types).
+        if headers is None and self.status_code >= 200 and self.status_code not in (204, 304):
+            self.raw_headers = [(b"content-length", b"%d" % len(self.body)), _JSON_TYPE]
+        else:
+            super().init_headers(headers)
 
 
 def content_disposition(filename: str) -> str:

@@ -83,9 +83,11 @@ async def _serve(
         ws="none",
         log_level=settings.log_level,
         # JSON mode: uvicorn's records go through the root's JSON handler, and the
-        # per-request object comes from server/metrics.py instead of its access log.
+        # per-request object comes from server/front.py instead of its access log.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        access_log=settings.log_format != "json",
+        # Its access lines are info records: above info none would be printed, but
+        # uvicorn would still format each request's path and client for them.
+        access_log=settings.log_format != "json" and settings.log_level in ("info", "debug"),
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=10,

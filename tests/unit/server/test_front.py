@@ -1,4 +1,4 @@
-"""The outermost error handler answers an unhandled exception and lets the connection live."""
+"""The front layer: an unhandled exception is answered and the connection lives; ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import orjson
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from filegate.server.errors import UnhandledErrors
+from filegate.server.errors import HANDLERS
+from filegate.server.front import Front
 
 SCOPE: dict[str, Any] = {"type": "http", "method": "GET", "path": "/v1/files", "headers": []}
 
@@ -23,7 +24,7 @@ async def _run(app: Any) -> list[Message]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await UnhandledErrors(app)(dict(SCOPE), _receive, send)
+    await Front(app, HANDLERS, None, json_log=False)(dict(SCOPE), _receive, send)
     return sent
 
 
