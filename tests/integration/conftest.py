@@ -20,6 +20,24 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each schemathesis operation its own node id.
+
+    schemathesis names its items ``test_x[GET /v1/files]`` and sets the old
+    ``_nodeid`` attribute to match, but pytest 9 reads a node's id from ``_id``,
+    so every operation of a test function shares the bare function's id;
+    pytest-xdist schedules by node id, so under ``-n`` all but one operation per
+    function were silently dropped (2 of 103 ran). Rebuilding the id from the
+    item's name makes them unique, and every case runs.
+    """
+    for item in items:
+        if getattr(item, "operation_label", None) is None or item.nodeid.endswith("]"):
+            continue
+        parent_id = getattr(item.parent, "id", None)
+        if parent_id is not None and hasattr(item, "_id"):
+            item._id = parent_id.child(item.name)
+
+
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The fake OpenAI / Azure upstream (upstream_support.Fake), shared by a test module."""
