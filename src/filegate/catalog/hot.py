@@ -193,13 +193,13 @@ class _Statements:
 
 
 @contextmanager
-def _sqlite_errors() -> Iterator[None]:
+def sqlite_errors(what: str = "read") -> Iterator[None]:
     try:
         yield
     except (sqlite3.OperationalError, sqlite3.InterfaceError, OSError) as exc:
         # As through SQLAlchemy: the cause goes to the log, not to the client.
         raise StorageUnavailable(
-            "The catalog database cannot be read right now; try again later."
+            f"The catalog database cannot be {what} right now; try again later."
         ) from exc
 
 
@@ -215,7 +215,7 @@ class SQLiteHotReads:
     async def records(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[FileRecord]:
         compiled = self._compile(stmt)
         db = self._db
-        with _sqlite_errors():
+        with sqlite_errors():
             db.execute("BEGIN")
             try:
                 records = [record_of(r) for r in db.execute(compiled.sql, compiled.args(params))]
