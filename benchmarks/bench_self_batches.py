@@ -13,6 +13,9 @@ run, lines per second of:
   line committed to the catalog, output file written), with filegate's RSS sampled
   (growth over idle).
 
+On a shared machine lines/s move with the load; CPU milliseconds per line (filegate's
+process, and the fake's for the same lines) do not, so they are reported beside them.
+
 Targets: at least 0.7x the floor's lines/s, RSS growth under 100 MB. Prints a table and
 writes every number to JSON; stops what it started.
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 from _common import (
     HERE,
@@ -80,6 +84,11 @@ async def _floor(url: str, lines: list[dict[str, Any]], concurrency: int) -> flo
         return time.perf_counter() - started
 
 
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--lines", type=int, default=2000)
@@ -114,7 +123,9 @@ def main() -> int:
         gate = start_filegate(root, 1024 * MB, {"FILEGATE_CONFIG": str(config)})
         servers.append(gate)
 
+        fake_cpu = _cpu_seconds(fake.proc.pid)
         floor_seconds = asyncio.run(_floor(fake.base_url, lines, args.concurrency))
+        floor_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
         floor_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
         httpx.delete(f"{fake.base_url}/__admin/stats")
 
@@ -128,6 +139,7 @@ def main() -> int:
             made.raise_for_status()
             idle = idle_rss(gate.proc.pid)
             with RssSampler(gate.proc.pid) as rss:
+                gate_cpu, fake_cpu = _cpu_seconds(gate.proc.pid), _cpu_seconds(fake.proc.pid)
                 started = time.perf_counter()
                 batch = c.post(
                     "/v1/batches",
@@ -144,6 +156,8 @@ def main() -> int:
                         break
                     time.sleep(0.02)
                 gate_seconds = time.perf_counter() - started
+                gate_cpu = _cpu_seconds(gate.proc.pid) - gate_cpu
+                gate_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
             if done["status"] != "completed" or done["request_counts"]["completed"] != len(lines):
                 raise RuntimeError(f"the batch did not complete: {done}")
         gate_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
@@ -158,6 +172,13 @@ def main() -> int:
         ["seconds", f"{gate_seconds:.2f}", f"{floor_seconds:.2f}", ""],
         ["max in flight", str(gate_stats["max_in_flight"]), str(floor_stats["max_in_flight"]), ""],
         ["requests sent", str(gate_stats["total"]), str(floor_stats["total"]), ""],
+        ["filegate CPU ms/line", f"{gate_cpu * 1000 / len(lines):.2f}", "", ""],
+        [
+            "model server CPU ms/line",
+            f"{gate_fake_cpu * 1000 / len(lines):.2f}",
+            f"{floor_fake_cpu * 1000 / len(lines):.2f}",
+            "",
+        ],
         ["filegate RSS growth (MB)", f"{growth:.1f}", "", ""],
     ]
     print(format_table(["measure", "filegate", "floor", "ratio"], rows))
@@ -166,8 +187,19 @@ def main() -> int:
     report.update(
         {
             "lines": len(lines),
-            "filegate": {"seconds": gate_seconds, "lines_per_s": gate_rate, "stats": gate_stats},
-            "floor": {"seconds": floor_seconds, "lines_per_s": floor_rate, "stats": floor_stats},
+            "filegate": {
+                "seconds": gate_seconds,
+                "lines_per_s": gate_rate,
+                "cpu_ms_per_line": gate_cpu * 1000 / len(lines),
+                "model_server_cpu_ms_per_line": gate_fake_cpu * 1000 / len(lines),
+                "stats": gate_stats,
+            },
+            "floor": {
+                "seconds": floor_seconds,
+                "lines_per_s": floor_rate,
+                "model_server_cpu_ms_per_line": floor_fake_cpu * 1000 / len(lines),
+                "stats": floor_stats,
+            },
             "ratio": ratio,
             "filegate_rss_idle_mb": idle / MB,
             "filegate_rss_growth_mb": growth,

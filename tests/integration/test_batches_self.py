@@ -293,6 +293,48 @@ def test_kill_9_mid_run_and_restart_completes_each_line_once(
     assert stats["total"] - 200 == stats["repeated_bodies"] <= CONCURRENCY
 
 
+def test_kill_9_with_grouped_commits_resends_at_most_concurrency_lines(
+    llm: FakeModelServerProcess, tmp_path: Path
+) -> None:
+    # Fast answers and 8 in flight: lines finish while a commit runs and are committed
+    # in groups. A line answered but not yet committed still holds its slot, so what a
+    # kill can leave to send again is at most the 8 slots, whatever the groups.
+    concurrency, total = 8, 1500
+    llm.config(latency=0.002)
+    data = tmp_path / "data"
+    env = {"FILEGATE_DATA_DIR": str(data)}
+    first = self_server(tmp_path / "a", llm, env=env, concurrency=concurrency)
+    try:
+        client = sdk(first)
+        file_id = upload(client, [chat_line(i) for i in range(total)])
+        batch = create(client, file_id)
+        # request_counts move while it runs (they are committed with each group).
+        wait_for(client, batch.id, {"in_progress"}, done=150)
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.proc.wait(10)
+    finally:
+        first.stop()
+    sent_before = llm.stats()["total"]
+    assert sent_before < total
+    second = self_server(tmp_path / "b", llm, env=env, concurrency=concurrency)
+    try:
+        client = sdk(second)
+        done = wait_for(client, batch.id, {"completed"}, timeout=120)
+        assert done.request_counts.model_dump() == {
+            "total": total,
+            "completed": total,
+            "failed": 0,
+        }
+        out = read_lines(client, done.output_file_id)
+        assert [o["custom_id"] for o in out] == [f"c-{i}" for i in range(total)]
+    finally:
+        second.stop()
+    stats = llm.stats()
+    assert stats["distinct_bodies"] == total
+    assert stats["max_in_flight"] <= concurrency
+    assert stats["total"] - total == stats["repeated_bodies"] <= concurrency
+
+
 def test_output_expires_after_is_refused_not_dropped(
     llm: FakeModelServerProcess, server: ServerProcess, key: str
 ) -> None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -197,6 +198,15 @@ _SQLITE_ERRORS = (sqlite3.OperationalError, sqlite3.InterfaceError, OSError)
 def _unreadable() -> StorageUnavailable:
     # As through SQLAlchemy: the cause goes to the log, not to the client.
     return StorageUnavailable("The catalog database cannot be read right now; try again later.")
+@contextmanager
+def sqlite_errors(what: str = "read") -> Iterator[None]:
+    try:
+        yield
+    except _SQLITE_ERRORS as exc:
+        # As through SQLAlchemy: the cause goes to the log, not to the client.
+        raise StorageUnavailable(
+            f"The catalog database cannot be {what} right now; try again later."
+        ) from exc
 
 
 class SQLiteHotReads:

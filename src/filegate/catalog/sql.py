@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from filegate.catalog.batch_runs import SQLBatchRunStore
+from filegate.catalog.batch_runs import SQLBatchRunStore, SQLiteLineCommits
 from filegate.catalog.batches import SQLBatchStore
 from filegate.catalog.fine_tuning import SQLFineTuningStore
 from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
@@ -341,6 +341,7 @@ class SQLCatalog:
         self.uploads = SQLUploadStore(runner)
         self.batches = SQLBatchStore(runner)
         self.batch_runs = SQLBatchRunStore(runner)
+        self._line_commits: SQLiteLineCommits | None = None
         self.fine_tuning = SQLFineTuningStore(runner)
 
     @classmethod
@@ -370,6 +371,8 @@ class SQLCatalog:
         try:
             if sync_engine is not None:
                 catalog._hot = SQLiteHotReads(sync_engine)
+                catalog._line_commits = SQLiteLineCommits(sync_engine)
+                catalog.batch_runs = SQLBatchRunStore(runner, catalog._line_commits)
             else:
                 catalog._hot = await PostgresHotReads.open(sa_url, async_engine.dialect)
         except (SQLAlchemyError, OSError) as exc:
@@ -587,6 +590,9 @@ class SQLCatalog:
         if self._hot is not None:
             await self._hot.aclose()
             self._hot = None
+        if self._line_commits is not None:
+            self._line_commits.close()
+            self._line_commits = None
         await self._run.dispose()
 
 

@@ -212,6 +212,7 @@ class _Run:
         self.lost = False
         self._pending: list[tuple[RunLine, asyncio.Future[None]]] = []
         self._flush = asyncio.Event()
+        self._committing = False
 
     @property
     def now(self) -> float:
@@ -354,57 +355,81 @@ class _Run:
             failed, text = result_line(str(doc["custom_id"]), answer)
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._pending.append(((number, failed, text), done))
-            self._flush.set()
+            # The first line to finish while no commit runs commits every finished line
+            # at once, itself; lines finishing meanwhile wait for the next group. No hop
+            # to another task: a slot is free again as soon as its line is committed.
+            if not self._committing and not await self._commit_pending():
+                self._flush.set()
             # The slot is held until the line is in the catalog: a crash now re-sends
-            # at most the lines that hold slots.
+            # at most the lines that hold slots (sent, or answered but not committed).
             await done
         finally:
             slots.release()
 
     async def _committer(self) -> None:
-        """Commit finished lines in groups (one transaction each), renewing the lease;
-        with nothing finishing, the lease is still renewed and a cancel still seen."""
+        """Retry a group the catalog refused, and with nothing finishing still renew
+        the lease and see a cancel."""
         quiet = self.o.lease_seconds / 3
-        while True:
+        while not self.lost:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush.wait(), quiet)
             self._flush.clear()
-            batch, self._pending = self._pending, []
-            lines = [line for line, _ in batch]
-            for _, failed, _ in lines:
-                if failed:
-                    self.failed += 1
-                else:
-                    self.completed += 1
-            try:
-                state = await self.o.runs.commit(
-                    self.record.id,
-                    self.o.holder,
-                    lines,
-                    self._until(),
-                    functools.partial(_with, request_counts=self._counts()),
-                )
-            except Exception:
-                # The catalog could not take them now: keep them (their slots stay held)
-                # and try again; a lease that lapses meanwhile is found at the next try.
-                log.warning("batch %s: committing lines failed; retrying", self.record.id)
-                for _, failed, _ in lines:
-                    if failed:
-                        self.failed -= 1
-                    else:
-                        self.completed -= 1
-                self._pending = batch + self._pending
+            if self._committing:
+                continue
+            if not await self._commit_pending():
                 await asyncio.sleep(1.0)
                 self._flush.set()
-                continue
-            for _, future in batch:
+
+    async def _commit_pending(self) -> bool:
+        """Commit the finished lines in groups, one transaction each (renewing the
+        lease, updating request_counts), until none is left; False: the catalog
+        refused, the lines are kept (their slots stay held) for a retry."""
+        self._committing = True
+        try:
+            while True:
+                batch, self._pending = self._pending, []
+                if not await self._commit_group(batch):
+                    return False
+                if not self._pending or self.lost:
+                    return True
+        finally:
+            self._committing = False
+
+    async def _commit_group(self, batch: list[tuple[RunLine, asyncio.Future[None]]]) -> bool:
+        lines = [line for line, _ in batch]
+        for _, failed, _ in lines:
+            if failed:
+                self.failed += 1
+            else:
+                self.completed += 1
+        try:
+            state = await self.o.runs.commit(
+                self.record.id,
+                self.o.holder,
+                lines,
+                self._until(),
+                functools.partial(_with, request_counts=self._counts()),
+            )
+        except Exception:
+            # A lease that lapses meanwhile is found at the next try.
+            log.warning("batch %s: committing lines failed; retrying", self.record.id)
+            for _, failed, _ in lines:
+                if failed:
+                    self.failed -= 1
+                else:
+                    self.completed -= 1
+            self._pending = batch + self._pending
+            return False
+        for _, future in batch:
+            if not future.done():
                 future.set_result(None)
-            if state is None:
-                self.lost = True
-                return
-            self.state = state
-            if state.status == "cancelling":
-                self.cancelled = True
+        if state is None:
+            self.lost = True
+            return True
+        self.state = state
+        if state.status == "cancelling":
+            self.cancelled = True
+        return True
 
     async def _commit_state(self, change: Callable[[BatchState], BatchState]) -> None:
         state = await self.o.runs.commit(self.record.id, self.o.holder, [], self._until(), change)

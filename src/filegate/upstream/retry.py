@@ -9,6 +9,7 @@ any layer may use it.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 import httpx2
 
@@ -25,17 +26,26 @@ MAX_RETRY_AFTER = 60.0
 
 def should_retry(response: httpx2.Response) -> bool:
     """Whether a failed answer is worth sending again (and the service does not say no)."""
-    return (
-        response.status_code in RETRY_STATUSES and response.headers.get("x-should-retry") != "false"
-    )
+    return worth_retrying(response.status_code, response.headers)
+
+
+def worth_retrying(status: int, headers: Mapping[str, str]) -> bool:
+    """``should_retry`` for an answer from another HTTP client (lower-case header names
+    or case-insensitive headers)."""
+    return status in RETRY_STATUSES and headers.get("x-should-retry") != "false"
 
 
 def retry_delay(attempt: int, response: httpx2.Response | None = None) -> float:
     """Seconds to wait before retry number ``attempt + 1``: what the service asks, else
     exponential backoff with jitter (so that many clients do not retry in step)."""
-    if response is not None:
+    return retry_after(attempt, response.headers if response is not None else None)
+
+
+def retry_after(attempt: int, headers: Mapping[str, str] | None) -> float:
+    """``retry_delay`` from an answer's headers (case-insensitive), if there was one."""
+    if headers is not None:
         for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-            value = response.headers.get(name)
+            value = headers.get(name)
             if value:
                 try:
                     return min(float(value) * scale, MAX_RETRY_AFTER)

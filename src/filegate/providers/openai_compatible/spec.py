@@ -23,6 +23,9 @@ FIELDS = ("batch_concurrency", "max_batches_running")
 def _kwargs(
     deployment: DeploymentFields, transport: httpx2.AsyncBaseTransport | None
 ) -> dict[str, Any]:
+    if transport is not None:
+        # Its lines go out through aiohttp (see provider.py): an httpx transport has no use.
+        raise ValueError(f"{NAME} deployments take no httpx transport")
     return {
         "name": deployment.name,
         "api_base": deployment.api_base,
@@ -31,7 +34,6 @@ def _kwargs(
         "max_retries": deployment.max_retries,
         "batch_concurrency": deployment.batch_concurrency,
         "max_batches_running": deployment.max_batches_running,
-        "transport": transport,
     }
 
 
