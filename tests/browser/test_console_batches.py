@@ -248,3 +248,18 @@ def test_a_refused_batch_shows_the_api_message(console: Console, server: ServerP
 
     console.go("#/batches/batch_nope")
     expect(page.get_by_test_id("error-message")).to_have_text(missing.json()["error"]["message"])
+
+
+@pytest.mark.parametrize("console", [{"viewport": {"width": 375, "height": 740}}], indirect=True)
+def test_batch_pages_fit_a_phone(console: Console, server: ServerProcess) -> None:
+    client = sdk(server)
+    batch = create(client, upload(client, [chat_line(i) for i in range(3)]), metadata={"k": "v"})
+    wait_for(client, batch.id, {"completed"})
+    console.sign_in()
+    page = console.page
+    for fragment in ("#/batches", f"#/batches/{batch.id}", "#/batches/new"):
+        console.go(fragment)
+        page.locator("#view h1").wait_for()
+        page.wait_for_load_state("networkidle")
+        width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (fragment, width)
