@@ -36,6 +36,7 @@ from tests.integration.self_batches_support import (
 # two of the page's 3 s polls.
 LATENCY = 0.3
 LINES = 40
+MARKUP = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_a_running_batch_shows_its_progress_then_its_output(
     llm.config(latency=LATENCY)
     client = sdk(server)
     file_id = upload(client, [chat_line(i) for i in range(LINES)])
-    batch = create(client, file_id, metadata={"run": "console"})
+    batch = create(client, file_id, metadata={"run": "console", "note": MARKUP})
     console.sign_in()
     console.go("#/batches")
     page = console.page
@@ -126,6 +127,10 @@ def test_a_running_batch_shows_its_progress_then_its_output(
     expect(page.get_by_role("button", name="Cancel batch")).to_be_hidden()
     facts = page.locator("#view .facts")
     expect(facts).to_contain_text("run: console")
+    # Metadata is the client's own text: shown as written, never markup.
+    expect(facts).to_contain_text(f"note: {MARKUP}")
+    assert page.evaluate("document.querySelectorAll('#view img').length") == 0
+    assert console.dialogs == []
     expect(facts.get_by_role("link", name=file_id)).to_have_attribute("href", f"#/files/{file_id}")
     assert done.error_file_id is None
     shown_files = facts.evaluate(
