@@ -133,7 +133,7 @@ function fileRow(file, reload) {
 
 // Where the bytes are (the gateway's include=locations): its own store and/or the
 // deployments, by the names its config gives them; a copy still processing says so.
-export function storedAt(file) {
+function storedAt(file) {
   const places = (file.locations ?? []).map((loc) => {
     let label = loc.deployment === "filegate" ? "filegate store" : loc.deployment;
     if (loc.provider !== loc.deployment && loc.provider !== "filegate") {
