@@ -345,6 +345,7 @@ def test_keyboard_reaches_every_control_in_order_with_visible_focus(
     assert reached == [
         "Files",
         "Batches",
+        "Fine-tuning",
         "Admin",
         "sign-out",
         "upload-purpose",
@@ -371,6 +372,10 @@ def test_phone_screen_has_no_horizontal_scroll(console: Console, server: ServerP
     for fragment in (
         "#/files",
         f"#/files/{file_id}",
+        "#/batches",
+        "#/batches/new",
+        "#/fine-tuning",
+        "#/fine-tuning/new",
         "#/admin/keys",
         "#/admin/teams",
         "#/admin/audit",

@@ -37,6 +37,7 @@ def test_security_headers_on_the_page_and_every_asset(
         "upload.js",
         "download.js",
         "batches.js",
+        "finetuning.js",
         "admin.js",
         "console.css",
         "icon.svg",

@@ -529,3 +529,50 @@ def test_multi_target_status_combines_the_copies(
     assert cl.files.delete(created.id).deleted is True
     assert {e["api"] for e in fake.requests(op="delete")} == {"openai", "azure-v1"}
     assert fake.files() == []
+
+
+def test_include_locations_names_the_deployments_holding_a_file(
+    fake: Fake, servers: dict[str, ServerProcess]
+) -> None:
+    srv = servers["cfg"]
+    with client(srv) as admin:
+        secret = admin.post("/key/generate", json={"key_alias": "where"}).json()["key"]
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=srv.base_url, headers=headers, timeout=60) as c:
+        both = c.post(
+            "/v1/files",
+            files={"file": ("both.txt", b"two copies")},
+            data={"purpose": "assistants", "target_model_names": "openai,azure-v1"},
+        ).json()
+        own = c.post(
+            "/v1/files",
+            files={"file": ("own.txt", b"kept by filegate")},
+            data={"purpose": "assistants", "custom_llm_provider": "filegate"},
+        ).json()
+        # OpenAI's object exactly, unless asked.
+        assert "locations" not in both and "locations" not in c.get(f"/v1/files/{own['id']}").json()
+        got = c.get(f"/v1/files/{both['id']}", params={"include": "locations"}).json()
+        assert sorted(got.pop("locations"), key=lambda x: x["deployment"]) == [
+            {"deployment": "azure-v1", "provider": "azure", "status": "processed"},
+            {"deployment": "openai", "provider": "openai", "status": "processed"},
+        ]
+        assert got == c.get(f"/v1/files/{both['id']}").json()
+        listed = c.get("/v1/files", params={"include": "locations", "limit": 2}).json()["data"]
+        assert [f["id"] for f in listed] == [own["id"], both["id"]]
+        assert listed[0]["locations"] == [
+            {"deployment": "filegate", "provider": "filegate", "status": "processed"}
+        ]
+        # The providers' own ids are named nowhere.
+        provider_ids = {f["id"] for f in fake.files()}
+        assert len(provider_ids) == 2
+        assert not [p for p in provider_ids if p in str(listed)]
+
+        for params in ({"include": "sha256"}, {"include": "locations", "passthrough": "true"}):
+            assert_error(c.get("/v1/files", params=params), 400, param="include")
+        assert_error(
+            c.get(f"/v1/files/{both['id']}", params={"include": "everything"}), 400, param="include"
+        )
+    (raw,) = [e["file_id"] for e in fake.requests(op="create") if e["api"] == "openai"]
+    with client(srv) as admin:
+        r = admin.get(f"/openai/v1/files/{raw}", params={"include": "locations"})
+    assert_error(r, 400, param="include")

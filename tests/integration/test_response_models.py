@@ -53,6 +53,13 @@ def test_files_answers(client: httpx.Client) -> None:
     empty = answers(files.FileList, client.get("/v1/files", params={"purpose": "vision"}))
     assert empty["first_id"] is None
     answers(files.FileObject, client.get(f"/v1/files/{made_file['id']}"))
+    where = answers(
+        files.FileObject,
+        client.get(f"/v1/files/{made_file['id']}", params={"include": "locations"}),
+    )
+    assert [w["deployment"] for w in where["locations"]] == ["filegate"]
+    located = answers(files.FileList, client.get("/v1/files", params={"include": "locations"}))
+    assert all(f["locations"] for f in located["data"])
     for file_id in (made_file["id"], plain["id"]):
         answers(files.FileDeleted, client.delete(f"/files/{file_id}"))
     answers(errors.ErrorResponse, client.get(f"/v1/files/{plain['id']}"), 404)

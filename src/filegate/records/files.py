@@ -61,8 +61,11 @@ class FileRecord:
     # Copies at provider deployments; empty for files in filegate's own store.
     locations: list[Location] = field(default_factory=list)
 
-    def to_openai(self) -> dict[str, object]:
-        """The OpenAI `file` object; optional fields are omitted, never null."""
+    def to_openai(self, *, locations: bool = False) -> dict[str, object]:
+        """The OpenAI `file` object; optional fields are omitted, never null.
+
+        ``locations`` adds filegate's own ``locations`` field (asked for with
+        ``include=locations``), so that the object is OpenAI's exactly unless asked."""
         out: dict[str, object] = {
             "id": self.id,
             "object": "file",
@@ -76,6 +79,20 @@ class FileRecord:
             out["expires_at"] = self.expires_at
         if self.status_details is not None:
             out["status_details"] = self.status_details
+        if locations:
+            out["locations"] = self.where_stored()
+        return out
+
+    def where_stored(self) -> list[dict[str, str]]:
+        """filegate's own field: the deployments holding the bytes, by the names the
+        gateway's config gives them (which any caller may name when routing), never the
+        provider's own ids (those are for the master key's passthrough alone)."""
+        held = [{"deployment": EMBEDDED, "provider": EMBEDDED, "status": "processed"}]
+        out = held if self.blob_key is not None else []
+        out.extend(
+            {"deployment": loc.deployment, "provider": loc.provider, "status": loc.status}
+            for loc in self.locations
+        )
         return out
 
 
@@ -95,10 +112,10 @@ class FilePage:
     data: list[FileRecord] = field(default_factory=list)
     has_more: bool = False
 
-    def to_openai(self) -> dict[str, object]:
+    def to_openai(self, *, locations: bool = False) -> dict[str, object]:
         return {
             "object": "list",
-            "data": [r.to_openai() for r in self.data],
+            "data": [r.to_openai(locations=locations) for r in self.data],
             "first_id": self.data[0].id if self.data else None,
             "last_id": self.data[-1].id if self.data else None,
             "has_more": self.has_more,

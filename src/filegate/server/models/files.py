@@ -11,6 +11,21 @@ from filegate.records import FILE_PURPOSES, PURPOSES
 from filegate.server.models.base import Answer, Form, Integer, RequestBody, enum
 
 _EXAMPLE_ID = "file-01JD8W3Q4ZK5N7X2M9P6R3T1V0"
+# What a list or retrieve may ask for with ``include``: filegate's own extra fields.
+INCLUDES = ("locations",)
+
+
+class FileLocation(Answer):
+    """One place a file's bytes are kept."""
+
+    model_config = ConfigDict(title="FilegateFileLocation")
+
+    deployment: str
+    """The deployment's name in the gateway's configuration; `filegate` for its own store."""
+    provider: str
+    """The deployment's provider (`openai`, `azure`, `vertex_ai`, ...; `filegate`)."""
+    status: str
+    """The copy's status as its provider last gave it (`processed` once it is usable)."""
 
 
 class FileObject(Answer):
@@ -51,6 +66,11 @@ class FileObject(Answer):
     )
     """Deprecated by OpenAI; `processed` once the bytes are stored."""
     status_details: str | None = Field(default=None, json_schema_extra={"deprecated": True})
+    locations: list[FileLocation] | None = None
+    """filegate's own field, not OpenAI's, present only when asked for with
+    `include=locations`: where the bytes are kept, by deployment name (the gateway's own
+    store first when it holds them). A file copied to a deployment for a batch or a
+    fine-tuning job gains that copy here. The providers' own ids are not shown."""
 
 
 class FileList(Answer):

@@ -10,7 +10,13 @@ from __future__ import annotations
 from filegate.core.ids import FILE_ID_PATTERN
 from filegate.core.params import LIST_LIMIT_MAX
 from filegate.records import FILE_PURPOSES
-from filegate.server.models.files import CreateFileForm, FileDeleted, FileList, FileObject
+from filegate.server.models.files import (
+    INCLUDES,
+    CreateFileForm,
+    FileDeleted,
+    FileList,
+    FileObject,
+)
 from filegate.server.openapi.base import (
     JSON,
     UPSTREAM_ERRORS,
@@ -101,6 +107,15 @@ def components(routing: Routing) -> JSON:
             + ("" if ups else " No deployments are configured, so only `false`."),
             {**passthrough, "default": "false"},
         ),
+        "Include": param(
+            "query",
+            "include",
+            "filegate's own extension, not OpenAI's: `locations` adds a `locations` field to "
+            "each file object, the deployments (by their configured names; `filegate` for "
+            "the gateway's own store) that hold the file's bytes. Not with a provider's own "
+            "files (400).",
+            {"type": "string", "enum": list(INCLUDES)},
+        ),
         "Range": param(
             "header",
             "Range",
@@ -166,6 +181,7 @@ def operations(routing: Routing) -> list[Operation]:
     listing = [
         ref("parameters", "List" + n) for n in ("Purpose", "Limit", "Order", "After", "Passthrough")
     ]
+    listing.append(ref("parameters", "Include"))
     download = [ref("parameters", n) for n in ("FileId", "Range", "IfRange", "IfNoneMatch")]
     names = {
         "x-request-id": "RequestId",
@@ -203,7 +219,10 @@ def operations(routing: Routing) -> list[Operation]:
         parameters=[*listing, *params],
     )
     retrieve = op(
-        "Retrieve a file", ok("The file.", _file(routing)), _errors(404), parameters=by_id
+        "Retrieve a file",
+        ok("The file.", _file(routing)),
+        _errors(404),
+        parameters=[ref("parameters", "FileId"), ref("parameters", "Include"), *params],
     )
     delete = op(
         "Delete a file",

@@ -23,6 +23,7 @@ from filegate.core.params import (
 from filegate.core.targets import KNOWN_PROVIDERS, Target
 from filegate.errors import InvalidRequest, PermissionDenied
 from filegate.records import FileRecord, ListQuery
+from filegate.server.models.files import INCLUDES
 from filegate.server.multipart import FORM_OVERHEAD, MultipartReader, Part, form_boundary
 from filegate.server.ranges import parse_range
 from filegate.server.request import Call, declared_length, open_call, strict
@@ -31,7 +32,8 @@ from filegate.server.responses import JSONResponse, content_disposition
 # ``expires_after`` as one JSON part is how clients generated from OpenAI's spec
 # send it; the openai SDK sends the two bracketed fields.
 CREATE_FIELDS = ("purpose", "expires_after[anchor]", "expires_after[seconds]", "expires_after")
-LIST_PARAMS = ("purpose", "limit", "order", "after", "passthrough")
+LIST_PARAMS = ("purpose", "limit", "order", "after", "passthrough", "include")
+RETRIEVE_PARAMS = ("include",)
 
 
 class ProviderConvertor(Convertor[str]):
@@ -190,7 +192,10 @@ async def list_files(request: Request) -> Response:
             param="passthrough",
             code="invalid_value",
         )
+    locations = _include_locations(options)
     if passthrough in ("true", "1"):
+        if locations:
+            raise _raw_include()
         # Only what the client sent is forwarded; the provider keeps its own defaults.
         return await _raw_list(
             call,
@@ -210,7 +215,30 @@ async def list_files(request: Request) -> Response:
         provider=provider,
     )
     page = await call.service.page(query)
-    return JSONResponse(page.to_openai())
+    return JSONResponse(page.to_openai(locations=locations))
+
+
+def _include_locations(options: dict[str, str]) -> bool:
+    """Whether ``include`` asks for ``locations`` (a comma-separated list; nothing else yet)."""
+    if "include" not in options:
+        return False
+    asked = [name.strip() for name in options["include"].split(",")]
+    for name in asked:
+        if name not in INCLUDES:
+            raise InvalidRequest(
+                f"Invalid value for 'include': {name[:32]!r}. Expected 'locations'.",
+                param="include",
+                code="invalid_value",
+            )
+    return True
+
+
+def _raw_include() -> InvalidRequest:
+    return InvalidRequest(
+        "include=locations describes files in filegate's catalog, not a provider's own.",
+        param="include",
+        code="invalid_value",
+    )
 
 
 async def _raw_list(
@@ -253,13 +281,17 @@ def _raw_target(call: Call, file_id: str) -> Target:
 
 
 async def retrieve_file(request: Request) -> Response:
-    call = await open_call(request)
+    call = await open_call(request, RETRIEVE_PARAMS)
     file_id = request.path_params["file_id"]
+    locations = _include_locations(call.options)
     if not call.service.is_own_id(file_id):
-        remote = await call.service.raw_retrieve(_raw_target(call, file_id), file_id)
+        target = _raw_target(call, file_id)
+        if locations:
+            raise _raw_include()
+        remote = await call.service.raw_retrieve(target, file_id)
         return JSONResponse(remote.raw or {"id": remote.id})
     record = await call.service.get(call.scope, file_id)
-    return JSONResponse(record.to_openai())
+    return JSONResponse(record.to_openai(locations=locations))
 
 
 async def delete_file(request: Request) -> Response:

@@ -7,9 +7,10 @@ import { forgetKeys, startWorker } from "./download.js";
 import { clearError, showError } from "./ui.js";
 import * as files from "./files.js";
 import * as batches from "./batches.js";
+import * as finetuning from "./finetuning.js";
 import * as admin from "./admin.js";
 
-const SECTIONS = { files, batches, admin };
+const SECTIONS = { files, batches, "fine-tuning": finetuning, admin };
 const state = { admin: false, cleanup: null, controller: null };
 
 const $ = (id) => document.getElementById(id);

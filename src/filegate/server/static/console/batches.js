@@ -215,6 +215,7 @@ async function renderCreate(view, route) {
   const window_ = select("completion_window", ["24h"], "24h");
   const metadata = h("textarea", { name: "metadata", rows: 3 });
   const expiry = select("output_expires_after", OUTPUT_EXPIRIES, "");
+  const deployment = h("input", { name: "model", autocomplete: "off", spellcheck: "false" });
   const submit = h("button", { type: "submit", class: "primary", text: "Create batch" });
   const form = h(
     "form",
@@ -225,6 +226,11 @@ async function renderCreate(view, route) {
     field("Completion window", window_),
     field("Metadata", metadata, "Optional: one key=value per line (up to 16)."),
     field("Output files expire", expiry),
+    field(
+      "Deployment (optional)",
+      deployment,
+      "Where the batch runs; by default the deployment holding the file, or the default one.",
+    ),
     submit,
   );
   form.addEventListener("submit", (event) => {
@@ -247,6 +253,7 @@ async function renderCreate(view, route) {
       if (expiry.value) {
         body.output_expires_after = { anchor: "created_at", seconds: Number(expiry.value) };
       }
+      if (deployment.value.trim()) body.model = deployment.value.trim();
       const batch = await json("/v1/batches", { method: "POST", body });
       location.hash = `#/batches/${encodeURIComponent(batch.id)}`;
     }, submit);

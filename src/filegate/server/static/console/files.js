@@ -24,7 +24,16 @@ const EXPIRIES = [
   ["604800", "7 days"],
   ["2592000", "30 days"],
 ];
-const COLUMNS = ["Name", "Purpose", "Size", "Created", "Expires", "Status", "Actions"];
+const COLUMNS = [
+  "Name",
+  "Purpose",
+  "Size",
+  "Created",
+  "Expires",
+  "Stored at",
+  "Status",
+  "Actions",
+];
 // Only the head of a file is read for its preview, however large the file is.
 const PREVIEW_BYTES = 64 * 1024;
 const PREVIEW_LINES = 20;
@@ -59,7 +68,7 @@ async function renderList(view, route) {
 
   async function load() {
     const page = await json("/v1/files", {
-      query: { limit: PAGE_SIZE, order: "desc", purpose, after },
+      query: { limit: PAGE_SIZE, order: "desc", purpose, after, include: "locations" },
       signal: route.signal,
     });
     const rows = page.data.map((file) => fileRow(file, load));
@@ -114,11 +123,26 @@ function fileRow(file, reload) {
       bytes(file.bytes),
       when(file.created_at),
       file.expires_at ? when(file.expires_at) : "never",
+      storedAt(file),
       file.status,
       actions,
     ],
     { testid: "file-row", dataset: { fileId: file.id } },
   );
+}
+
+// Where the bytes are (the gateway's include=locations): its own store and/or the
+// deployments, by the names its config gives them; a copy still processing says so.
+function storedAt(file) {
+  const places = (file.locations ?? []).map((loc) => {
+    let label = loc.deployment === "filegate" ? "filegate store" : loc.deployment;
+    if (loc.provider !== loc.deployment && loc.provider !== "filegate") {
+      label += ` (${loc.provider})`;
+    }
+    if (loc.status !== "processed") label += `, ${loc.status}`;
+    return h("li", { text: label });
+  });
+  return places.length ? h("ul", { class: "places", testid: "stored-at" }, places) : "";
 }
 
 async function remove(file) {
@@ -178,7 +202,10 @@ function uploadPanel(onUploaded) {
 }
 
 async function renderDetail(view, id, route) {
-  const file = await json(`/v1/files/${encodeURIComponent(id)}`, { signal: route.signal });
+  const file = await json(`/v1/files/${encodeURIComponent(id)}`, {
+    query: { include: "locations" },
+    signal: route.signal,
+  });
   const facts = [
     ["ID", file.id],
     ["Name", file.filename],
@@ -186,6 +213,7 @@ async function renderDetail(view, id, route) {
     ["Size", `${bytes(file.bytes)} (${file.bytes} bytes)`],
     ["Created", when(file.created_at)],
     ["Expires", file.expires_at ? when(file.expires_at) : "never"],
+    ["Stored at", storedAt(file)],
     ["Status", file.status],
   ];
   if (file.status_details) facts.push(["Status details", file.status_details]);
@@ -202,6 +230,12 @@ async function renderDetail(view, id, route) {
         class: "button",
         href: `#/batches/new?input=${encodeURIComponent(file.id)}`,
         text: "Create a batch from this file",
+      }),
+    file.purpose === "fine-tune" &&
+      h("a", {
+        class: "button",
+        href: `#/fine-tuning/new?training=${encodeURIComponent(file.id)}`,
+        text: "Fine-tune on this file",
       }),
     h("button", {
       type: "button",
