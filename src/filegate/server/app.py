@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from filegate.config import Settings
 from filegate.core.gateway import Gateway, sweep_forever
 from filegate.server.auth import Authenticator
+from filegate.server.backend_metrics import BackendMetrics
 from filegate.server.errors import HANDLERS, UnhandledErrors
 from filegate.server.metrics import Metrics, MetricsMiddleware
 from filegate.server.metrics import routes as metrics_routes
@@ -54,9 +55,16 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
                 "without a key. Serving on %s only.",
                 settings.bind_host,
             )
+        if settings.metrics:
+            opened.meter.sink = backend
         # The first sweep runs at once, clearing what a killed process left behind.
         sweeper = asyncio.create_task(
-            sweep_forever(opened, settings.sweep_interval, metrics.observe_sweep)
+            sweep_forever(
+                opened,
+                settings.sweep_interval,
+                metrics.observe_sweep,
+                backend.refresh if settings.metrics else None,
+            )
         )
         # Batches filegate runs itself; the first look also resumes what a killed
         # process (this one before a restart, or another gateway) left running.
@@ -75,6 +83,7 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
             await opened.aclose()
 
     metrics = Metrics()
+    backend = BackendMetrics(metrics.registry)
     routes = [
         *(metrics_routes if settings.metrics else []),
         *files.all_routes(),

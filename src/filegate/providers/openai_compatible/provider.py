@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, NoReturn
 
 import httpx2
@@ -16,6 +17,7 @@ import orjson
 from filegate.errors import InvalidRequest
 from filegate.providers.base import LineAnswer, ProviderContent, ProviderFile, ProviderPage
 from filegate.records import ByteRange, ExpiresAfter
+from filegate.upstream.meter import BoundMeter
 from filegate.upstream.retry import retry_delay, should_retry
 
 log = logging.getLogger("filegate")
@@ -43,8 +45,10 @@ class OpenAICompatibleProvider:
         batch_concurrency: int = 8,
         max_batches_running: int = 4,
         transport: httpx2.AsyncBaseTransport | None = None,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.name = name
+        self.meter = meter
         self.batch_concurrency = batch_concurrency
         self.max_batches_running = max_batches_running
         self.retries = max(max_retries, MIN_LINE_RETRIES)
@@ -65,10 +69,12 @@ class OpenAICompatibleProvider:
     async def send_line(self, url: str, body: bytes) -> LineAnswer:
         attempt = 0
         while True:
+            started = time.perf_counter()
             try:
                 response = await self.client.post(url, content=body)
             except httpx2.TransportError as exc:
                 timeout = isinstance(exc, httpx2.TimeoutException)
+                self._observe("timeout" if timeout else "error", started, attempt, body, b"")
                 if attempt < self.retries:
                     await asyncio.sleep(retry_delay(attempt, None))
                     attempt += 1
@@ -83,6 +89,7 @@ class OpenAICompatibleProvider:
                     },
                 )
             status = response.status_code
+            self._observe(str(status), started, attempt, body, response.content)
             if should_retry(response) and attempt < self.retries:
                 await asyncio.sleep(retry_delay(attempt, response))
                 attempt += 1
@@ -92,6 +99,13 @@ class OpenAICompatibleProvider:
                 request_id=response.headers.get("x-request-id"),
                 body=_body(response.content),
             )
+
+    def _observe(self, status: str, started: float, attempt: int, sent: bytes, got: bytes) -> None:
+        if self.meter is not None:
+            seconds = time.perf_counter() - started
+            self.meter.upstream("model.request", status, seconds, retry=attempt > 0)
+            self.meter.moved("out", len(sent))
+            self.meter.moved("in", len(got))
 
     # -- no Files API: files for these batches stay in filegate's own store ------------------
 
