@@ -25,6 +25,8 @@ from filegate.server.metrics import routes as metrics_routes
 from filegate.server.openapi import document as openapi
 from filegate.server.request_id import RequestIdMiddleware
 from filegate.server.routes import admin, batches, console, files, fine_tuning, health, uploads
+from filegate.server.tracing import open_tracing
+from filegate.upstream.meter import MeterSink, Tee
 
 log = logging.getLogger("filegate")
 
@@ -55,8 +57,11 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
                 "without a key. Serving on %s only.",
                 settings.bind_host,
             )
-        if settings.metrics:
-            opened.meter.sink = backend
+        sinks: list[MeterSink] = [backend] if settings.metrics else []
+        if tracing is not None:
+            sinks.append(tracing)
+        if sinks:
+            opened.meter.sink = sinks[0] if len(sinks) == 1 else Tee(*sinks)
         # The first sweep runs at once, clearing what a killed process left behind.
         sweeper = asyncio.create_task(
             sweep_forever(
@@ -81,9 +86,12 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await opened.aclose()
+            if tracing is not None:
+                tracing.shutdown()
 
     metrics = Metrics()
     backend = BackendMetrics(metrics.registry)
+    tracing = open_tracing(settings)
     routes = [
         *(metrics_routes if settings.metrics else []),
         *files.all_routes(),
@@ -106,7 +114,10 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
     app.router.redirect_slashes = False
     app.state.metrics = metrics
     if not settings.metrics and settings.log_format != "json":
-        return RequestIdMiddleware(app)
-    return RequestIdMiddleware(
-        MetricsMiddleware(app, metrics, json_log=settings.log_format == "json")
-    )
+        served: ASGIApp = RequestIdMiddleware(app)
+    else:
+        served = RequestIdMiddleware(
+            MetricsMiddleware(app, metrics, json_log=settings.log_format == "json")
+        )
+    # Outermost, so a request's span covers all the gateway does for it.
+    return served if tracing is None else tracing.wrap(served)

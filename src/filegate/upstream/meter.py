@@ -122,6 +122,23 @@ class MeterSink(Protocol):
         ...
 
 
+class Tee:
+    """Several sinks as one (metrics and tracing)."""
+
+    def __init__(self, *sinks: MeterSink) -> None:
+        self.sinks = sinks
+
+    def upstream(
+        self, target: str, operation: str, status: str, seconds: float, *, retry: bool
+    ) -> None:
+        for sink in self.sinks:
+            sink.upstream(target, operation, status, seconds, retry=retry)
+
+    def moved(self, direction: str, target: str, size: int) -> None:
+        for sink in self.sinks:
+            sink.moved(direction, target, size)
+
+
 class Meter:
     """Late-bound: backends hold it from the start, the serving app sets ``sink``."""
 
