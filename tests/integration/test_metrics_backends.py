@@ -28,7 +28,7 @@ FAST_SWEEP = {"FILEGATE_SWEEP_INTERVAL": "0.2", "FILEGATE_BATCH_CACHE_SECONDS": 
 def srv(fake: Fake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("metrics-backends")
     kwargs = config_kwargs(base / "filegate.yaml", fake)
-    kwargs["env"].update(FAST_SWEEP)
+    kwargs["env"].update({**FAST_SWEEP, "FILEGATE_LOG_FORMAT": "json"})
     server = start_server(base, **kwargs)
     yield server
     server.stop()
@@ -99,9 +99,12 @@ def test_upstream_requests_latency_retries_and_bytes_by_target(
     assert delta(after, before, moved("in", "openai")) >= len(data)
     # Label values are the bounded sets, never an id.
     assert not any(file_id in name for name in after)
+    # Neither the scrape nor the JSON log holds a key: the gateway's or an upstream's.
     text = httpx.get(f"{srv.base_url}/metrics", headers=srv.headers).text
+    log = srv.log()
+    assert '"logger":"filegate.access"' in log
     for secret in (OPENAI_KEY, AZURE_KEY, MASTER_KEY):
-        assert secret not in text
+        assert secret not in text and secret not in log
 
 
 def test_embedded_bytes_count_at_the_blob_store(srv: ServerProcess) -> None:
