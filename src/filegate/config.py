@@ -50,6 +50,8 @@ ENV_VARS = {
     "log_format": "FILEGATE_LOG_FORMAT",
     "metrics_public": "FILEGATE_METRICS_PUBLIC",
     "metrics": "FILEGATE_METRICS",
+    # OpenTelemetry's own variable: set, and with the otel extra installed, spans go there.
+    "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
     "default_target": "FILEGATE_DEFAULT_TARGET",
     # What one HTTP client may hold (server/protocol.py enforces them).
     "max_connections": "FILEGATE_MAX_CONNECTIONS",
@@ -170,6 +172,8 @@ class Settings(BaseModel):
     metrics_public: bool = False
     # False: no /metrics and no per-request counting (the benchmark's baseline).
     metrics: bool = True
+    # OTLP/HTTP base URL (spans go to <it>/v1/traces); needs the otel extra (server/tracing.py).
+    otel_endpoint: str | None = None
     deployments: tuple[Deployment, ...] = ()
     # Limits for every virtual key; a key's or team's own limits can only tighten them.
     default_limits: Limits = Limits()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from filegate.blobstores import open_blobstore
 from filegate.blobstores.local import LocalBlobStore
+from filegate.blobstores.metered import MeteredBlobStore
+from filegate.blobstores.registry import store_kind
 from filegate.catalog.sql import SQLCatalog, async_url
 from filegate.config import Settings
 from filegate.core.batches import BatchService
@@ -24,15 +26,19 @@ from filegate.core.targets import TargetTable
 from filegate.core.tenants import TenantService
 from filegate.errors import ConfigError
 from filegate.providers.registry import build_provider
+from filegate.upstream.meter import Meter
 
 __all__ = ["Gateway", "check_backends", "open_gateway", "upgrade_catalog"]
 
 
 async def open_gateway(settings: Settings) -> Gateway:
     """The services of one gateway process on the backends ``settings`` name."""
-    blobs = open_blobstore(settings.resolved_storage_url)
+    # Reports go nowhere until the server that serves this gateway plugs its metrics in.
+    meter = Meter()
+    url = settings.resolved_storage_url
+    blobs = MeteredBlobStore(open_blobstore(url), meter.bound(f"store:{store_kind(url)}"))
     catalog = await SQLCatalog.open(settings.resolved_database_url)
-    providers = {d.name: build_provider(d) for d in settings.deployments}
+    providers = {d.name: build_provider(d, meter=meter.bound(d.name)) for d in settings.deployments}
     spool = LocalBlobStore(settings.data_dir / "spool", durable=False, hashing=False)
     service = FileService(
         catalog, blobs, max_file_size=settings.max_file_size, spool=spool, providers=providers
@@ -60,6 +66,7 @@ async def open_gateway(settings: Settings) -> Gateway:
             targets,
             cache_seconds=settings.fine_tuning_cache_seconds,
         ),
+        meter,
     )
 
 

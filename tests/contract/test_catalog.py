@@ -15,6 +15,7 @@ from filegate.errors import QuotaExceeded, RateLimited
 from filegate.records import (
     FileRecord,
     FileState,
+    FileTotals,
     ListQuery,
     Location,
     Quota,
@@ -182,6 +183,34 @@ class CatalogContract:
         assert await catalog.uploads.add_part(late, now, max_total=10) is False
         assert [p.id for p in await catalog.uploads.parts(up.id)] == [part.id]
         assert await catalog.uploads.get(up.id, Scope(owner="someone")) is None
+
+    async def test_totals_count_what_is_stored_and_in_flight(self, catalog: SQLCatalog) -> None:
+        now = int(time.time())
+        assert await catalog.totals() == FileTotals(0, 0, 0)
+        kept = [await ready(catalog, record(bytes=n)) for n in (100, 250)]
+        writing = record(bytes=0)
+        await catalog.insert(writing)
+        gone = await ready(catalog, record(bytes=7))
+        assert await catalog.hide(gone.id, ADMIN, now, now + 60) is not None
+        # Deleting and writing records are not stored; the one being written is in flight.
+        assert await catalog.totals() == FileTotals(2, 350, 1)
+        await catalog.remove(kept[0].id)
+        assert await catalog.totals() == FileTotals(1, 250, 1)
+        assert await catalog.uploads.in_progress() == 0
+        up = Upload(
+            id=new_id("upload_")[0],
+            filename="u",
+            purpose="batch",
+            bytes=3,
+            mime_type="application/jsonl",
+            created_at=now,
+            expires_at=now + 3600,
+        )
+        await catalog.uploads.add(up)
+        assert await catalog.uploads.in_progress() == 1
+        assert await catalog.uploads.transition(up.id, "pending", "cancelled", now=now)
+        assert await catalog.uploads.in_progress() == 0
+        assert await catalog.batches.in_progress() == 0
 
     async def test_exclusive(self, catalog: SQLCatalog) -> None:
         async with catalog.exclusive("contract") as mine:

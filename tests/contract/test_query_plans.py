@@ -23,7 +23,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from filegate.catalog.hot import Compiled, compile_for
 from filegate.catalog.schema import files
-from filegate.catalog.sql import SQLCatalog, _doomed_ids, _get_stmt, _page_stmt
+from filegate.catalog.sql import (
+    _STORED,
+    _WRITING,
+    SQLCatalog,
+    _doomed_ids,
+    _get_stmt,
+    _page_stmt,
+)
 from filegate.core.ids import new_id
 from tests.postgres import ADMIN_URL, _run
 
@@ -277,3 +284,43 @@ async def test_postgres_sweep_claim_uses_indexes(
     sql = _literal(_doomed_ids(500), _pg_dialect())
     nodes = await _pg_plan(postgres_catalog, Compiled(sql, ()), {})
     assert "Seq Scan" not in [n["Node Type"] for n in nodes], nodes
+
+
+# --------------------------------------------------------------------------- gauges' totals
+
+# The sweeper's counts for the gauges, once per interval: index walks, never the table.
+TOTALS = [("stored", _STORED, "ix_files_bytes_state"), ("writing", _WRITING, "ix_files_leased")]
+
+
+@pytest.mark.parametrize(("name", "stmt", "index"), TOTALS, ids=[t[0] for t in TOTALS])
+def test_sqlite_totals_walk_an_index(
+    sqlite_catalog: Path, name: str, stmt: sa.Select[Any], index: str
+) -> None:
+    db = sqlite3.connect(sqlite_catalog)
+    try:
+        compiled = compile_for(stmt, sa.create_engine("sqlite://").dialect)
+        plan = _sqlite_plan(db, compiled, {})
+    finally:
+        db.close()
+    assert len(plan) == 1 and index in plan[0], (name, plan)
+    if name == "stored":
+        # The count and the sum read the index alone.
+        assert "COVERING INDEX" in plan[0], plan
+
+
+@pytest.mark.parametrize(("name", "stmt", "index"), TOTALS, ids=[t[0] for t in TOTALS])
+async def test_postgres_totals_walk_an_index(
+    postgres_catalog: str, postgres_ids: list[str], name: str, stmt: sa.Select[Any], index: str
+) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(postgres_catalog)
+    try:
+        # As autovacuum does: the visibility map lets an index-only scan skip the heap.
+        await conn.execute("VACUUM ANALYZE files")
+    finally:
+        await conn.close()
+    nodes = await _pg_plan(postgres_catalog, compile_for(stmt, _pg_dialect()), {})
+    kinds = [n["Node Type"] for n in nodes]
+    assert "Seq Scan" not in kinds, (name, kinds)
+    assert any(n.get("Index Name") == index for n in nodes), (name, nodes)

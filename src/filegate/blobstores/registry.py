@@ -24,6 +24,12 @@ _BACKENDS: dict[str, tuple[str, str, str, str]] = {
 _ALIASES = {"s3a": "s3", "gcs": "gs", "azure": "az"}
 
 
+def store_kind(url: str) -> str:
+    """``local``, ``s3``, ``gs`` or ``az``: the store a URL names (a metrics label)."""
+    scheme = urlparse(url).scheme
+    return "local" if scheme in ("", "file") else _ALIASES.get(scheme, scheme)
+
+
 def open_blobstore(url: str, env: Mapping[str, str] | None = None) -> BlobStore:
     """Build the blob store named by ``url``.
 

@@ -43,6 +43,13 @@ def _record(row: sa.Row[Any]) -> BatchRecord:
     )
 
 
+_IN_PROGRESS = (
+    sa.select(sa.func.count())
+    .select_from(batches)
+    .where(batches.c.terminal.is_(False), batches.c.state == READY)
+)
+
+
 class SQLBatchStore:
     def __init__(self, runner: Runner) -> None:
         self._run = runner
@@ -133,6 +140,10 @@ class SQLBatchStore:
         rows = await self._run.read(lambda conn: conn.execute(stmt).all())
         records = [_record(r) for r in rows]
         return BatchPage(data=records[: query.limit], has_more=len(records) > query.limit)
+
+    async def in_progress(self) -> int:
+        # ix_batches_active leads with ``terminal``: only unfinished batches are read.
+        return int(await self._run.scan(lambda conn: conn.execute(_IN_PROGRESS).scalar_one()))
 
     async def active(self, owner: str | None, team: str | None, limit: int) -> list[BatchRecord]:
         """Unfinished visible batches of an owner or a team (to refresh before refusing)."""

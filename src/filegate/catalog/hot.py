@@ -198,6 +198,8 @@ _SQLITE_ERRORS = (sqlite3.OperationalError, sqlite3.InterfaceError, OSError)
 def _unreadable() -> StorageUnavailable:
     # As through SQLAlchemy: the cause goes to the log, not to the client.
     return StorageUnavailable("The catalog database cannot be read right now; try again later.")
+
+
 @contextmanager
 def sqlite_errors(what: str = "read") -> Iterator[None]:
     try:

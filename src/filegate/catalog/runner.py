@@ -94,6 +94,10 @@ class Runner(Protocol):
 
     async def read(self, fn: Callable[[sa.Connection], T]) -> T: ...
     async def write(self, fn: Callable[[sa.Connection], T]) -> T: ...
+    async def scan(self, fn: Callable[[sa.Connection], T]) -> T:
+        """A read that walks many rows (the gauges' totals): never on the event loop."""
+        ...
+
     async def dispose(self) -> None: ...
 
 
@@ -126,6 +130,17 @@ class SQLiteRunner:
         with _storage_errors("written"):
             return await to_thread.run_sync(run)
 
+    async def scan(self, fn: Callable[[sa.Connection], T]) -> T:
+        # An index walk over a million rows takes SQLite ~100 ms: long enough to stall
+        # every request if it ran inline, as reads do. sqlite3 lets go of the GIL while
+        # it steps, so a worker thread keeps the loop free.
+        def run() -> T:
+            with self.engine.connect() as conn:
+                return fn(conn)
+
+        with _storage_errors("read"):
+            return await to_thread.run_sync(run)
+
     async def dispose(self) -> None:
         self.engine.dispose()
 
@@ -140,6 +155,10 @@ class AsyncRunner:
         with _storage_errors("read"):
             async with self.engine.connect() as conn:
                 return await conn.run_sync(fn)
+
+    async def scan(self, fn: Callable[[sa.Connection], T]) -> T:
+        # asyncpg waits on the socket, not the loop: a long read is an ordinary read.
+        return await self.read(fn)
 
     async def write(self, fn: Callable[[sa.Connection], T]) -> T:
         with _storage_errors("written"):

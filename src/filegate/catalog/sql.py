@@ -38,6 +38,7 @@ from filegate.records import (
     FilePage,
     FileRecord,
     FileState,
+    FileTotals,
     ListQuery,
     Location,
     Quota,
@@ -214,6 +215,17 @@ def _doomed() -> sa.ColumnElement[bool]:
             files.c.lease_until < now,
         ),
     )
+
+
+# Visible files and their bytes: a walk of ix_files_bytes_state alone (it holds both
+# columns), never the table's rows.
+_STORED = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(files.c.bytes), 0)).where(
+    files.c.state == FileState.READY.value
+)
+# Writes in flight hold a lease: ix_files_leased holds only those rows.
+_WRITING = sa.select(sa.func.count()).where(
+    files.c.lease_until.is_not(None), files.c.state == FileState.WRITING.value
+)
 
 
 @functools.cache
@@ -535,6 +547,13 @@ class SQLCatalog:
             conn.execute(files.delete().where(files.c.id.in_(ids)))
 
         await self._run.write(run)
+
+    async def totals(self) -> FileTotals:
+        def run(conn: sa.Connection) -> FileTotals:
+            count, size = conn.execute(_STORED).one()
+            return FileTotals(int(count), int(size), int(conn.execute(_WRITING).scalar_one()))
+
+        return await self._run.scan(run)
 
     async def claim_doomed(self, now: int, lease_until: int, limit: int) -> list[FileRecord]:
         find = _doomed_ids(limit)

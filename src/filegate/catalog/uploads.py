@@ -13,6 +13,8 @@ from filegate.catalog.runner import Runner
 from filegate.catalog.schema import upload_parts, uploads
 from filegate.records import Scope, Upload, UploadPart
 
+_PENDING = sa.select(sa.func.count()).select_from(uploads).where(uploads.c.status == "pending")
+
 
 def _upload(row: sa.Row[Any]) -> Upload:
     m = row._mapping
@@ -158,3 +160,7 @@ class SQLUploadStore:
         )
         rows = await self._run.read(lambda conn: conn.execute(stmt).all())
         return [_upload(r) for r in rows]
+
+    async def in_progress(self) -> int:
+        # A range of ix_uploads_status_expires: the index alone answers it.
+        return int(await self._run.scan(lambda conn: conn.execute(_PENDING).scalar_one()))

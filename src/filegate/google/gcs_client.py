@@ -26,6 +26,7 @@ from filegate.errors import FilegateError, FileNotFound, InvalidRequest, Upstrea
 from filegate.google.tokens import GoogleAuth, GoogleTokens
 from filegate.records import ByteRange
 from filegate.upstream.client import WireClient
+from filegate.upstream.meter import BoundMeter
 from filegate.upstream.retry import is_transient, retry_delay
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
@@ -90,6 +91,7 @@ class GCSClient:
         extra_headers: dict[str, str] | None = None,
         trust_env: bool = True,
         transport: httpx2.AsyncBaseTransport | None = None,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.name = name
         self.max_retries = max_retries
@@ -104,6 +106,7 @@ class GCSClient:
             "timeout": timeout,
             "trust_env": trust_env,
             "transport": transport,
+            "meter": meter,
         }
         self.wire = WireClient(name, max_retries=max_retries, **common)
         # Upload sessions resume from what GCS says it holds, not by resending blindly.

@@ -23,6 +23,7 @@ from filegate.providers.openai.spec import SPEC as OPENAI
 from filegate.providers.openai_compatible.spec import SPEC as OPENAI_COMPATIBLE
 from filegate.providers.spec import DeploymentFields, ProviderSpec
 from filegate.providers.vertex_ai.spec import SPEC as VERTEX_AI
+from filegate.upstream.meter import BoundMeter
 
 # Providers a deployment may name, in the order zero-config deployments are made.
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -65,10 +66,15 @@ def provider_class(name: str) -> Any:
 
 
 def build_provider(
-    deployment: DeploymentFields, *, transport: httpx2.AsyncBaseTransport | None = None
+    deployment: DeploymentFields,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    meter: BoundMeter | None = None,
 ) -> Provider:
-    """An adapter for one configured deployment."""
-    kwargs = spec(deployment.provider).kwargs(deployment, transport)
+    """An adapter for one configured deployment; ``meter`` hears of each request it sends."""
+    kwargs = dict(spec(deployment.provider).kwargs(deployment, transport))
+    if meter is not None:
+        kwargs["meter"] = meter
     try:
         provider: Provider = provider_class(deployment.provider)(**kwargs)
     except ConfigError as exc:

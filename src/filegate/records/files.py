@@ -30,6 +30,16 @@ class FileState(enum.StrEnum):
 EMBEDDED = "filegate"
 
 
+@dataclass(frozen=True, slots=True)
+class FileTotals:
+    """What the catalog holds, fleet-wide: visible files and their bytes, and files
+    whose bytes are being written now (uploads in flight)."""
+
+    files: int
+    bytes: int
+    writing: int
+
+
 @dataclass(slots=True)
 class Location:
     """A copy of a file's bytes at one provider deployment."""

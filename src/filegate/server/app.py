@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from filegate.config import Settings
 from filegate.core.gateway import Gateway, sweep_forever
 from filegate.server.auth import Authenticator
+from filegate.server.backend_metrics import BackendMetrics
 from filegate.server.errors import HANDLERS
 from filegate.server.front import Front
 from filegate.server.metrics import Metrics
@@ -27,6 +28,8 @@ from filegate.server.metrics import routes as metrics_routes
 from filegate.server.openapi import document as openapi
 from filegate.server.router import IndexedRouter
 from filegate.server.routes import admin, batches, console, files, fine_tuning, health, uploads
+from filegate.server.tracing import open_tracing
+from filegate.upstream.meter import MeterSink, Tee
 
 log = logging.getLogger("filegate")
 
@@ -57,9 +60,19 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
                 "without a key. Serving on %s only.",
                 settings.bind_host,
             )
+        sinks: list[MeterSink] = [backend] if settings.metrics else []
+        if tracing is not None:
+            sinks.append(tracing)
+        if sinks:
+            opened.meter.sink = sinks[0] if len(sinks) == 1 else Tee(*sinks)
         # The first sweep runs at once, clearing what a killed process left behind.
         sweeper = asyncio.create_task(
-            sweep_forever(opened, settings.sweep_interval, metrics.observe_sweep)
+            sweep_forever(
+                opened,
+                settings.sweep_interval,
+                metrics.observe_sweep,
+                backend.refresh if settings.metrics else None,
+            )
         )
         # Batches filegate runs itself; the first look also resumes what a killed
         # process (this one before a restart, or another gateway) left running.
@@ -76,8 +89,12 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await opened.aclose()
+            if tracing is not None:
+                tracing.shutdown()
 
     metrics = Metrics()
+    backend = BackendMetrics(metrics.registry)
+    tracing = open_tracing(settings)
     routes = [
         *(metrics_routes if settings.metrics else []),
         *files.all_routes(),
@@ -100,7 +117,8 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
     # header (an open redirect); "/v1/files/" is a 404 like any unknown URL.
     app.router.redirect_slashes = False
     app.state.metrics = metrics
-    return app
+    # Outermost, so a request's span covers all the gateway does for it.
+    return app if tracing is None else tracing.wrap(app)
 
 
 class _App(Starlette):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -30,6 +31,7 @@ from filegate.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from filegate.upstream.meter import BoundMeter, operation
 from filegate.upstream.retry import retry_delay, should_retry
 
 log = logging.getLogger("filegate.providers")
@@ -155,9 +157,11 @@ class WireClient:
         max_retries: int = 2,
         trust_env: bool = True,
         transport: httpx2.AsyncBaseTransport | None = None,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.provider = provider
         self.max_retries = max_retries
+        self.meter = meter
         self.params = params or {}
         self.client = httpx2.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -186,18 +190,20 @@ class WireClient:
         upstream cannot have made anything: connection failures and 429/5xx.
         """
         query = {**self.params, **{k: v for k, v in (params or {}).items() if v is not None}}
+        meter = self.meter
         attempt = 0
         while True:
+            content = body() if body is not None else None
+            if meter is not None and content is not None:
+                content = _counted(content, meter)
             request = self.client.build_request(
-                method,
-                path,
-                params=query,
-                headers=headers,
-                content=body() if body is not None else None,
+                method, path, params=query, headers=headers, content=content
             )
+            started = time.perf_counter()
             try:
                 response = await self.client.send(request, stream=True)
             except httpx2.TimeoutException as exc:
+                self._observe(request, "timeout", started, attempt)
                 # A read timeout on a create may come after the upstream made the file.
                 safe = retry_unsafe or isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout)
                 if safe and attempt < self.max_retries:
@@ -208,6 +214,7 @@ class WireClient:
                     f"{self.provider}: the upstream did not answer in time."
                 ) from None
             except httpx2.TransportError as exc:
+                self._observe(request, "error", started, attempt)
                 if attempt < self.max_retries:
                     log.warning(
                         "%s %s %s failed (%s); retrying",
@@ -224,7 +231,11 @@ class WireClient:
                     f"({type(exc).__name__}).",
                     url=str(request.url.copy_with(query=None)),
                 ) from None
+            # Latency to the answer's head: a streamed body's pace is the reader's.
+            self._observe(request, str(response.status_code), started, attempt)
             if response.status_code < 400:
+                if meter is not None:
+                    response.stream = _CountedStream(response.stream, meter)
                 if not stream:
                     await response.aread()
                 return response
@@ -235,6 +246,16 @@ class WireClient:
                 attempt += 1
                 continue
             raise map_status(self.provider, response.status_code, body_bytes, response.headers)
+
+    def _observe(self, request: httpx2.Request, status: str, started: float, attempt: int) -> None:
+        if self.meter is not None:
+            url = request.url
+            self.meter.upstream(
+                operation(request.method, url.path, url.query.decode("ascii", "replace")),
+                status,
+                time.perf_counter() - started,
+                retry=attempt > 0,
+            )
 
     async def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self.request(method, path, **kwargs)
@@ -250,6 +271,27 @@ class WireClient:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+async def _counted(chunks: AsyncIterator[bytes], meter: BoundMeter) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        meter.moved("out", len(chunk))
+        yield chunk
+
+
+class _CountedStream(httpx2.AsyncByteStream):
+    """A response body that reports its bytes as they are read (downloads stream)."""
+
+    def __init__(self, inner: Any, meter: BoundMeter) -> None:
+        self.inner, self.meter = inner, meter
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self.inner:
+            self.meter.moved("in", len(chunk))
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 async def _read_capped(response: httpx2.Response) -> bytes:

@@ -25,6 +25,7 @@ from filegate.providers.openai.provider import (
     OpenAIProvider,
 )
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, ExpiresAfter
+from filegate.upstream.meter import BoundMeter
 
 log = logging.getLogger("filegate")
 
@@ -72,6 +73,7 @@ class AzureOpenAIProvider(AzureOpenAIBatches, AzureOpenAIFineTuning, OpenAIProvi
         files_api_max_bytes: int = FILES_API_MAX_BYTES,
         upload_part_bytes: int = UPLOAD_PART_BYTES,
         processing_wait: float = PROCESSING_WAIT,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.processing_wait = processing_wait
         if not api_base:
@@ -106,6 +108,7 @@ class AzureOpenAIProvider(AzureOpenAIBatches, AzureOpenAIFineTuning, OpenAIProvi
             transport=transport,
             files_api_max_bytes=files_api_max_bytes,
             upload_part_bytes=upload_part_bytes,
+            meter=meter,
         )
         self.wire.params = params
         self._uploads = version in _V1_VERSIONS or (

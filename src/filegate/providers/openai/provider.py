@@ -17,6 +17,7 @@ from filegate.providers.openai.parts import Parts
 from filegate.providers.ranges import slice_stream
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, ByteRange, ExpiresAfter
 from filegate.upstream.client import WireClient, multipart_body
+from filegate.upstream.meter import BoundMeter
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
 # OpenAI's limits: the Files API takes files up to 512 MB; larger ones go
@@ -43,6 +44,7 @@ class OpenAIProvider(OpenAIBatches, OpenAIFineTuning):
         transport: httpx2.AsyncBaseTransport | None = None,
         files_api_max_bytes: int = FILES_API_MAX_BYTES,
         upload_part_bytes: int = UPLOAD_PART_BYTES,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.files_api_max_bytes = files_api_max_bytes
         self.upload_part_bytes = upload_part_bytes
@@ -60,6 +62,7 @@ class OpenAIProvider(OpenAIBatches, OpenAIFineTuning):
             timeout=timeout,
             max_retries=max_retries,
             transport=transport,
+            meter=meter,
         )
 
     def _path(self, *parts: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import urllib.parse
 import urllib.request
 from typing import Any, NoReturn
@@ -24,6 +25,7 @@ import orjson
 from filegate.errors import InvalidRequest
 from filegate.providers.base import LineAnswer, ProviderContent, ProviderFile, ProviderPage
 from filegate.records import ByteRange, ExpiresAfter
+from filegate.upstream.meter import BoundMeter
 from filegate.upstream.retry import retry_after, worth_retrying
 
 log = logging.getLogger("filegate")
@@ -50,8 +52,10 @@ class OpenAICompatibleProvider:
         max_retries: int = 2,
         batch_concurrency: int = 8,
         max_batches_running: int = 4,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.name = name
+        self.meter = meter
         self.batch_concurrency = batch_concurrency
         self.max_batches_running = max_batches_running
         self.retries = max(max_retries, MIN_LINE_RETRIES)
@@ -91,6 +95,7 @@ class OpenAICompatibleProvider:
         target = self._base + (url if url.startswith("/") else "/" + url)
         attempt = 0
         while True:
+            started = time.perf_counter()
             try:
                 async with self._client().post(target, data=body, allow_redirects=False) as r:
                     # Read whole (up to the cap) either way, so the connection is reused.
@@ -98,6 +103,7 @@ class OpenAICompatibleProvider:
                     status, headers = r.status, r.headers
             except (aiohttp.ClientError, TimeoutError) as exc:
                 timeout = isinstance(exc, TimeoutError)
+                self._observe("timeout" if timeout else "error", started, attempt, body, b"")
                 if attempt < self.retries:
                     await asyncio.sleep(retry_after(attempt, None))
                     attempt += 1
@@ -111,11 +117,19 @@ class OpenAICompatibleProvider:
                         f"({type(exc).__name__}) after {attempt + 1} attempts.",
                     },
                 )
+            self._observe(str(status), started, attempt, body, raw)
             if worth_retrying(status, headers) and attempt < self.retries:
                 await asyncio.sleep(retry_after(attempt, headers))
                 attempt += 1
                 continue
             return LineAnswer(status, request_id=headers.get("x-request-id"), body=_body(raw))
+
+    def _observe(self, status: str, started: float, attempt: int, sent: bytes, got: bytes) -> None:
+        if self.meter is not None:
+            seconds = time.perf_counter() - started
+            self.meter.upstream("model.request", status, seconds, retry=attempt > 0)
+            self.meter.moved("out", len(sent))
+            self.meter.moved("in", len(got))
 
     # -- no Files API: files for these batches stay in filegate's own store ------------------
 

@@ -41,6 +41,7 @@ from filegate.providers.vertex_ai.objects import ORIGINAL, ROLE, parse_gs_id
 from filegate.providers.vertex_ai.output_lines import rfc3339_epoch
 from filegate.records import ExpiresAfter
 from filegate.upstream.client import WireClient
+from filegate.upstream.meter import BoundMeter
 
 ENDPOINT = "/v1/chat/completions"
 DEFAULT_LOCATION = "us-central1"
@@ -177,6 +178,7 @@ class VertexBatches:
         max_retries: int,
         extra_headers: dict[str, str] | None,
         transport: httpx2.AsyncBaseTransport | None,
+        meter: BoundMeter | None = None,
     ) -> None:
         self.batch_outputs = BatchOutputs(self.gcs, self.bucket, self.prefix)
         project = vertex_project
@@ -203,6 +205,7 @@ class VertexBatches:
             "headers": {"Accept": "application/json", **(extra_headers or {})},
             "timeout": timeout,
             "transport": transport,
+            "meter": meter,
         }
         self.vertex = WireClient(self.name, max_retries=max_retries, **common)
         # A create is sent once: a retry after a lost answer could start a second job.

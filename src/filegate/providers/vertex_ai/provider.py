@@ -39,6 +39,7 @@ from filegate.providers.vertex_ai.fine_tuning import TUNING_ROLE, VertexFineTuni
 from filegate.providers.vertex_ai.objects import ORIGINAL, ORIGINAL_BYTES, ROLE, parse_gs_id
 from filegate.providers.vertex_ai.tuning_lines import openai_to_tuning
 from filegate.records import EXPIRES_MAX, EXPIRES_MIN, PURPOSES, ByteRange, ExpiresAfter
+from filegate.upstream.meter import BoundMeter
 
 # How much of an unmarked .jsonl object is read to tell Vertex output from other JSONL.
 SNIFF_BYTES = 8 * 1024 * 1024
@@ -80,6 +81,7 @@ class VertexAIProvider(VertexBatches, VertexFineTuning):
         max_retries: int = 2,
         extra_headers: dict[str, str] | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        meter: BoundMeter | None = None,
     ) -> None:
         if not gcs_bucket_name:
             raise ConfigError("vertex_ai: gcs_bucket_name is required (or set GCS_BUCKET_NAME)")
@@ -106,6 +108,7 @@ class VertexAIProvider(VertexBatches, VertexFineTuning):
             max_retries=max_retries,
             extra_headers=extra_headers,
             transport=transport,
+            meter=meter,
         )
         self._init_batches(
             vertex_api_base=vertex_api_base,
@@ -117,6 +120,7 @@ class VertexAIProvider(VertexBatches, VertexFineTuning):
             max_retries=max_retries,
             extra_headers=extra_headers,
             transport=transport,
+            meter=meter,
         )
 
     # -- checks ------------------------------------------------------------------------------
