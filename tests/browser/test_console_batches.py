@@ -209,8 +209,9 @@ def test_create_a_batch_from_an_uploaded_file(
     page.get_by_role("link", name="Create a batch from this file").click()
     form = page.locator("form", has=page.get_by_role("button", name="Create batch"))
     expect(form.get_by_label("Input file (purpose batch)")).to_have_value(file_id)
-    # The file's own batch files are suggested.
-    assert page.locator(f'#batch-files option[value="{file_id}"]').count() == 1
+    # The file's own batch files are suggested (the list fills in after the form
+    # shows, so wait for it rather than counting once).
+    expect(page.locator(f'#batch-files option[value="{file_id}"]')).to_have_count(1)
     form.get_by_label("Endpoint").select_option(CHAT)
     form.get_by_label("Metadata").fill("source=console\nowner=tests")
     form.get_by_label("Deployment (optional)").fill(DEPLOYMENT)

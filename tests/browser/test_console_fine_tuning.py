@@ -116,7 +116,8 @@ def test_create_from_a_file_follow_it_to_its_results(
     page.get_by_role("link", name="Fine-tune on this file").click()
     form = page.locator("form", has=page.get_by_role("button", name="Create job"))
     expect(form.get_by_label("Training file (purpose fine-tune)")).to_have_value(train)
-    assert page.locator(f'#ft-files option[value="{valid}"]').count() == 1
+    # The suggestions fill in after the form shows: wait for them.
+    expect(page.locator(f'#ft-files option[value="{valid}"]')).to_have_count(1)
     form.get_by_label("Base model").fill("gpt-4o-mini")
     form.get_by_label("Validation file (optional)").fill(valid)
     form.get_by_label("Suffix (optional)").fill("console")

@@ -36,6 +36,7 @@ def test_security_headers_on_the_page_and_every_asset(
         "files.js",
         "upload.js",
         "download.js",
+        "listing.js",
         "batches.js",
         "finetuning.js",
         "admin.js",
