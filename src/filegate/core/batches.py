@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from filegate.catalog.base import BatchRunStore, BatchStore
+from filegate.core import in_progress
 from filegate.core.batch_runner import WINDOW_SECONDS, BatchRunner
 from filegate.core.copies import FileCopies, JobWords, Placer, own_ids, provider_file_record
 from filegate.core.files.service import FileService
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.params import EXPIRES_MAX, EXPIRES_MIN
 from filegate.core.targets import Target, TargetTable
-from filegate.errors import FilegateError, FileNotFound, InvalidRequest, RateLimited
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest
 from filegate.providers.base import BatchesProvider, ProviderBatch, batching, sending_lines
 from filegate.records import (
     BatchPage,
@@ -60,9 +61,6 @@ LIST_DEFAULT, LIST_MAX = 20, 100
 # Polling clients are answered from the catalog for this long after the provider was
 # last asked about a batch (across every gateway sharing the catalog).
 CACHE_SECONDS = 1.5
-# A create holds its place against max_batches_in_progress this long at most; a
-# process that dies while asking the provider gives it back when it runs out.
-CREATE_LEASE_SECONDS = 900
 # Batches of one page refreshed at once.
 REFRESH_CONCURRENCY = 8
 OUTPUT_CONTENT_TYPE = "application/jsonl"
@@ -408,28 +406,16 @@ class BatchService:
     async def _reserve(
         self, record: BatchRecord, key_cap: int | None, team_cap: int | None
     ) -> None:
-        async def hold() -> str | None:
-            now = int(self.clock())
-            return await self.store.reserve(
-                record,
-                now=now,
-                lease_until=now + CREATE_LEASE_SECONDS,
-                key_cap=key_cap,
-                team_cap=team_cap,
-            )
-
-        refused = await hold()
-        if refused is None:
-            return
-        # The catalog may not know yet that some of them finished: ask, then count again.
-        caps = [c for c in (key_cap, team_cap) if c is not None]
-        stale = await self.store.active(
-            record.owner, record.team if team_cap is not None else None, max(caps) + 1
+        await in_progress.reserve(
+            self.store,
+            record,
+            clock=self.clock,
+            key_cap=key_cap,
+            team_cap=team_cap,
+            refresh=self._refresh_all,
+            param="input_file_id",
+            code="too_many_batches_in_progress",
         )
-        await self._refresh_all(stale)
-        refused = await hold()
-        if refused is not None:
-            raise RateLimited(refused, param="input_file_id", code="too_many_batches_in_progress")
 
     async def get(self, scope: Scope, batch_id: str) -> BatchRecord:
         """A batch the scope may see, as the provider says it is now (or a moment ago)."""

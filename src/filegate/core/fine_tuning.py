@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from filegate.catalog.base import FineTuningStore
+from filegate.core import in_progress
 from filegate.core.batches import check_metadata
 from filegate.core.copies import FileCopies, JobWords, Placer, own_ids, provider_file_record
 from filegate.core.files.service import FileService
 from filegate.core.ids import is_filegate_id, new_id
 from filegate.core.targets import Target, TargetTable
-from filegate.errors import FilegateError, FileNotFound, InvalidRequest, RateLimited
+from filegate.errors import FilegateError, FileNotFound, InvalidRequest
 from filegate.providers.base import FineTuningProvider, ProviderItems, ProviderJob, tuning
 from filegate.records import (
     FileRecord,
@@ -57,9 +58,6 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 # Polling clients are answered from the catalog for this long after the provider was
 # last asked about a job (across every gateway sharing the catalog).
 CACHE_SECONDS = 1.5
-# A create holds its place against max_fine_tuning_jobs_in_progress this long at most; a
-# process that dies while asking the provider gives it back when it runs out.
-CREATE_LEASE_SECONDS = 900
 # A job is in progress until it ends (records.fine_tuning.TERMINAL: succeeded, failed,
 # cancelled): validating_files and queued count as OpenAI counts them against its own
 # active-jobs limit, running of course, and paused too, since a paused job keeps its place
@@ -269,30 +267,16 @@ class FineTuningService:
     async def _reserve(
         self, record: FineTuningRecord, key_cap: int | None, team_cap: int | None
     ) -> None:
-        async def hold() -> str | None:
-            now = int(self.clock())
-            return await self.store.reserve(
-                record,
-                now=now,
-                lease_until=now + CREATE_LEASE_SECONDS,
-                key_cap=key_cap,
-                team_cap=team_cap,
-            )
-
-        refused = await hold()
-        if refused is None:
-            return
-        # The catalog may not know yet that some of them ended: ask, then count again.
-        caps = [c for c in (key_cap, team_cap) if c is not None]
-        stale = await self.store.active(
-            record.owner, record.team if team_cap is not None else None, max(caps) + 1
+        await in_progress.reserve(
+            self.store,
+            record,
+            clock=self.clock,
+            key_cap=key_cap,
+            team_cap=team_cap,
+            refresh=self._refresh_all,
+            param="training_file",
+            code="too_many_fine_tuning_jobs_in_progress",
         )
-        await self._refresh_all(stale)
-        refused = await hold()
-        if refused is not None:
-            raise RateLimited(
-                refused, param="training_file", code="too_many_fine_tuning_jobs_in_progress"
-            )
 
     async def _copy(
         self, file: FileRecord, target: Target, copy: Location | None, param: str
