@@ -2,22 +2,10 @@
 // cancel, and a form that makes one from an uploaded file.
 
 import { json } from "./api.js";
-import {
-  announce,
-  append,
-  bytes,
-  clear,
-  field,
-  h,
-  heading,
-  row,
-  select,
-  table,
-  when,
-} from "./dom.js";
-import { attempt, confirmAction, cursorPager } from "./ui.js";
+import { announce, append, bytes, clear, field, h, heading, select, when } from "./dom.js";
+import { fileLink, listPage } from "./listing.js";
+import { attempt, confirmAction } from "./ui.js";
 
-const PAGE_SIZE = 20;
 const POLL_MS = 3000;
 const TERMINAL = new Set(["completed", "failed", "expired", "cancelled"]);
 const CANCELLABLE = new Set(["validating", "in_progress", "finalizing"]);
@@ -58,9 +46,6 @@ export async function render(view, route) {
   return renderList(view, route);
 }
 
-const fileLink = (id) =>
-  id ? h("a", { href: `#/files/${encodeURIComponent(id)}`, text: id }) : "none";
-
 // A progress bar from request_counts: done (completed + failed) of total.
 export function progress(batch) {
   const counts = batch.request_counts ?? { total: 0, completed: 0, failed: 0 };
@@ -75,44 +60,25 @@ export function progress(batch) {
   return h("div", { class: "progress" }, bar, h("small", { text }));
 }
 
-async function renderList(view, route) {
-  const after = route.query.get("after") ?? "";
-  if (!after) history.length = 0;
-  const page = await json("/v1/batches", {
-    query: { limit: PAGE_SIZE, after },
-    signal: route.signal,
+function renderList(view, route) {
+  return listPage(view, route, {
+    apiPath: "/v1/batches",
+    hash: "#/batches",
+    title: "Batches",
+    noun: "batches",
+    create: { href: "#/batches/new", text: "New batch" },
+    columns: COLUMNS,
+    cells: (b) => [
+      h("a", { href: `#/batches/${encodeURIComponent(b.id)}`, text: b.id }),
+      h("span", { class: `status status-${b.status}`, text: b.status }),
+      progress(b),
+      b.endpoint,
+      fileLink(b.input_file_id),
+      when(b.created_at),
+    ],
+    hooks: (b) => ({ testid: "batch-row", dataset: { batchId: b.id } }),
+    history,
   });
-  const rows = page.data.map((b) =>
-    row(
-      COLUMNS,
-      [
-        h("a", { href: `#/batches/${encodeURIComponent(b.id)}`, text: b.id }),
-        h("span", { class: `status status-${b.status}`, text: b.status }),
-        progress(b),
-        b.endpoint,
-        fileLink(b.input_file_id),
-        when(b.created_at),
-      ],
-      { testid: "batch-row", dataset: { batchId: b.id } },
-    ),
-  );
-  const go = (cursor) => {
-    location.hash = cursor ? `#/batches?after=${encodeURIComponent(cursor)}` : "#/batches";
-  };
-  const pager = cursorPager("Pages of batches", { history, after, page, go });
-  view.append(
-    heading("Batches"),
-    h("p", {}, h("a", { class: "button primary", href: "#/batches/new", text: "New batch" })),
-    h(
-      "div",
-      { class: "table-wrap" },
-      rows.length
-        ? table("Your batches", COLUMNS, rows)
-        : h("p", { class: "empty", text: "No batches." }),
-    ),
-    pager,
-  );
-  announce(`${rows.length} batches shown.`);
 }
 
 async function renderDetail(view, id, route) {

@@ -3,10 +3,10 @@
 // that starts one from an uploaded training file.
 
 import { json } from "./api.js";
-import { announce, append, bytes, clear, field, h, heading, row, table, when } from "./dom.js";
-import { attempt, confirmAction, cursorPager } from "./ui.js";
+import { announce, append, bytes, clear, field, h, heading, when } from "./dom.js";
+import { fileLink, listPage } from "./listing.js";
+import { attempt, confirmAction } from "./ui.js";
 
-const PAGE_SIZE = 20;
 const EVENTS_PAGE = 20;
 const POLL_MS = 3000;
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
@@ -21,54 +21,28 @@ export async function render(view, route) {
   return renderList(view, route);
 }
 
-const fileLink = (id) =>
-  id ? h("a", { href: `#/files/${encodeURIComponent(id)}`, text: id }) : "none";
 const jobPath = (id) => `/v1/fine_tuning/jobs/${encodeURIComponent(id)}`;
 const status = (job) => h("span", { class: `status status-${job.status}`, text: job.status });
 
-async function renderList(view, route) {
-  const after = route.query.get("after") ?? "";
-  if (!after) history.length = 0;
-  const page = await json("/v1/fine_tuning/jobs", {
-    query: { limit: PAGE_SIZE, after },
-    signal: route.signal,
+function renderList(view, route) {
+  return listPage(view, route, {
+    apiPath: "/v1/fine_tuning/jobs",
+    hash: "#/fine-tuning",
+    title: "Fine-tuning jobs",
+    noun: "fine-tuning jobs",
+    create: { href: "#/fine-tuning/new", text: "New fine-tuning job" },
+    columns: COLUMNS,
+    cells: (job) => [
+      h("a", { href: `#/fine-tuning/${encodeURIComponent(job.id)}`, text: job.id }),
+      status(job),
+      job.model,
+      fileLink(job.training_file),
+      job.fine_tuned_model ?? "",
+      when(job.created_at),
+    ],
+    hooks: (job) => ({ testid: "ft-job-row", dataset: { jobId: job.id } }),
+    history,
   });
-  const rows = page.data.map((job) =>
-    row(
-      COLUMNS,
-      [
-        h("a", { href: `#/fine-tuning/${encodeURIComponent(job.id)}`, text: job.id }),
-        status(job),
-        job.model,
-        fileLink(job.training_file),
-        job.fine_tuned_model ?? "",
-        when(job.created_at),
-      ],
-      { testid: "ft-job-row", dataset: { jobId: job.id } },
-    ),
-  );
-  const go = (cursor) => {
-    location.hash = cursor ? `#/fine-tuning?after=${encodeURIComponent(cursor)}` : "#/fine-tuning";
-  };
-  // This list has no last_id: its cursor is the last job shown.
-  const cursor = { ...page, last_id: page.data.at(-1)?.id ?? null };
-  view.append(
-    heading("Fine-tuning jobs"),
-    h(
-      "p",
-      {},
-      h("a", { class: "button primary", href: "#/fine-tuning/new", text: "New fine-tuning job" }),
-    ),
-    h(
-      "div",
-      { class: "table-wrap" },
-      rows.length
-        ? table("Your fine-tuning jobs", COLUMNS, rows)
-        : h("p", { class: "empty", text: "No fine-tuning jobs." }),
-    ),
-    cursorPager("Pages of fine-tuning jobs", { history, after, page: cursor, go }),
-  );
-  announce(`${rows.length} fine-tuning jobs shown.`);
 }
 
 async function renderDetail(view, id, route) {
