@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from filegate.providers.base import BATCH_TIMESTAMPS, ProviderBatch
-from filegate.sdk.portal import run_sync
+from filegate.sdk.pages import CursorPage
 
 __all__ = ["Batch", "BatchPage"]
 
@@ -69,64 +68,8 @@ class Batch(BaseModel):
         )
 
 
-PageFetcher = Callable[[str], Awaitable["BatchPage"]]
-
-
-class BatchPage:
+class BatchPage(CursorPage[Batch]):
     """One page of a batch listing (newest first), able to fetch the pages after it.
 
     Iterating it (``for`` / ``async for``) walks every batch of this page and the next.
     """
-
-    object: Literal["list"] = "list"
-
-    def __init__(self, data: list[Batch], has_more: bool, fetch: PageFetcher) -> None:
-        self.data = data
-        self.has_more = has_more
-        self._fetch = fetch
-
-    @property
-    def first_id(self) -> str | None:
-        return self.data[0].id if self.data else None
-
-    @property
-    def last_id(self) -> str | None:
-        return self.data[-1].id if self.data else None
-
-    def has_next_page(self) -> bool:
-        return self.has_more and self.last_id is not None
-
-    async def anext_page(self) -> BatchPage | None:
-        if not self.has_next_page():
-            return None
-        assert self.last_id is not None
-        page = await self._fetch(self.last_id)
-        # An upstream that ignores `after` hands back the same page: stop there.
-        if page.last_id == self.last_id or page.first_id == self.first_id:
-            return None
-        return page
-
-    def next_page(self) -> BatchPage | None:
-        return run_sync(self.anext_page)
-
-    async def aauto_paging_iter(self) -> AsyncIterator[Batch]:
-        page: BatchPage | None = self
-        while page is not None:
-            for item in page.data:
-                yield item
-            page = await page.anext_page()
-
-    def auto_paging_iter(self) -> Iterator[Batch]:
-        page: BatchPage | None = self
-        while page is not None:
-            yield from page.data
-            page = page.next_page()
-
-    def __iter__(self) -> Iterator[Batch]:
-        return self.auto_paging_iter()
-
-    def __aiter__(self) -> AsyncIterator[Batch]:
-        return self.aauto_paging_iter()
-
-    def __repr__(self) -> str:
-        return f"BatchPage(data=<{len(self.data)} batches>, has_more={self.has_more})"

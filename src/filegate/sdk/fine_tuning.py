@@ -320,11 +320,7 @@ async def alist_fine_tuning_jobs(
                 )
             lister = cast(ListingJobs, provider)
             jobs, has_more = await lister.list_fine_tuning_jobs(after=cursor, limit=limit)
-        page = FineTuningJobPage(
-            data=[FineTuningJob.from_provider(j) for j in jobs], has_more=has_more
-        )
-        page._fetch = fetch
-        return page
+        return FineTuningJobPage([FineTuningJob.from_provider(j) for j in jobs], has_more, fetch)
 
     return await fetch(after)
 

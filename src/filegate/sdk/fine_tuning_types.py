@@ -7,13 +7,12 @@ attributes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict
 
 from filegate.providers.base import ProviderJob
-from filegate.sdk.portal import run_sync
+from filegate.sdk.pages import CursorPage
 
 __all__ = ["FineTuningJob", "FineTuningJobPage"]
 
@@ -75,58 +74,7 @@ class FineTuningJob(BaseModel):
         )
 
 
-JobPageFetcher = Callable[[str], Awaitable["FineTuningJobPage"]]
-
-
-class FineTuningJobPage(BaseModel):
+class FineTuningJobPage(CursorPage[FineTuningJob]):
     """One page of jobs, newest first; pass the last id as ``after`` for the next, or
     let the page do it: ``anext_page()`` / ``next_page()``, or ``aauto_paging_iter()`` /
     ``auto_paging_iter()`` (and ``async for``) to walk every job from here on."""
-
-    model_config = ConfigDict(frozen=True)
-
-    object: Literal["list"] = "list"
-    data: list[FineTuningJob]
-    has_more: bool
-    # How to get the page after an id: set by the list call that made this page.
-    _fetch: JobPageFetcher | None = PrivateAttr(default=None)
-
-    @property
-    def first_id(self) -> str | None:
-        return self.data[0].id if self.data else None
-
-    @property
-    def last_id(self) -> str | None:
-        return self.data[-1].id if self.data else None
-
-    def has_next_page(self) -> bool:
-        return self.has_more and self.last_id is not None and self._fetch is not None
-
-    async def anext_page(self) -> FineTuningJobPage | None:
-        if not self.has_next_page():
-            return None
-        assert self.last_id is not None and self._fetch is not None
-        page = await self._fetch(self.last_id)
-        # An upstream that ignores `after` hands back the same page: stop there.
-        if page.last_id == self.last_id or page.first_id == self.first_id:
-            return None
-        return page
-
-    def next_page(self) -> FineTuningJobPage | None:
-        return run_sync(self.anext_page)
-
-    async def aauto_paging_iter(self) -> AsyncIterator[FineTuningJob]:
-        page: FineTuningJobPage | None = self
-        while page is not None:
-            for job in page.data:
-                yield job
-            page = await page.anext_page()
-
-    def auto_paging_iter(self) -> Iterator[FineTuningJob]:
-        page: FineTuningJobPage | None = self
-        while page is not None:
-            yield from page.data
-            page = page.next_page()
-
-    def __aiter__(self) -> AsyncIterator[FineTuningJob]:
-        return self.aauto_paging_iter()
