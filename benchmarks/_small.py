@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from _catalog import (
     Filled,
     count_owner_postgres,
@@ -189,6 +190,10 @@ class Run:
     server: str  # filegate, floor
     rep: int
     result: LoadResult
+    # The server's own CPU time (user + system) per answered request during the run:
+    # wall-clock rates on this shared machine swing by a quarter from run to run with
+    # the host's load, CPU time per request much less.
+    cpu_us_per_request: float = float("nan")
 
     def json(self) -> dict[str, Any]:
         res = {k: v for k, v in asdict(self.result).items() if k != "raw"}
@@ -199,6 +204,7 @@ class Run:
             "server": self.server,
             "rep": self.rep,
             **res,
+            "cpu_us_per_request": self.cpu_us_per_request,
             "wrk_output": self.result.raw,
         }
 
@@ -240,11 +246,17 @@ def interleaved(
                 for who, server in pair:
                     if args.warmup > 0:
                         _wrk(setup, server, op, args, args.warmup)
+                    proc = psutil.Process(server.pid)
+                    before = proc.cpu_times()
                     res = _wrk(setup, server, op, args, args.duration)
-                    runs.append(Run(setup.catalog, setup.size, op, who, rep, res))
+                    after = proc.cpu_times()
+                    spent = (after.user - before.user) + (after.system - before.system)
+                    cpu_us = spent * 1e6 / res.requests if res.requests else float("nan")
+                    runs.append(Run(setup.catalog, setup.size, op, who, rep, res, cpu_us))
                     say(
                         f"  rep {rep} {setup.name:>18s} {op:8s} {who:8s} {res.rps:8,.0f} req/s"
                         f"  p50 {res.p50_ms:6.2f} ms  p99 {res.p99_ms:6.2f} ms"
+                        f"  cpu {cpu_us:5.0f} us/req"
                         + (f"  ERRORS {res.errors}" if res.errors else "")
                     )
     return runs

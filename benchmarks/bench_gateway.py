@@ -253,6 +253,13 @@ def summarize_small(
             if (r.catalog, r.size, r.op, r.server) == (catalog, size, op, server)
         }
 
+    def cpu(catalog: str, size: int, op: str, server: str) -> dict[int, float]:
+        return {
+            r.rep: r.cpu_us_per_request
+            for r in small.runs
+            if (r.catalog, r.size, r.op, r.server) == (catalog, size, op, server)
+        }
+
     catalogs = sorted({r.catalog for r in small.runs}, key=["sqlite", "postgres"].index)
     for catalog in catalogs:
         for size in sizes:
@@ -295,6 +302,19 @@ def summarize_small(
                         "",
                     ]
                 )
+                fg_cpu, fl_cpu = cpu(catalog, size, op, "filegate"), cpu(catalog, size, op, "floor")
+                # As a rate ratio: the floor's CPU per request over filegate's.
+                cpu_ratio = _median([fl_cpu[k] / fg_cpu[k] for k in reps])
+                rows.append(
+                    [
+                        f"{catalog} {size:,}: {label} server CPU us/request",
+                        f"{_median(list(fg_cpu.values())):,.0f}",
+                        f"{_median(list(fl_cpu.values())):,.0f}",
+                        f"{cpu_ratio:.2f}x",
+                        "",
+                        "",
+                    ]
+                )
                 errors = sum(r.errors for r in [*fg.values(), *fl.values()])
                 if errors:
                     rows.append([f"  {label}: {errors} errors / non-2xx!", "", "", "", "", ""])
@@ -304,6 +324,9 @@ def summarize_small(
                     "floor_rps_median": fl_rps,
                     "ratio_median": ratio,
                     "ratios": [fg[k].rps / fl[k].rps for k in reps],
+                    "filegate_cpu_us_per_request_median": _median(list(fg_cpu.values())),
+                    "floor_cpu_us_per_request_median": _median(list(fl_cpu.values())),
+                    "cpu_ratio_median": cpu_ratio,
                     "filegate_p99_ms_median": _median([r.p99_ms for r in fg.values()]),
                     "floor_p99_ms_median": _median([r.p99_ms for r in fl.values()]),
                     "errors": errors,

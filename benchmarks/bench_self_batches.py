@@ -7,8 +7,9 @@ Starts the fake model server (``tests/fakes/model_server.py``, zero latency) and
 ``filegate serve`` with an ``openai_compatible`` deployment pointing at it. Measures, in one
 run, lines per second of:
 
-* the floor: a plain asyncio ``httpx`` client sending the same line bodies straight to the
-  fake, with the same number in flight;
+* the floors: a plain asyncio ``httpx`` client, and a plain ``aiohttp`` one (the client
+  filegate's runner uses), sending the same line bodies straight to the fake, with the
+  same number in flight;
 * filegate: a batch over the same lines, from create to ``completed`` (validation, every
   line committed to the catalog, output file written), with filegate's RSS sampled
   (growth over idle).
@@ -16,7 +17,7 @@ run, lines per second of:
 On a shared machine lines/s move with the load; CPU milliseconds per line (filegate's
 process, and the fake's for the same lines) do not, so they are reported beside them.
 
-Targets: at least 0.7x the floor's lines/s, RSS growth under 100 MB. Prints a table and
+Targets: at least 0.7x the faster floor's lines/s, RSS growth under 100 MB. Prints a table and
 writes every number to JSON; stops what it started.
 """
 
@@ -84,6 +85,27 @@ async def _floor(url: str, lines: list[dict[str, Any]], concurrency: int) -> flo
         return time.perf_counter() - started
 
 
+async def _floor_aiohttp(url: str, lines: list[dict[str, Any]], concurrency: int) -> float:
+    """The same with aiohttp, the client filegate's runner sends lines with (the faster of
+    the two floors is the stricter comparison)."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(base_url=url) as session:
+
+        async def one(line: dict[str, Any]) -> None:
+            async with gate:
+                body = json.dumps(line["body"]).encode()
+                async with session.post(line["url"], data=body, headers=headers) as r:
+                    r.raise_for_status()
+                    await r.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(x) for x in lines))
+        return time.perf_counter() - started
+
+
 def _cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
@@ -128,6 +150,11 @@ def main() -> int:
         floor_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
         floor_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
         httpx.delete(f"{fake.base_url}/__admin/stats")
+        fake_cpu = _cpu_seconds(fake.proc.pid)
+        aio_seconds = asyncio.run(_floor_aiohttp(fake.base_url, lines, args.concurrency))
+        aio_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
+        aio_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
+        httpx.delete(f"{fake.base_url}/__admin/stats")
 
         body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
         with httpx.Client(base_url=gate.base_url, headers=gate.headers, timeout=600) as c:
@@ -165,24 +192,55 @@ def main() -> int:
     if not finished:
         return 1
     floor_rate, gate_rate = len(lines) / floor_seconds, len(lines) / gate_seconds
-    ratio = gate_rate / floor_rate
+    aio_rate = len(lines) / aio_seconds
+    ratio, aio_ratio = gate_rate / floor_rate, gate_rate / aio_rate
     growth = (rss.peak - idle) / MB
+    n = len(lines)
     rows = [
-        ["lines/s", f"{gate_rate:.0f}", f"{floor_rate:.0f}", f"{ratio:.2f}"],
-        ["seconds", f"{gate_seconds:.2f}", f"{floor_seconds:.2f}", ""],
-        ["max in flight", str(gate_stats["max_in_flight"]), str(floor_stats["max_in_flight"]), ""],
-        ["requests sent", str(gate_stats["total"]), str(floor_stats["total"]), ""],
-        ["filegate CPU ms/line", f"{gate_cpu * 1000 / len(lines):.2f}", "", ""],
         [
-            "model server CPU ms/line",
-            f"{gate_fake_cpu * 1000 / len(lines):.2f}",
-            f"{floor_fake_cpu * 1000 / len(lines):.2f}",
+            "lines/s",
+            f"{gate_rate:.0f}",
+            f"{floor_rate:.0f}",
+            f"{ratio:.2f}",
+            f"{aio_rate:.0f}",
+            f"{aio_ratio:.2f}",
+        ],
+        ["seconds", f"{gate_seconds:.2f}", f"{floor_seconds:.2f}", "", f"{aio_seconds:.2f}", ""],
+        [
+            "max in flight",
+            str(gate_stats["max_in_flight"]),
+            str(floor_stats["max_in_flight"]),
+            "",
+            str(aio_stats["max_in_flight"]),
             "",
         ],
-        ["filegate RSS growth (MB)", f"{growth:.1f}", "", ""],
+        [
+            "requests sent",
+            str(gate_stats["total"]),
+            str(floor_stats["total"]),
+            "",
+            str(aio_stats["total"]),
+            "",
+        ],
+        ["filegate CPU ms/line", f"{gate_cpu * 1000 / n:.2f}", "", "", "", ""],
+        [
+            "model server CPU ms/line",
+            f"{gate_fake_cpu * 1000 / n:.2f}",
+            f"{floor_fake_cpu * 1000 / n:.2f}",
+            "",
+            f"{aio_fake_cpu * 1000 / n:.2f}",
+            "",
+        ],
+        ["filegate RSS growth (MB)", f"{growth:.1f}", "", "", "", ""],
     ]
-    print(format_table(["measure", "filegate", "floor", "ratio"], rows))
-    targets = {"ratio_at_least_0.7": ratio >= 0.7, "rss_growth_under_100_mb": growth < 100}
+    print(
+        format_table(
+            ["measure", "filegate", "floor (httpx)", "ratio", "floor (aiohttp)", "ratio"], rows
+        )
+    )
+    # Judged against the faster floor.
+    strict = min(ratio, aio_ratio)
+    targets = {"ratio_at_least_0.7": strict >= 0.7, "rss_growth_under_100_mb": growth < 100}
     print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
     report.update(
         {
@@ -200,7 +258,14 @@ def main() -> int:
                 "model_server_cpu_ms_per_line": floor_fake_cpu * 1000 / len(lines),
                 "stats": floor_stats,
             },
+            "floor_aiohttp": {
+                "seconds": aio_seconds,
+                "lines_per_s": aio_rate,
+                "model_server_cpu_ms_per_line": aio_fake_cpu * 1000 / n,
+                "stats": aio_stats,
+            },
             "ratio": ratio,
+            "ratio_aiohttp": aio_ratio,
             "filegate_rss_idle_mb": idle / MB,
             "filegate_rss_growth_mb": growth,
             "targets": targets,
