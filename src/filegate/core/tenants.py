@@ -9,6 +9,7 @@ every request, so an expired key is refused at once).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -207,6 +208,10 @@ class TenantService:
         self.clock = clock
         # token hash -> (when it was read, the principal it makes)
         self._cache: dict[str, tuple[float, Principal]] = {}
+        # token hash -> the one lookup under way: when a key's entry runs out, every
+        # request carrying it waits for that one instead of asking the catalog itself
+        # (32 clients on one key made 32 lookups every 2 s: p99 of 90 ms on PostgreSQL).
+        self._loading: dict[str, asyncio.Task[Principal]] = {}
         # Audit events that could not be written (the catalog was full or gone).
         self.lost_audit_events = 0
 
@@ -221,22 +226,43 @@ class TenantService:
         if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
             principal = cached[1]
         else:
-            key = await self.store.key_by_hash(token_hash)
-            if key is None:
-                self._cache.pop(token_hash, None)
-                raise AuthError("Incorrect API key provided.")
-            team = await self.store.team(key.team_id) if key.team_id else None
-            limits = combine(key.limits, team.limits if team else Limits(), self.defaults)
-            principal = Principal(key=key, team=team, limits=limits, _defaults=self.defaults)
-            self._cache[token_hash] = (now, principal)
+            loading = self._loading.get(token_hash)
+            if loading is None:
+                loading = asyncio.ensure_future(self._load(token_hash, now))
+                self._loading[token_hash] = loading
+                loading.add_done_callback(lambda done: self._loaded(token_hash, done))
+            # Shielded: one waiter giving up (a client gone) must not cancel the
+            # lookup the others wait for.
+            principal = await asyncio.shield(loading)
         expires_at = principal.key.expires_at if principal.key is not None else None
         if expires_at is not None and now >= expires_at:
             raise AuthError("This API key has expired.", code="expired_api_key")
         return principal
 
+    async def _load(self, token_hash: str, now: float) -> Principal:
+        key = await self.store.key_by_hash(token_hash)
+        if key is None:
+            self._cache.pop(token_hash, None)
+            raise AuthError("Incorrect API key provided.")
+        team = await self.store.team(key.team_id) if key.team_id else None
+        limits = combine(key.limits, team.limits if team else Limits(), self.defaults)
+        principal = Principal(key=key, team=team, limits=limits, _defaults=self.defaults)
+        # Not if the key was forgotten (changed, deleted) while this lookup ran: what it
+        # read may be from before.
+        if self._loading.get(token_hash) is asyncio.current_task():
+            self._cache[token_hash] = (now, principal)
+        return principal
+
+    def _loaded(self, token_hash: str, done: asyncio.Task[Principal]) -> None:
+        if self._loading.get(token_hash) is done:
+            del self._loading[token_hash]
+        if not done.cancelled():
+            done.exception()  # retrieved, so a failed lookup nobody awaited is not logged
+
     def forget(self, *token_hashes: str) -> None:
         for token_hash in token_hashes:
             self._cache.pop(token_hash, None)
+            self._loading.pop(token_hash, None)
 
     async def check_rate(self, principal: Principal, kind: str = "rpm") -> None:
         """Count a request (or an upload) against per-minute caps; 429 past them."""
@@ -393,6 +419,7 @@ class TenantService:
         )
         await self.store.save_team(team)
         self._cache.clear()  # every cached member key carries the old team limits
+        self._loading.clear()
         await self.audit(actor, "team.update", team.team_id)
         return team
 
