@@ -7,6 +7,7 @@ one line naming the setting at fault (``StartupError``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import resource
@@ -105,6 +106,15 @@ async def _serve(
         settings.resolved_storage_url,
     )
     server = uvicorn.Server(config)
+    # What is made so far (modules, the gateway, the app) lives as long as the process:
+    # frozen, the collector's passes no longer walk it, and its youngest generation is
+    # collected every 7,000 allocations rather than 700 (requests leave little cyclic
+    # garbage). Retrieve on PostgreSQL with 32 clients, one run: 3,600-3,700 req/s at
+    # p99 86-112 ms as before, 5,100-5,900 at p99 17-27 ms like this, 5,200-5,700 with
+    # the collector off altogether.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
     await server.serve(sockets=[sock])
     return server.started
 
