@@ -212,7 +212,10 @@ class PostgresHotReads:
             # session state, so there is nothing to reset between uses.
             return None
 
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, reset=no_reset)
+        # 16 connections at most, as the bare asyncpg floor has 15: with 10, 32 clients
+        # listing waited for one (p99 41-56 ms, against 12-18 ms with 16, one run).
+        # Opened as needed, from one.
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=16, reset=no_reset)
         return cls(pool, dialect)
 
     async def records(self, stmt: sa.Select[Any], params: Mapping[str, Any]) -> list[FileRecord]:
