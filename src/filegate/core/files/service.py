@@ -48,8 +48,11 @@ log = logging.getLogger("filegate")
 # flow; a record whose lease ran out belongs to a dead process and is swept.
 LEASE_SECONDS = 300
 # Records claimed, freed of their bytes and dropped per round of a sweep: each
-# round is two transactions, however many files expire at once.
-SWEEP_BATCH = 500
+# round is two transactions, however many files expire at once. Each round's rows
+# are handled on the event loop in one go: with 500, retrieve's p99 on PostgreSQL
+# while 100,000 files were swept was 55 ms (2.6x of without); with 100, 25 ms (1.9x),
+# the sweep taking 246 s instead of 147 (one run each, 32 clients).
+SWEEP_BATCH = 100
 # Byte deletions a sweep has in flight at once.
 SWEEP_DELETES_AT_ONCE = 16
 # A partial file no live writer holds is swept once it is this old (the blob
