@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 import orjson
@@ -9,7 +11,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from filegate.server.errors import HANDLERS
-from filegate.server.front import Front
+from filegate.server.front import Front, RandomIds
 
 SCOPE: dict[str, Any] = {"type": "http", "method": "GET", "path": "/v1/files", "headers": []}
 
@@ -63,3 +65,27 @@ async def test_answers_pass_through() -> None:
         await send({"type": "http.response.body", "body": b""})
 
     assert [m.get("status") for m in await _run(fine)] == [204, None]
+
+
+def test_request_ids_are_128_random_bits_and_never_repeat_across_refills() -> None:
+    ids = RandomIds()
+    made = [ids() for _ in range(3 * 256 + 5)]  # past three refills of the pool
+    assert all(re.fullmatch(rb"req_[0-9a-f]{32}", i) for i in made)
+    assert len(set(made)) == len(made)
+
+
+def test_a_forked_child_does_not_repeat_its_parents_request_ids() -> None:
+    ids = RandomIds()
+    ids()  # the pool is read: 255 ids left in it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, b"".join(ids() for _ in range(4)))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read()
+    os.waitpid(pid, 0)
+    ours = b"".join(ids() for _ in range(4))
+    assert len(theirs) == len(ours) == 4 * 36 and theirs != ours
