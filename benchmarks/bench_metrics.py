@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from _common import (
     MB,
     add_client_arg,
@@ -66,20 +67,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 resp.raise_for_status()
                 urls[name] = (f"{srv.base_url}/v1/files/{resp.json()['id']}", srv.headers)
             runs: dict[str, list[Any]] = {"on": [], "off": []}
-            for _ in range(args.rounds):
-                for name in ("off", "on"):
+            # The server's own CPU per answered request in each round: on this shared
+            # machine a round's rate moves with the host's load, its CPU much less.
+            cpu: dict[str, list[float]] = {"on": [], "off": []}
+            procs = {"on": psutil.Process(on.pid), "off": psutil.Process(off.pid)}
+            for round_no in range(args.rounds):
+                # Alternate who goes first, so neither always follows the other.
+                for name in ("off", "on") if round_no % 2 == 0 else ("on", "off"):
                     url, headers = urls[name]
-                    runs[name].append(
+                    if args.warmup > 0:
                         measure_load(
-                            client,
-                            url,
-                            headers,
-                            args.duration,
-                            args.threads,
-                            args.connections,
-                            args.warmup,
+                            client, url, headers, args.warmup, args.threads, args.connections, 0
                         )
+                    before = procs[name].cpu_times()
+                    res = measure_load(
+                        client, url, headers, args.duration, args.threads, args.connections, 0
                     )
+                    after = procs[name].cpu_times()
+                    spent = after.user - before.user + after.system - before.system
+                    runs[name].append(res)
+                    cpu[name].append(spent * 1e6 / max(res.requests, 1))
         finally:
             stop_all(servers)
     # The best round of each: other load on the machine only ever slows a round down.
@@ -96,6 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{best.p50_ms:>8.2f} {best.p99_ms:>8.2f}"
         )
     print(f"on/off ratio {ratio:.3f} (cost {cost:.1%}; target < {TARGET_COST:.0%}: {verdict})")
+    cpu_us = {name: statistics.median(values) for name, values in cpu.items()}
+    cpu_cost = cpu_us["on"] / cpu_us["off"] - 1
+    print(
+        f"server CPU per request, median of rounds: off {cpu_us['off']:.0f} us, "
+        f"on {cpu_us['on']:.0f} us (cost {cpu_cost:.1%})"
+    )
     write_json(
         args.out,
         {
@@ -106,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cost": cost,
             "target_cost": TARGET_COST,
             "verdict": verdict,
+            "cpu_us_per_request_median": cpu_us,
+            "cpu_cost": cpu_cost,
+            "cpu_us_per_request": cpu,
             "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},
         },
     )

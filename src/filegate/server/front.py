@@ -142,7 +142,7 @@ class Front:
 
         metrics = self.metrics
         if metrics is not None:
-            metrics.in_flight.inc()
+            metrics.http.in_flight += 1
         try:
             await self.app(scope, front_receive, front_send)
         except Exception as exc:
@@ -157,7 +157,7 @@ class Front:
                     route = "unmatched"
                 method = method_label(scope["method"])
                 if metrics is not None:
-                    metrics.in_flight.dec()
+                    metrics.http.in_flight -= 1
                     metrics.observe_request(route, method, status, elapsed, body_in, body_out)
                 if self.json_log:
                     log_request(state, route, method, status, elapsed, body_in, body_out)
