@@ -336,53 +336,48 @@ async def test_cache_saves_lookups_within_its_window(env: Env) -> None:
     assert calls == 5
 
 
+class HeldLookups:
+    """The catalog's key lookups, counted and held until ``release`` is set."""
+
+    def __init__(self, env: Env) -> None:
+        self.calls = 0
+        self.release = asyncio.Event()
+        self._real = env.catalog.tenants.key_by_hash
+        env.catalog.tenants.key_by_hash = self  # type: ignore[method-assign]
+
+    async def __call__(self, token_hash: str) -> ApiKey | None:
+        self.calls += 1
+        await self.release.wait()
+        return await self._real(token_hash)
+
+
 async def test_concurrent_requests_share_one_lookup_when_the_entry_runs_out(env: Env) -> None:
     _, secret = await env.tenants.generate_key(ADMIN)
-    calls = 0
-    release = asyncio.Event()
-    real = env.catalog.tenants.key_by_hash
-
-    async def slow(token_hash: str) -> ApiKey | None:
-        nonlocal calls
-        calls += 1
-        await release.wait()
-        return await real(token_hash)
-
-    env.catalog.tenants.key_by_hash = slow  # type: ignore[method-assign]
+    lookups = HeldLookups(env)
     waiters = [asyncio.ensure_future(env.tenants.principal(secret)) for _ in range(32)]
     await asyncio.sleep(0)
     # One waiter gives up (its client went away): the others still get the key.
     waiters[0].cancel()
-    release.set()
+    lookups.release.set()
     done = await asyncio.gather(*waiters[1:])
     ids = {p.key.id for p in done if p.key is not None}
-    assert calls == 1 and len(done) == 31 and len(ids) == 1 and waiters[0].cancelled()
+    assert lookups.calls == 1 and len(done) == 31 and len(ids) == 1 and waiters[0].cancelled()
     # Then the entry is cached as before.
     await env.tenants.principal(secret)
-    assert calls == 1
+    assert lookups.calls == 1
 
 
 async def test_a_key_forgotten_during_its_lookup_is_not_cached_from_it(env: Env) -> None:
     _, secret = await env.tenants.generate_key(ADMIN)
-    calls = 0
-    release = asyncio.Event()
-    real = env.catalog.tenants.key_by_hash
-
-    async def slow(token_hash: str) -> ApiKey | None:
-        nonlocal calls
-        calls += 1
-        await release.wait()
-        return await real(token_hash)
-
-    env.catalog.tenants.key_by_hash = slow  # type: ignore[method-assign]
+    lookups = HeldLookups(env)
     first = asyncio.ensure_future(env.tenants.principal(secret))
     await asyncio.sleep(0)
     env.tenants.forget(hashlib.sha256(secret.encode()).hexdigest())
-    release.set()
+    lookups.release.set()
     await first
     # What that lookup read may predate the change: the next request asks again.
     await env.tenants.principal(secret)
-    assert calls == 2
+    assert lookups.calls == 2
 
 
 async def test_a_failed_shared_lookup_fails_every_waiter_and_is_not_kept(env: Env) -> None:
