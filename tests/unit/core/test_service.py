@@ -1,5 +1,6 @@
 """FileService over the real SQLite catalog and local blob store."""
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -121,7 +122,7 @@ async def test_expiry(env: tuple[FileService, Clock, Path]) -> None:
     short_id = await create(service, ALICE, b"x", expires=ExpiresAfter(3600))
     batch = await service.get(ALICE, batch_id)
     assert batch.expires_at == batch.created_at + BATCH_DEFAULT_EXPIRY
-    clock.now += 3601
+    clock.now = time.time() + 3601  # past the wall-clock stamps of the files made
     with pytest.raises(FileNotFound):
         await service.get(ALICE, short_id)
     assert [r.id for r in (await service.page(ListQuery(scope=ALICE))).data] == [batch_id]
@@ -193,7 +194,9 @@ async def test_sweep_works_in_bounded_batches(
 
     monkeypatch.setattr(catalog, "claim_doomed", claim_spy)
     monkeypatch.setattr(catalog, "remove_many", remove_spy)
-    clock.now += 3601
+    # Past every file's expiry: each was stamped with the wall clock when it was made,
+    # which on a loaded machine can be a second or more after the test clock's start.
+    clock.now = time.time() + 3601
     assert await service.sweep() == 10
     assert claimed == [4, 4, 2]
     assert [len(ids) for ids in dropped] == [4, 4, 2]
@@ -215,7 +218,7 @@ async def test_sweep_keeps_a_record_whose_bytes_could_not_go(
         await delete(key)
 
     monkeypatch.setattr(service.blobs, "delete", delete_but_one)
-    clock.now += 3601
+    clock.now = time.time() + 3601  # past the wall-clock stamps of the files made
     assert await service.sweep() == 2
     # Its record stays (DELETING), so a later sweep tries again once the lease ends.
     monkeypatch.setattr(service.blobs, "delete", delete)
