@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from filegate import FileContent, FileObject, FilePage
+from filegate import FileContent, FileObject, FilePage, FineTuningJob, FineTuningJobPage
+from filegate.providers.base import ProviderJob
 
 
 def file(i: int) -> FileObject:
@@ -92,3 +93,15 @@ async def test_async_stream_rechunks_and_closes() -> None:
     assert closed == [True] and content.is_closed
     with pytest.raises(RuntimeError, match="read once"):
         await content.aread()
+
+
+async def test_a_job_page_built_by_hand_has_no_next_and_dumps_its_fields() -> None:
+    # As FineTuningJobPage was a pydantic model: keyword fields, no fetcher, model_dump.
+    job = FineTuningJob.from_provider(
+        ProviderJob(id="ftjob-1", status="running", model="gpt-4o-mini", training_file="file-1")
+    )
+    page = FineTuningJobPage(data=[job], has_more=True)
+    assert not page.has_next_page() and await page.anext_page() is None
+    assert [j.id for j in page] == ["ftjob-1"]
+    assert page.model_dump() == {"object": "list", "data": [job.model_dump()], "has_more": True}
+    assert page.to_dict()["last_id"] == "ftjob-1"

@@ -78,3 +78,12 @@ class FineTuningJobPage(CursorPage[FineTuningJob]):
     """One page of jobs, newest first; pass the last id as ``after`` for the next, or
     let the page do it: ``anext_page()`` / ``next_page()``, or ``aauto_paging_iter()`` /
     ``auto_paging_iter()`` (and ``async for``) to walk every job from here on."""
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """The page's fields, as when it was a pydantic model (``kwargs`` go to each
+        job's ``model_dump``)."""
+        return {
+            "object": self.object,
+            "data": [job.model_dump(**kwargs) for job in self.data],
+            "has_more": self.has_more,
+        }

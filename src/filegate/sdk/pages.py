@@ -6,27 +6,32 @@ item of this page and the pages after it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Generic, Literal, Protocol, Self, TypeVar
+from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from filegate.sdk.portal import run_sync
 
 __all__ = ["CursorPage"]
 
 
-class Identified(Protocol):
+class Item(Protocol):
     @property
     def id(self) -> str: ...
+    def model_dump(self) -> dict[str, Any]: ...
 
 
-T = TypeVar("T", bound=Identified)
+T = TypeVar("T", bound=Item)
 
 
 class CursorPage(Generic[T]):
     object: Literal["list"] = "list"
 
     def __init__(
-        self, data: list[T], has_more: bool, fetch: Callable[[str], Awaitable[Self]]
+        self,
+        data: list[T],
+        has_more: bool,
+        fetch: Callable[[str], Awaitable[Self]] | None = None,
     ) -> None:
+        # Without ``fetch`` (a page built by hand) there is no page after this one.
         self.data = data
         self.has_more = has_more
         self._fetch = fetch
@@ -40,13 +45,13 @@ class CursorPage(Generic[T]):
         return self.data[-1].id if self.data else None
 
     def has_next_page(self) -> bool:
-        return self.has_more and self.last_id is not None
+        return self.has_more and self.last_id is not None and self._fetch is not None
 
     async def anext_page(self) -> Self | None:
         """The following page (same parameters, ``after=last_id``), or None at the end."""
         if not self.has_next_page():
             return None
-        assert self.last_id is not None
+        assert self.last_id is not None and self._fetch is not None
         page = await self._fetch(self.last_id)
         # An upstream that ignores `after` hands back the same page again: stop there
         # rather than page forever.
@@ -78,6 +83,16 @@ class CursorPage(Generic[T]):
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self.aauto_paging_iter()
+
+    def to_dict(self) -> dict[str, Any]:
+        """This page as OpenAI's list object."""
+        return {
+            "object": "list",
+            "data": [item.model_dump() for item in self.data],
+            "first_id": self.first_id,
+            "last_id": self.last_id,
+            "has_more": self.has_more,
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(data=<{len(self.data)} items>, has_more={self.has_more})"

@@ -8,7 +8,7 @@ beyond those are kept as extra attributes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,13 +74,3 @@ class FilePage(CursorPage[FileObject]):
         cls, page: ProviderPage, fetch: Callable[[str], Awaitable[FilePage]]
     ) -> FilePage:
         return cls([FileObject.from_provider(f) for f in page.data], page.has_more, fetch)
-
-    def to_dict(self) -> dict[str, Any]:
-        """This page as OpenAI's list object."""
-        return {
-            "object": "list",
-            "data": [f.model_dump() for f in self.data],
-            "first_id": self.first_id,
-            "last_id": self.last_id,
-            "has_more": self.has_more,
-        }
