@@ -108,7 +108,7 @@ class HttpCounts(Collector):
 
     def __init__(self) -> None:
         self.in_flight = 0
-        self._requests: dict[tuple[str, str, str], int] = {}
+        self._requests: dict[tuple[str, str, int], int] = {}
         # (route, method) -> per-bucket counts (not cumulative; +Inf last), then the sum
         self._latency: dict[tuple[str, str], list[float]] = {}
         self._bytes: dict[tuple[str, str], int] = {}
@@ -116,7 +116,7 @@ class HttpCounts(Collector):
     def observe(
         self, route: str, method: str, status: int, elapsed: float, bytes_in: int, bytes_out: int
     ) -> None:
-        key = (route, method, str(status))
+        key = (route, method, status)  # the status made a label at scrape time only
         self._requests[key] = self._requests.get(key, 0) + 1
         slots = self._latency.get((route, method))
         if slots is None:
@@ -134,8 +134,8 @@ class HttpCounts(Collector):
             "HTTP requests answered, by route template, method and status.",
             labels=["route", "method", "status"],
         )
-        for request_labels, count in list(self._requests.items()):
-            requests.add_metric(request_labels, count)
+        for (route, method, status), count in list(self._requests.items()):
+            requests.add_metric([route, method, str(status)], count)
         yield requests
         latency = HistogramMetricFamily(
             "filegate_http_request_duration_seconds",
