@@ -7,8 +7,8 @@ Starts the fake model server (``tests/fakes/model_server.py``, zero latency) and
 ``filegate serve`` with an ``openai_compatible`` deployment pointing at it. Measures, in one
 run, lines per second of:
 
-* the floors: a plain asyncio ``httpx`` client, and a plain ``aiohttp`` one (the client
-  filegate's runner uses), sending the same line bodies straight to the fake, with the
+* the floors: a plain asyncio ``httpx`` client, and a plain ``aiohttp`` one (the faster
+  of the usual asyncio clients; filegate sends lines with ``upstream/http1.py``), sending the same line bodies straight to the fake, with the
   same number in flight;
 * filegate: a batch over the same lines, from create to ``completed`` (validation, every
   line committed to the catalog, output file written), with filegate's RSS sampled
@@ -86,8 +86,7 @@ async def _floor(url: str, lines: list[dict[str, Any]], concurrency: int) -> flo
 
 
 async def _floor_aiohttp(url: str, lines: list[dict[str, Any]], concurrency: int) -> float:
-    """The same with aiohttp, the client filegate's runner sends lines with (the faster of
-    the two floors is the stricter comparison)."""
+    """The same with aiohttp (the faster of the two floors is the stricter comparison)."""
     import aiohttp
 
     gate = asyncio.Semaphore(concurrency)
