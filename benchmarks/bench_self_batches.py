@@ -1,18 +1,23 @@
 """Benchmark a batch filegate runs itself on an OpenAI-compatible model server.
 
-    python benchmarks/bench_self_batches.py [--lines 2000] [--concurrency 8]
+    python benchmarks/bench_self_batches.py [--lines 2000] [--concurrency 8] [--rounds 5]
                                             [--out benchmarks/results/self_batches.json]
 
 Starts the fake model server (``tests/fakes/model_server.py``, zero latency) and
 ``filegate serve`` with an ``openai_compatible`` deployment pointing at it. Measures, in one
 run, lines per second of:
 
-* the floors: a plain asyncio ``httpx`` client, and a plain ``aiohttp`` one (the faster
-  of the usual asyncio clients; filegate sends lines with ``upstream/http1.py``), sending the same line bodies straight to the fake, with the
-  same number in flight;
+* the floors: a plain asyncio ``httpx`` client (once), and a plain ``aiohttp`` one (the
+  faster of the usual asyncio clients; filegate sends lines with ``upstream/http1.py``),
+  sending the same line bodies straight to the fake, with the same number in flight;
 * filegate: a batch over the same lines, from create to ``completed`` (validation, every
-  line committed to the catalog, output file written), with filegate's RSS sampled
+  line committed to the catalog, output file written; polled ten times a second, then every
+  5 ms from half the floor's time on, see ``_poll_interval``), with filegate's RSS sampled
   (growth over idle).
+
+The aiohttp floor and filegate take turns ``--rounds`` times: the table has the medians,
+and the ratio is the median of the rounds' ratios (one round moves by a third on this
+machine).
 
 On a shared machine lines/s move with the load; CPU milliseconds per line (filegate's
 process, and the fake's for the same lines) do not, so they are reported beside them.
@@ -25,9 +30,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +47,7 @@ from _common import (
     MB,
     REPO,
     RssSampler,
+    Server,
     add_output_args,
     clean_env,
     format_table,
@@ -105,15 +114,92 @@ async def _floor_aiohttp(url: str, lines: list[dict[str, Any]], concurrency: int
         return time.perf_counter() - started
 
 
+def _poll_interval(elapsed: float, expected: float) -> float:
+    """Seconds to the next poll: a tenth of a second until half the time the faster floor
+    took has passed, then every 5 ms, so that the time measured is the batch's, not the
+    poll interval's. At 0.1 s throughout, a 0.24 s batch measured 0.33 s (the batch's
+    request_counts, written every 0.2 s, were too stale to tell when the end was near);
+    at 20 ms throughout, serving the polls took an eighth of filegate's CPU (a profile),
+    which the floors never pay."""
+    return min(0.1, max(0.005, expected / 2 - elapsed))
+
+
 def _cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+@dataclasses.dataclass
+class Measured:
+    seconds: float
+    # CPU seconds of filegate's process (0 for a floor) and of the fake's.
+    cpu: float
+    fake_cpu: float
+    stats: dict[str, Any]
+
+
+def _fake_stats(fake: Server) -> dict[str, Any]:
+    """What the fake saw since the last call (its counters are zeroed)."""
+    stats: dict[str, Any] = httpx.get(f"{fake.base_url}/__admin/stats").json()
+    httpx.delete(f"{fake.base_url}/__admin/stats")
+    return stats
+
+
+def _timed_floor(
+    fake: Server,
+    floor: Callable[[str, list[dict[str, Any]], int], Awaitable[float]],
+    lines: list[dict[str, Any]],
+    concurrency: int,
+) -> Measured:
+    fake_cpu = _cpu_seconds(fake.proc.pid)
+    seconds = asyncio.run(floor(fake.base_url, lines, concurrency))
+    return Measured(seconds, 0.0, _cpu_seconds(fake.proc.pid) - fake_cpu, _fake_stats(fake))
+
+
+def _timed_batch(
+    c: httpx.Client, gate: Server, fake: Server, file_id: str, n: int, expected: float
+) -> Measured:
+    """One batch over the uploaded file, from create to completed."""
+    gate_cpu, fake_cpu = _cpu_seconds(gate.proc.pid), _cpu_seconds(fake.proc.pid)
+    started = time.perf_counter()
+    batch = c.post(
+        "/v1/batches",
+        json={
+            "input_file_id": file_id,
+            "endpoint": CHAT,
+            "completion_window": "24h",
+            "model": "local-llm",
+        },
+    ).json()
+    while True:
+        done = c.get(f"/v1/batches/{batch['id']}").json()
+        if done["status"] in ("completed", "failed", "cancelled", "expired"):
+            break
+        time.sleep(_poll_interval(time.perf_counter() - started, expected))
+    seconds = time.perf_counter() - started
+    measured = Measured(
+        seconds,
+        _cpu_seconds(gate.proc.pid) - gate_cpu,
+        _cpu_seconds(fake.proc.pid) - fake_cpu,
+        _fake_stats(fake),
+    )
+    if done["status"] != "completed" or done["request_counts"]["completed"] != n:
+        raise RuntimeError(f"the batch did not complete: {done}")
+    if measured.stats["total"] != n:
+        raise RuntimeError(f"the fake saw {measured.stats['total']} requests for {n} lines")
+    return measured
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--lines", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="aiohttp floor and filegate, in turn, this many times (median; default 5)",
+    )
     add_output_args(p, "self_batches")
     args = p.parse_args()
     report = new_report({k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
@@ -144,18 +230,10 @@ def main() -> int:
         gate = start_filegate(root, 1024 * MB, {"FILEGATE_CONFIG": str(config)})
         servers.append(gate)
 
-        fake_cpu = _cpu_seconds(fake.proc.pid)
-        floor_seconds = asyncio.run(_floor(fake.base_url, lines, args.concurrency))
-        floor_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
-        floor_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
-        httpx.delete(f"{fake.base_url}/__admin/stats")
-        fake_cpu = _cpu_seconds(fake.proc.pid)
-        aio_seconds = asyncio.run(_floor_aiohttp(fake.base_url, lines, args.concurrency))
-        aio_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
-        aio_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
-        httpx.delete(f"{fake.base_url}/__admin/stats")
-
+        floor = _timed_floor(fake, _floor, lines, args.concurrency)
         body = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+        aio_rounds: list[Measured] = []
+        gate_rounds: list[Measured] = []
         with httpx.Client(base_url=gate.base_url, headers=gate.headers, timeout=600) as c:
             made = c.post(
                 "/v1/files",
@@ -165,52 +243,44 @@ def main() -> int:
             made.raise_for_status()
             idle = idle_rss(gate.proc.pid)
             with RssSampler(gate.proc.pid) as rss:
-                gate_cpu, fake_cpu = _cpu_seconds(gate.proc.pid), _cpu_seconds(fake.proc.pid)
-                started = time.perf_counter()
-                batch = c.post(
-                    "/v1/batches",
-                    json={
-                        "input_file_id": made.json()["id"],
-                        "endpoint": CHAT,
-                        "completion_window": "24h",
-                        "model": "local-llm",
-                    },
-                ).json()
-                while True:
-                    done = c.get(f"/v1/batches/{batch['id']}").json()
-                    if done["status"] in ("completed", "failed", "cancelled", "expired"):
-                        break
-                    # Ten polls a second: every 20 ms, serving the polls took an
-                    # eighth of filegate's CPU (a profile), which the floors never pay.
-                    time.sleep(0.1)
-                gate_seconds = time.perf_counter() - started
-                gate_cpu = _cpu_seconds(gate.proc.pid) - gate_cpu
-                gate_fake_cpu = _cpu_seconds(fake.proc.pid) - fake_cpu
-            if done["status"] != "completed" or done["request_counts"]["completed"] != len(lines):
-                raise RuntimeError(f"the batch did not complete: {done}")
-        gate_stats = httpx.get(f"{fake.base_url}/__admin/stats").json()
+                # Pair by pair: the aiohttp floor, then filegate, each round.
+                for _ in range(args.rounds):
+                    aio = _timed_floor(fake, _floor_aiohttp, lines, args.concurrency)
+                    aio_rounds.append(aio)
+                    gate_rounds.append(
+                        _timed_batch(c, gate, fake, made.json()["id"], len(lines), aio.seconds)
+                    )
         finished = True
     if not finished:
         return 1
-    floor_rate, gate_rate = len(lines) / floor_seconds, len(lines) / gate_seconds
-    aio_rate = len(lines) / aio_seconds
-    ratio, aio_ratio = gate_rate / floor_rate, gate_rate / aio_rate
-    growth = (rss.peak - idle) / MB
     n = len(lines)
+    pairs = [a.seconds / g.seconds for a, g in zip(aio_rounds, gate_rounds, strict=True)]
+    aio_ratio = statistics.median(pairs)
+    aio_seconds = statistics.median(a.seconds for a in aio_rounds)
+    gate_seconds = statistics.median(g.seconds for g in gate_rounds)
+    ratio = floor.seconds / gate_seconds
+    gate_cpu = sum(g.cpu for g in gate_rounds) / len(gate_rounds)
+    growth = (rss.peak - idle) / MB
+    gate_stats, aio_stats = gate_rounds[-1].stats, aio_rounds[-1].stats
+
+    def fake_ms(rounds: list[Measured]) -> str:
+        return f"{1000 * sum(r.fake_cpu for r in rounds) / (n * len(rounds)):.2f}"
+
     rows = [
         [
             "lines/s",
-            f"{gate_rate:.0f}",
-            f"{floor_rate:.0f}",
+            f"{n / gate_seconds:.0f}",
+            f"{n / floor.seconds:.0f}",
             f"{ratio:.2f}",
-            f"{aio_rate:.0f}",
+            f"{n / aio_seconds:.0f}",
             f"{aio_ratio:.2f}",
         ],
-        ["seconds", f"{gate_seconds:.2f}", f"{floor_seconds:.2f}", "", f"{aio_seconds:.2f}", ""],
+        ["seconds", f"{gate_seconds:.2f}", f"{floor.seconds:.2f}", "", f"{aio_seconds:.2f}", ""],
+        ["ratio per round (min-max)", "", "", "", "", f"{min(pairs):.2f}-{max(pairs):.2f}"],
         [
             "max in flight",
             str(gate_stats["max_in_flight"]),
-            str(floor_stats["max_in_flight"]),
+            str(floor.stats["max_in_flight"]),
             "",
             str(aio_stats["max_in_flight"]),
             "",
@@ -218,7 +288,7 @@ def main() -> int:
         [
             "requests sent",
             str(gate_stats["total"]),
-            str(floor_stats["total"]),
+            str(floor.stats["total"]),
             "",
             str(aio_stats["total"]),
             "",
@@ -226,14 +296,15 @@ def main() -> int:
         ["filegate CPU ms/line", f"{gate_cpu * 1000 / n:.2f}", "", "", "", ""],
         [
             "model server CPU ms/line",
-            f"{gate_fake_cpu * 1000 / n:.2f}",
-            f"{floor_fake_cpu * 1000 / n:.2f}",
+            fake_ms(gate_rounds),
+            fake_ms([floor]),
             "",
-            f"{aio_fake_cpu * 1000 / n:.2f}",
+            fake_ms(aio_rounds),
             "",
         ],
         ["filegate RSS growth (MB)", f"{growth:.1f}", "", "", "", ""],
     ]
+    print(f"{args.rounds} rounds; seconds are medians, the aiohttp ratio the median pair's")
     print(
         format_table(
             ["measure", "filegate", "floor (httpx)", "ratio", "floor (aiohttp)", "ratio"], rows
@@ -245,28 +316,27 @@ def main() -> int:
     print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
     report.update(
         {
-            "lines": len(lines),
+            "lines": n,
+            "rounds": args.rounds,
             "filegate": {
                 "seconds": gate_seconds,
-                "lines_per_s": gate_rate,
-                "cpu_ms_per_line": gate_cpu * 1000 / len(lines),
-                "model_server_cpu_ms_per_line": gate_fake_cpu * 1000 / len(lines),
-                "stats": gate_stats,
+                "lines_per_s": n / gate_seconds,
+                "cpu_ms_per_line": gate_cpu * 1000 / n,
+                "rounds": [dataclasses.asdict(g) for g in gate_rounds],
             },
             "floor": {
-                "seconds": floor_seconds,
-                "lines_per_s": floor_rate,
-                "model_server_cpu_ms_per_line": floor_fake_cpu * 1000 / len(lines),
-                "stats": floor_stats,
+                "seconds": floor.seconds,
+                "lines_per_s": n / floor.seconds,
+                **dataclasses.asdict(floor),
             },
             "floor_aiohttp": {
                 "seconds": aio_seconds,
-                "lines_per_s": aio_rate,
-                "model_server_cpu_ms_per_line": aio_fake_cpu * 1000 / n,
-                "stats": aio_stats,
+                "lines_per_s": n / aio_seconds,
+                "rounds": [dataclasses.asdict(a) for a in aio_rounds],
             },
             "ratio": ratio,
             "ratio_aiohttp": aio_ratio,
+            "ratio_aiohttp_per_round": pairs,
             "filegate_rss_idle_mb": idle / MB,
             "filegate_rss_growth_mb": growth,
             "targets": targets,

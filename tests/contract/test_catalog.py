@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from filegate.catalog.sql import SQLCatalog
 from filegate.core.ids import new_id
 from filegate.errors import QuotaExceeded, RateLimited
 from filegate.records import (
+    BatchRecord,
+    BatchState,
     FileRecord,
     FileState,
     FileTotals,
@@ -223,6 +226,52 @@ class CatalogContract:
     async def test_exclusive(self, catalog: SQLCatalog) -> None:
         async with catalog.exclusive("contract") as mine:
             assert mine
+
+    async def test_batch_run_lines_are_kept_only_from_the_lease_holder(
+        self, catalog: SQLCatalog
+    ) -> None:
+        """The runner's two commits: lines only (``add_lines``), and lines with the state
+        and the lease (``commit``); neither writes anything once another process holds
+        the batch."""
+        batch_id, created = new_id("batch_")
+        record = BatchRecord(
+            id=batch_id,
+            created_at=created,
+            deployment="local-llm",
+            provider="openai_compatible",
+            provider_batch_id="",
+            input_file_id="file-x",
+            endpoint="/v1/chat/completions",
+            state=BatchState(status="in_progress"),
+        )
+        runs = catalog.batch_runs
+        assert (
+            await catalog.batches.reserve(
+                record, now=created, lease_until=created + 60, key_cap=None, team_cap=None
+            )
+            is None
+        )
+        await catalog.batches.publish(record)
+        assert await runs.claim(batch_id, "local-llm", "a", now=1000, until=2000)
+        assert await runs.add_lines(batch_id, "a", [(1, False, "one"), (2, True, "two")])
+        counted = await runs.commit(
+            batch_id,
+            "a",
+            [(3, False, "three")],
+            3000,
+            lambda s: dataclasses.replace(s, request_counts={"total": 9, "completed": 2}),
+        )
+        assert counted is not None and counted.request_counts == {"total": 9, "completed": 2}
+        # Renewed to 3000: another process cannot take it at 2500, but can at 3001.
+        assert not await runs.claim(batch_id, "local-llm", "b", now=2500, until=9000)
+        assert await runs.claim(batch_id, "local-llm", "b", now=3001, until=9000)
+        assert not await runs.add_lines(batch_id, "a", [(4, False, "late")])
+        assert await runs.commit(batch_id, "a", [(5, False, "late")], 9999, lambda s: s) is None
+        assert await runs.add_lines(batch_id, "b", [(6, False, "six")])
+        assert await runs.done_lines(batch_id) == ({1, 2, 3, 6}, 1)
+        assert await runs.results(batch_id, False, 0, 10) == [(1, "one"), (3, "three"), (6, "six")]
+        got = await catalog.batches.get(batch_id, ADMIN)
+        assert got is not None and got.state.request_counts == {"total": 9, "completed": 2}
 
 
 class TestSQLite(CatalogContract):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from filegate.records import BatchState, FileRecord
 
 # (line number, whether it failed, the output or error file's line)
 Line = tuple[int, bool, str]
+_T = TypeVar("_T")
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -36,6 +38,19 @@ def _held(conn: sa.Connection, batch_id: str, holder: str) -> bool:
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return conn.execute(stmt).scalar() == holder
+
+
+def _add_lines(conn: sa.Connection, batch_id: str, holder: str, lines: Sequence[Line]) -> bool:
+    if not _held(conn, batch_id, holder):
+        return False
+    if lines:
+        # executemany: one statement, compiled (and cached) once whatever the number of
+        # lines; PostgreSQL's driver sends them as one insert.
+        conn.execute(
+            _insert(conn, batch_run_lines).on_conflict_do_nothing(),
+            [{"batch_id": batch_id, "line_no": n, "failed": f, "result": r} for n, f, r in lines],
+        )
+    return True
 
 
 def _change(
@@ -136,9 +151,16 @@ class SQLiteLineCommits:
         until: int,
         change: Callable[[BatchState], BatchState],
     ) -> BatchState | None:
-        def go() -> BatchState | None:
-            return self._commit(batch_id, holder, lines, until, change)
+        return await self._write(lambda: self._commit(batch_id, holder, lines, until, change))
 
+    async def add_lines(self, batch_id: str, holder: str, lines: Sequence[Line]) -> bool:
+        def go() -> bool:
+            with self._transaction():
+                return self._add(batch_id, holder, lines)
+
+        return await self._write(go)
+
+    async def _write(self, go: Callable[[], _T]) -> _T:
         async with self._lock:
             with sqlite_errors("written"):
                 try:
@@ -153,6 +175,32 @@ class SQLiteLineCommits:
                 finally:
                     self._db.execute("PRAGMA busy_timeout=0")
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _add(self, batch_id: str, holder: str, lines: Sequence[Line]) -> bool:
+        """In a transaction: whether ``holder`` has the batch; if so, its lines are in."""
+        db = self._db
+        row = db.execute(self._held, (batch_id,)).fetchone()
+        if row is None or row[0] != holder:
+            return False
+        if lines:
+            insert = self._insert
+            db.executemany(
+                insert.sql,
+                [insert.args({"b": batch_id, "n": n, "f": f, "r": r}) for n, f, r in lines],
+            )
+        return True
+
     def _commit(
         self,
         batch_id: str,
@@ -162,28 +210,14 @@ class SQLiteLineCommits:
         change: Callable[[BatchState], BatchState],
     ) -> BatchState | None:
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            row = db.execute(self._held, (batch_id,)).fetchone()
-            if row is None or row[0] != holder:
-                db.execute("ROLLBACK")
+        with self._transaction():
+            if not self._add(batch_id, holder, lines):
                 return None
-            if lines:
-                insert = self._insert
-                db.executemany(
-                    insert.sql,
-                    [insert.args({"b": batch_id, "n": n, "f": f, "r": r}) for n, f, r in lines],
-                )
             db.execute(self._renew.sql, self._renew.args({"b": batch_id, "u": until}))
             (snapshot,) = db.execute(self._snapshot, (batch_id,)).fetchone()
             state = change(BatchState.from_dict(orjson.loads(snapshot)))
             values = {f"v_{k}": v for k, v in _state_columns(state).items()}
             db.execute(self._update.sql, self._update.args({"b": batch_id, **values}))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         return state
 
     def close(self) -> None:
@@ -278,18 +312,8 @@ class SQLBatchRunStore:
             return await self._fast.commit(batch_id, holder, lines, until, change)
 
         def go(conn: sa.Connection) -> BatchState | None:
-            if not _held(conn, batch_id, holder):
+            if not _add_lines(conn, batch_id, holder, lines):
                 return None
-            if lines:
-                # executemany: one statement, compiled (and cached) once whatever the
-                # number of lines; PostgreSQL's driver sends them as one insert.
-                conn.execute(
-                    _insert(conn, batch_run_lines).on_conflict_do_nothing(),
-                    [
-                        {"batch_id": batch_id, "line_no": n, "failed": f, "result": r}
-                        for n, f, r in lines
-                    ],
-                )
             conn.execute(
                 batch_runs.update()
                 .where(batch_runs.c.batch_id == batch_id)
@@ -298,6 +322,14 @@ class SQLBatchRunStore:
             return _change(conn, batch_id, change)
 
         return await self._run.write(go)
+
+    async def add_lines(self, batch_id: str, holder: str, lines: Sequence[Line]) -> bool:
+        """Record finished lines only (``commit`` without the state and the lease): the
+        runner's usual commit, cheaper by the two rows it does not write. False: the
+        lease was lost; nothing is written."""
+        if self._fast is not None:
+            return await self._fast.add_lines(batch_id, holder, lines)
+        return await self._run.write(lambda conn: _add_lines(conn, batch_id, holder, lines))
 
     async def results(
         self, batch_id: str, failed: bool, after: int, limit: int

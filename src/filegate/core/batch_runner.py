@@ -40,6 +40,17 @@ log = logging.getLogger("filegate")
 
 WINDOW_SECONDS = 24 * 3600
 POLL_SECONDS = 1.0
+# How often a running batch's line commits also write its state (request_counts), renew
+# its lease and read back a cancel from another process; the commits between record the
+# lines only. Every commit did it all: at two lines a commit (a fast model server) the
+# state's two rows were half of each commit's pages and most of its Python.
+STATE_SECONDS = 0.2
+# How long a finished line waits at most for others to share its commit. A commit costs
+# nearly the same for one line as for four; but a slot waiting is a request not sent, so
+# the wait is about one commit's time, and ends early once half the slots are answered.
+# (A fixed 1 ms idled the slots: a batch ran at half its model server's speed. No wait
+# at all made two lines a commit, and commits a third of the runner's CPU.)
+GROUP_LINGER_SECONDS = 0.0005
 # Output lines read back from the catalog per page while writing the files.
 PAGE_LINES = 500
 OUTPUT_CONTENT_TYPE = "application/jsonl"
@@ -87,6 +98,11 @@ def result_line(custom_id: str, answer: LineAnswer) -> tuple[bool, str]:
     return failed, orjson.dumps(doc).decode()
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _with(state: BatchState, **changes: Any) -> BatchState:
     stamps = changes.pop("stamps", {})
     made = dataclasses.replace(state, **changes)
@@ -120,11 +136,15 @@ class BatchRunner:
         # This process, as the catalog's leases name it.
         self.holder = uuid.uuid4().hex
         self._tasks: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        self._runs: dict[str, _Run] = {}
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
-        """A batch was made or cancelled: look now rather than at the next poll."""
+        """A batch was made or cancelled: look now rather than at the next poll, and let
+        the running batches read their state at their next commit (a cancel)."""
         self._wake.set()
+        for run in self._runs.values():
+            run.state_due = True
 
     async def run_forever(self) -> None:
         if not self.senders:
@@ -181,6 +201,7 @@ class BatchRunner:
         if record is None or record.terminal:
             return
         run = _Run(self, record, sender)
+        self._runs[batch_id] = run
         try:
             await run.go()
         except asyncio.CancelledError:
@@ -192,6 +213,8 @@ class BatchRunner:
             log.warning("batch %s: another process holds it now", batch_id)
         except Exception:
             log.exception("batch %s: the run stopped; it resumes when its lease lapses", batch_id)
+        finally:
+            self._runs.pop(batch_id, None)
 
 
 class _LeaseLost(Exception):
@@ -216,8 +239,16 @@ class _Run:
         self._pending: list[tuple[RunLine, asyncio.Future[None]]] = []
         self._flush = asyncio.Event()
         self._committing = False
+        # While a finished line waits for others to share its commit: done when they have.
+        self._gathering: asyncio.Future[None] | None = None
+        self._group = max(1, sender.batch_concurrency // 2)
         # Lines sent and not yet answered.
         self._out = 0
+        # Line commits this process made for the batch (the log says how well they grouped).
+        self.commits = 0
+        # Whether the next line commit writes the state too (see STATE_SECONDS).
+        self.state_due = True
+        self._state_at = 0.0
 
     @property
     def now(self) -> float:
@@ -263,7 +294,12 @@ class _Run:
         else:
             await self._commit_state(
                 lambda s: (
-                    _with(s, status="finalizing", stamps={"finalizing_at": int(self.now)})
+                    _with(
+                        s,
+                        status="finalizing",
+                        request_counts=self._counts(),
+                        stamps={"finalizing_at": int(self.now)},
+                    )
                     if s.status != "cancelling"
                     else s
                 )
@@ -362,23 +398,28 @@ class _Run:
             finally:
                 self._out -= 1
             failed, text = result_line(str(doc["custom_id"]), answer)
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future[None] = loop.create_future()
             self._pending.append(((number, failed, text), done))
-            # The first line to finish while no commit runs commits every finished line
-            # at once, itself, after one turn of the event loop: the answers that came
-            # in together (their tasks woken in the same turn) join its group. Lines
-            # finishing meanwhile wait for the next group, so groups grow by
-            # themselves when commits are what is slow (group commit). No timed
-            # linger: at 1 ms the slots sat idle waiting for it, and a batch ran at
-            # half the speed of its model server. No hop to another task either: a
-            # slot is free again as soon as its line is committed.
-            if not self._committing:
-                if self._out:
-                    self._committing = True  # the others join this group
+            gathering = self._gathering
+            if gathering is not None:
+                # A group is gathering: this line joins it, and may be what fills it.
+                if not gathering.done() and (len(self._pending) >= self._group or not self._out):
+                    gathering.set_result(None)
+            elif not self._committing:
+                # The first line to finish while no commit runs commits every finished
+                # line at once, itself, once the group is full (half the slots answered,
+                # or none left out) or GROUP_LINGER_SECONDS have passed; lines finishing
+                # during the commit wait for the next group. No hop to another task: a
+                # slot is free again as soon as its line is committed.
+                if self._out and len(self._pending) < self._group:
+                    self._gathering = gathering = loop.create_future()
+                    timer = loop.call_later(GROUP_LINGER_SECONDS, _resolve, gathering)
                     try:
-                        await asyncio.sleep(0)
+                        await gathering
                     finally:
-                        self._committing = False
+                        timer.cancel()
+                        self._gathering = None
                 if not await self._commit_pending():
                     self._flush.set()
             # The slot is held until the line is in the catalog: a crash now re-sends
@@ -423,14 +464,24 @@ class _Run:
                 self.failed += 1
             else:
                 self.completed += 1
+        now = self.now
+        with_state = (
+            not lines
+            or self.state_due
+            or now - self._state_at >= min(STATE_SECONDS, self.o.lease_seconds / 4)
+        )
         try:
-            state = await self.o.runs.commit(
-                self.record.id,
-                self.o.holder,
-                lines,
-                self._until(),
-                functools.partial(_with, request_counts=self._counts()),
-            )
+            if with_state:
+                state: BatchState | None = await self.o.runs.commit(
+                    self.record.id,
+                    self.o.holder,
+                    lines,
+                    self._until(),
+                    functools.partial(_with, request_counts=self._counts()),
+                )
+            else:
+                held = await self.o.runs.add_lines(self.record.id, self.o.holder, lines)
+                state = self.state if held else None
         except Exception:
             # A lease that lapses meanwhile is found at the next try.
             log.warning("batch %s: committing lines failed; retrying", self.record.id)
@@ -441,6 +492,10 @@ class _Run:
                     self.completed -= 1
             self._pending = batch + self._pending
             return False
+        if with_state:
+            self.state_due = False
+            self._state_at = now
+        self.commits += 1
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
@@ -495,11 +550,12 @@ class _Run:
             return
         self.state = state
         log.info(
-            "batch %s %s: %d completed, %d failed",
+            "batch %s %s: %d completed, %d failed (%d line commits by this process)",
             self.record.id,
             status,
             self.completed,
             self.failed,
+            self.commits,
         )
 
     async def _write(self, kind: str, failed: bool) -> FileRecord | None:
