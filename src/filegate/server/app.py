@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from filegate.config import Settings
 from filegate.core.gateway import Gateway, sweep_forever
@@ -121,6 +124,20 @@ def create_app(settings: Settings, gateway: Gateway | Opener) -> ASGIApp:
     return app if tracing is None else tracing.wrap(app)
 
 
+def _answering(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """A route's endpoint as an ASGI app, as Starlette's ``request_response`` without its
+    per-route exception layer: what an endpoint raises goes up to Front, which answers
+    it with the same handlers (and refuses once an answer has started, as that layer
+    does). Three closures and a try less on every request: 2-3 us of a 110 us retrieve
+    under load."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
+
+
 class _App(Starlette):
     """Starlette with ``front`` (server/front.py) in place of its middleware stack
     and the indexed router (server/router.py) in place of its router."""
@@ -133,6 +150,9 @@ class _App(Starlette):
         lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]],
     ) -> None:
         super().__init__(routes=routes, lifespan=lifespan)
+        for route in routes:
+            if isinstance(route, Route) and inspect.iscoroutinefunction(route.endpoint):
+                route.app = _answering(route.endpoint)
         self.router = IndexedRouter(routes, lifespan=lifespan)
         self._front = front
 
