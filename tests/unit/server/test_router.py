@@ -8,7 +8,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 
 from filegate.config import Settings
 from filegate.server.app import create_app
-from filegate.server.router import IndexedRouter, first_segments
+from filegate.server.router import IndexedRouter, first_segments, segment_count
 from filegate.server.routes.files import ProviderConvertor
 
 
@@ -37,6 +37,9 @@ def _first(routes: list[BaseRoute], path: str, method: str) -> tuple[BaseRoute |
 
 PATHS = [
     "/",
+    "/v1/files/file-01ABC/content/extra",
+    "/v1/batches/batch_1",
+    "/v1/fine_tuning/jobs",
     "/metrics",
     "/health/liveliness",
     "/health/readiness",
@@ -81,6 +84,30 @@ def test_only_the_first_segments_group_is_tried() -> None:
     ]
     # The provider prefixes sit under each provider's name, not under every segment.
     assert len(router.candidates("/openai/v1/files")) < len(router.routes) / 2
+
+
+def test_a_path_tries_only_routes_of_its_length() -> None:
+    router = _app_router()
+    retrieve = [getattr(r, "path", None) for r in router.candidates("/v1/files/file-01ABC")]
+    # The content route stays: a file id may be a gs:// URL, with slashes in it.
+    assert retrieve[:2] == ["/v1/files/{file_id:file_id}/content", "/v1/files/{file_id:file_id}"]
+    assert "/v1/files" not in retrieve and "/v1/uploads/{upload_id}/parts" not in retrieve
+    assert len(retrieve) < len(router.candidates("/v1/files")) + 2
+
+
+def test_segment_counts() -> None:
+    assert segment_count(Route("/v1/files", _ok)) == 2
+    assert segment_count(Route("/v1/files/{file_id}", _ok)) == 3
+    assert segment_count(Route("/v1/jobs/{n:int}/{id:uuid}", _ok)) == 4
+    # A parameter that may hold "/" makes the length vary: tried for any count.
+    assert segment_count(Route("/static/{rest:path}", _ok)) is None
+    assert segment_count(Mount("/docs/static", routes=[])) is None
+
+
+def test_a_path_longer_than_every_route_tries_only_the_varying_ones() -> None:
+    router = IndexedRouter([Route("/a/{x}", _ok), Route("/a/{rest:path}", _ok)])
+    assert [getattr(r, "path", None) for r in router.candidates("/a/b/c/d/e")] == ["/a/{rest:path}"]
+    assert len(router.candidates("/a/b")) == 2
 
 
 async def _ok(request: object) -> PlainTextResponse:
