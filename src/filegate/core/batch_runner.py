@@ -436,7 +436,8 @@ class _Run:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush.wait(), quiet)
             self._flush.clear()
-            if self._committing:
+            # A line is committing, or gathering its group: that commit takes the rest.
+            if self._committing or self._gathering is not None:
                 continue
             if not await self._commit_pending():
                 await asyncio.sleep(1.0)

@@ -10,7 +10,7 @@ every first segment's group: unless it is a parameter whose convertor's pattern 
 plain list of words (``/{provider:provider}/...``), which then sits in each of those
 words' groups. A route with a parameter that may hold a "/" (a ``path``, or a file id
 that may be a ``gs://`` URL) sits in every count's group. With the count, a retrieve
-(``GET /v1/files/{id}``) is the first route tried instead of the fourth.
+(``GET /v1/files/{id}``) is the second route tried instead of the fourth.
 """
 
 from __future__ import annotations

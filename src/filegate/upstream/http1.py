@@ -108,7 +108,10 @@ class Http1Pool:
         extra = "".join(
             f"{_header_text(k)}: {_header_text(v)}\r\n" for k, v in (headers or {}).items()
         )
-        if self._proxy is not None and self.scheme == "http":
+        # Plain http through a proxy: requests name the whole URL and carry the
+        # proxy's credentials (https goes through a CONNECT tunnel instead).
+        self._absolute = self._proxy is not None and self.scheme == "http"
+        if self._absolute:
             extra += self._proxy_auth
         self._extra = extra
         self._heads: dict[str, bytes] = {}
@@ -143,7 +146,7 @@ class Http1Pool:
         target = self._path + urllib.parse.quote(
             path if path.startswith("/") else "/" + path, _TARGET_SAFE
         )
-        if self._proxy is not None and self.scheme == "http":
+        if self._absolute:
             target = f"http://{self._authority}{target}"
         head = (
             f"POST {target} HTTP/1.1\r\nHost: {self._authority}\r\n{self._extra}Content-Length: "
@@ -171,7 +174,7 @@ class Http1Pool:
                     await loop.create_connection(lambda: conn, *self._proxy)
                 else:
                     await self._tunnel(loop, conn)
-        except (OSError, ssl.SSLError, ConnectionFailed) as exc:
+        except (OSError, ConnectionFailed) as exc:  # ssl.SSLError is an OSError
             raise ConnectionFailed(
                 f"could not connect to {self._authority}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -282,10 +285,6 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(ConnectionFailed(f"a malformed answer: {exc}", heard=True))
             self.close()
-
-    def eof_received(self) -> bool | None:
-        # Close our side too (the default), then connection_lost decides.
-        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
